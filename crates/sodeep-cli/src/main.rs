@@ -1,0 +1,531 @@
+//! `sodeep`: the command-line interface. Each subcommand parses its arguments and calls one
+//! library entry point; all the work lives in the `sodeep` crate.
+
+use std::io::{BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use sodeep::checkpoint::write_atomic;
+use sodeep::eval::{evaluate, rank_sweep, EvalConfig, EvalReport};
+use sodeep::report::plot_rank_sweep;
+use sodeep::synthetic::Distribution;
+use sodeep::train::{train_sorter, TrainConfig};
+use sodeep::{Arch, Sorter, SorterConfig};
+
+#[derive(Parser)]
+#[command(name = "sodeep", version, about = "Learned differentiable ranking: SoDeep sorters")]
+struct Cli {
+    /// CPU threads for the tensor kernels (default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Evaluate the shipped sorters and the handcrafted one (the default job).
+    EvalShipped {
+        /// Test vectors per sorter.
+        #[arg(long, default_value_t = 10_000)]
+        samples: usize,
+        /// Seed of the test vectors.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Train a sorter on synthetic data.
+    TrainSorter(TrainArgs),
+    /// Evaluate a sorter: L1 to the exact ranks, per distribution, and Spearman.
+    EvalSorter {
+        /// Sorter: a folder, a shipped name, or handcrafted[:LAMBDA].
+        #[arg(long)]
+        sorter: String,
+        /// Vector length (default: the sorter's d, or 100 for the handcrafted sorter).
+        #[arg(long)]
+        len: Option<usize>,
+        /// Number of test vectors.
+        #[arg(long, default_value_t = 10_000)]
+        samples: usize,
+        /// Seed of the test vectors.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Distribution of the test vectors (all, uniform, normal, linspace-increasing,
+        /// linspace-decreasing, linspace-shuffled, split-mixture).
+        #[arg(long, default_value = "all")]
+        distribution: String,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Also draw the paper's Fig. 5 (rank of y_1 as it sweeps [-1, 1]) to this PNG.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+    },
+    /// List the shipped sorters with their model cards.
+    ListSorters {
+        /// Print the full model cards as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rank score vectors (CSV, one per line, no header) with a sorter.
+    Rank {
+        /// Sorter: a folder, a shipped name, or handcrafted[:LAMBDA].
+        #[arg(long)]
+        sorter: String,
+        /// Input CSV (default: stdin).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Output CSV (default: stdout).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Convert a PyTorch checkpoint of the reference implementation into a sorter folder.
+    ImportTorch {
+        /// The .pth file.
+        checkpoint: PathBuf,
+        /// Architecture.
+        #[arg(long)]
+        arch: String,
+        /// Vector length d.
+        #[arg(long)]
+        len: usize,
+        /// Hidden size (default: the architecture's).
+        #[arg(long)]
+        hidden: Option<usize>,
+        /// Recurrent layers (default: the architecture's).
+        #[arg(long)]
+        layers: Option<usize>,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace an existing sorter folder.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Architecture: lstm, lstm-large, gru, cnn, mlp.
+    #[arg(long)]
+    arch: Option<String>,
+    /// Vector length d.
+    #[arg(long)]
+    len: Option<usize>,
+    /// Hidden size / channels / width (default: the architecture's).
+    #[arg(long)]
+    hidden: Option<usize>,
+    /// Recurrent layers (default: the architecture's).
+    #[arg(long)]
+    layers: Option<usize>,
+    /// Total steps; a resumed run continues up to this count.
+    #[arg(long, default_value_t = 1000)]
+    steps: usize,
+    /// Vectors per step.
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Base learning rate of Adam.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Halve the learning rate every K steps (0: never).
+    #[arg(long)]
+    lr_halve_every: Option<usize>,
+    /// Validate and write checkpoints every S steps.
+    #[arg(long)]
+    save_every: Option<usize>,
+    /// Seed of the initial weights and the batches.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Validation vectors.
+    #[arg(long)]
+    val_samples: Option<usize>,
+    /// Training distribution (default: all).
+    #[arg(long)]
+    distribution: Option<String>,
+    /// Output folder (ckpt/ and best/ are written there).
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue from OUT/ckpt: step, weights, optimiser state, schedule.
+    #[arg(long)]
+    resume: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let threads = cli.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    sodeep::set_threads(threads);
+    let result = match cli.command {
+        None => eval_shipped(10_000, 0, false),
+        Some(Command::EvalShipped {
+            samples,
+            seed,
+            json,
+        }) => eval_shipped(samples, seed, json),
+        Some(Command::TrainSorter(a)) => train(a, threads),
+        Some(Command::EvalSorter {
+            sorter,
+            len,
+            samples,
+            seed,
+            distribution,
+            json,
+            plot,
+        }) => eval_sorter(&sorter, len, samples, seed, &distribution, json, plot.as_deref()),
+        Some(Command::ListSorters { json }) => list_sorters(json),
+        Some(Command::Rank {
+            sorter,
+            input,
+            output,
+        }) => rank(&sorter, input.as_deref(), output.as_deref()),
+        Some(Command::ImportTorch {
+            checkpoint,
+            arch,
+            len,
+            hidden,
+            layers,
+            out,
+            force,
+        }) => import_torch(&checkpoint, &arch, len, hidden, layers, &out, force),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_report_table(r: &EvalReport) {
+    println!("sorter: {}   d = {}   {} vectors (seed {}, {})", r.sorter, r.d, r.samples, r.seed, r.distribution);
+    println!("  {:<22} {:>10}", "distribution", "L1");
+    for (k, v) in &r.l1_by_distribution {
+        println!("  {k:<22} {v:>10.5}");
+    }
+    println!("  {:<22} {:>10.5}", "all", r.l1);
+    println!("  mean Spearman          {:>10.5}", r.spearman);
+    println!("  time                   {:>9.2}s", r.seconds);
+}
+
+fn eval_sorter(
+    spec: &str,
+    len: Option<usize>,
+    samples: usize,
+    seed: u64,
+    distribution: &str,
+    json: bool,
+    plot: Option<&Path>,
+) -> Result<()> {
+    let sorter = Sorter::load(spec)?;
+    let d = len.or(sorter.d()).unwrap_or(100);
+    let cfg = EvalConfig {
+        samples,
+        d,
+        seed,
+        distribution: Distribution::from_name(distribution)?,
+    };
+    let report = evaluate(&sorter, &cfg)?;
+    if let Some(p) = plot {
+        let sweep = rank_sweep(&sorter, d, seed)?;
+        plot_rank_sweep(&sweep, &format!("{} (d = {d})", sorter.name()), p)?;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report_table(&report);
+        if let Some(p) = plot {
+            println!("  plot                   {}", p.display());
+        }
+    }
+    Ok(())
+}
+
+fn eval_shipped(samples: usize, seed: u64, json: bool) -> Result<()> {
+    let mut specs = vec!["handcrafted".to_string()];
+    specs.extend(sodeep::registry::list().iter().map(|l| l.name.to_string()));
+    let mut reports = Vec::new();
+    for spec in &specs {
+        let sorter = Sorter::load(spec)?;
+        let d = sorter.d().unwrap_or(100);
+        let cfg = EvalConfig {
+            samples,
+            d,
+            seed,
+            distribution: Distribution::All,
+        };
+        reports.push(evaluate(&sorter, &cfg)?);
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+        return Ok(());
+    }
+    println!("Shipped sorters on {samples} synthetic vectors (seed {seed}); L1 = mean |predicted − exact SoDeep rank|");
+    println!("{:<16} {:>5} {:>9} {:>10} {:>8}", "sorter", "d", "L1", "Spearman", "time");
+    for r in &reports {
+        println!(
+            "{:<16} {:>5} {:>9.5} {:>10.5} {:>7.2}s",
+            r.sorter, r.d, r.l1, r.spearman, r.seconds
+        );
+    }
+    Ok(())
+}
+
+fn list_sorters(json: bool) -> Result<()> {
+    let list = sodeep::registry::list();
+    if json {
+        let cards: Vec<serde_json::Value> = list
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "name": l.name,
+                    "aliases": l.aliases,
+                    "bytes": l.weight_bytes,
+                    "card": serde_json::from_str::<serde_json::Value>(l.card_json).unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&cards)?);
+        return Ok(());
+    }
+    if list.is_empty() {
+        println!("no shipped sorters in this build (handcrafted[:LAMBDA] is always available)");
+    }
+    for l in &list {
+        let alias = if l.aliases.is_empty() {
+            String::new()
+        } else {
+            format!(" (alias: {})", l.aliases.join(", "))
+        };
+        println!("{}{alias}", l.name);
+        match &l.card {
+            Some(c) => {
+                println!(
+                    "  arch {}  d {}  hidden {}  layers {}  parameters {}  stored {} ({:.1} MB)",
+                    c.config.arch.name(),
+                    c.config.d,
+                    c.config.hidden,
+                    c.config.layers,
+                    c.parameters,
+                    c.dtype,
+                    l.weight_bytes as f64 / 1e6
+                );
+                if let Some(t) = &c.training {
+                    println!(
+                        "  trained {} steps, batch {}, lr {} (halved every {}), {:.0} s on {}, {:.0} vectors/s",
+                        t.step, t.batch, t.lr, t.lr_halve_every, t.wall_seconds, t.machine, t.vectors_per_second
+                    );
+                    println!("  validation L1 {:.5}", t.val_l1);
+                    for (k, v) in &t.val_l1_by_distribution {
+                        println!("    {k:<22} {v:.5}");
+                    }
+                }
+                if let Some(e) = &c.evaluation {
+                    println!("  evaluation {e}");
+                }
+                if let Some(n) = &c.notes {
+                    println!("  notes: {n}");
+                }
+            }
+            None => println!("  (model card unreadable)"),
+        }
+    }
+    println!("handcrafted[:LAMBDA]\n  pairwise sigmoids, no weights, any length (λ = 10 by default)");
+    Ok(())
+}
+
+fn parse_rows(text: impl BufRead) -> Result<Vec<Vec<f32>>> {
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.context("cannot read input")?;
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let row = line
+            .split(',')
+            .map(|f| f.trim().parse::<f32>())
+            .collect::<std::result::Result<Vec<f32>, _>>()
+            .map_err(|e| sodeep::Error::Parse {
+                line: i + 1,
+                reason: format!("'{line}' is not a comma-separated list of numbers ({e})"),
+            })?;
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+fn rank(spec: &str, input: Option<&Path>, output: Option<&Path>) -> Result<()> {
+    let sorter = Sorter::load(spec)?;
+    let rows = match input {
+        Some(p) => {
+            let f = std::fs::File::open(p).with_context(|| format!("cannot read {}", p.display()))?;
+            parse_rows(std::io::BufReader::new(f))?
+        }
+        None => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s).context("cannot read stdin")?;
+            parse_rows(s.as_bytes())?
+        }
+    };
+    if rows.is_empty() {
+        bail!("empty input: no score vector to rank");
+    }
+    let ranks = sorter.rank_rows(&rows)?;
+    let mut out = String::new();
+    for r in &ranks {
+        let line: Vec<String> = r.iter().map(|v| v.to_string()).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    match output {
+        Some(p) => write_atomic(p, out.as_bytes())?,
+        None => std::io::stdout().write_all(out.as_bytes())?,
+    }
+    Ok(())
+}
+
+fn sorter_config(arch: &str, len: usize, hidden: Option<usize>, layers: Option<usize>) -> Result<SorterConfig> {
+    let arch = Arch::from_name(arch)?;
+    let mut cfg = SorterConfig::new(arch, len);
+    if let Some(h) = hidden {
+        cfg.hidden = h;
+    }
+    if let Some(l) = layers {
+        cfg.layers = l;
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+fn import_torch(
+    pth: &Path,
+    arch: &str,
+    len: usize,
+    hidden: Option<usize>,
+    layers: Option<usize>,
+    out: &Path,
+    force: bool,
+) -> Result<()> {
+    let cfg = sorter_config(arch, len, hidden, layers)?;
+    if out.join(sodeep::checkpoint::CARD_FILE).exists() && !force {
+        bail!("{} already holds a sorter; pass --force to replace it", out.display());
+    }
+    let sorter = sodeep::torch_import::import_torch(pth, cfg, out)?;
+    println!(
+        "imported {} ({} sorter, d = {}, {} parameters) into {}",
+        pth.display(),
+        sorter.card().config.arch.name(),
+        sorter.card().config.d,
+        sodeep::checkpoint::read_card(&out.join(sodeep::checkpoint::CARD_FILE))?.parameters,
+        out.display()
+    );
+    Ok(())
+}
+
+fn train(a: TrainArgs, threads: usize) -> Result<()> {
+    let mut cfg = if a.resume {
+        let (card, _, _) = sodeep::train::load_checkpoint(&a.out)?;
+        let rec = card.training.clone().context("checkpoint card has no training record")?;
+        if let Some(arch) = &a.arch {
+            if Arch::from_name(arch)? != card.config.arch {
+                bail!("--arch {arch} differs from the checkpoint's {}", card.config.arch.name());
+            }
+        }
+        if let Some(len) = a.len {
+            if len != card.config.d {
+                bail!("--len {len} differs from the checkpoint's d = {}", card.config.d);
+            }
+        }
+        let mut cfg = TrainConfig::new(card.config.clone(), &a.out);
+        cfg.batch = rec.batch;
+        cfg.lr = rec.lr;
+        cfg.lr_halve_every = rec.lr_halve_every;
+        cfg.save_every = rec.save_every;
+        cfg.seed = rec.seed;
+        cfg.val_samples = rec.val_samples;
+        cfg.val_seed = rec.val_seed;
+        cfg.distribution = Distribution::from_name(&rec.distribution)?;
+        cfg
+    } else {
+        let arch = a.arch.as_deref().context("--arch is required (lstm, lstm-large, gru, cnn, mlp)")?;
+        let len = a.len.context("--len is required")?;
+        TrainConfig::new(sorter_config(arch, len, a.hidden, a.layers)?, &a.out)
+    };
+    cfg.steps = a.steps;
+    cfg.threads = threads;
+    if let Some(v) = a.batch {
+        cfg.batch = v;
+    }
+    if let Some(v) = a.lr {
+        cfg.lr = v;
+    }
+    if let Some(v) = a.lr_halve_every {
+        cfg.lr_halve_every = v;
+    }
+    if let Some(v) = a.save_every {
+        cfg.save_every = v;
+    }
+    if let Some(v) = a.seed {
+        cfg.seed = v;
+    }
+    if let Some(v) = a.val_samples {
+        cfg.val_samples = v;
+    }
+    if let Some(v) = &a.distribution {
+        cfg.distribution = Distribution::from_name(v)?;
+    }
+    let pb = ProgressBar::new(cfg.steps as u64);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}]",
+        )
+        .expect("valid template"),
+    );
+    let mut last_logged_val = None;
+    let summary = train_sorter(&cfg, a.resume, |p| {
+        pb.set_position(p.step as u64);
+        let val = p.val_l1.map(|v| format!("{v:.5}")).unwrap_or_else(|| "-".into());
+        pb.set_message(format!(
+            "loss {:.5} val L1 {val} lr {:.2e} {:.0} vec/s",
+            p.loss, p.lr, p.vectors_per_second
+        ));
+        if p.val_l1 != last_logged_val {
+            last_logged_val = p.val_l1;
+            let line = format!(
+                "step {} loss {:.5} val L1 {val} best {} lr {:.3e} {:.0} vec/s",
+                p.step,
+                p.loss,
+                p.best_val_l1.map(|v| format!("{v:.5}")).unwrap_or_else(|| "-".into()),
+                p.lr,
+                p.vectors_per_second
+            );
+            if pb.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                pb.println(line);
+            }
+        }
+    })?;
+    pb.finish_and_clear();
+    println!(
+        "trained to step {}: validation L1 {:.5}, best {:.5} at step {} ({:.1} s, {:.0} vectors/s)\n  latest: {}\n  best:   {}",
+        summary.step,
+        summary.val_l1,
+        summary.best_val_l1,
+        summary.best_step,
+        summary.seconds,
+        summary.vectors_per_second,
+        summary.ckpt.display(),
+        summary.best.display()
+    );
+    Ok(())
+}

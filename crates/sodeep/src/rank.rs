@@ -1,0 +1,106 @@
+//! Exact ranks: the SoDeep convention and the ascending tie methods of `scipy.stats.rankdata`.
+//!
+//! These are pure functions on slices (any of `f32`/`f64`) plus a tensor form for batches.
+//! Non-finite values are ordered by `total_cmp` so these never panic; callers that need to
+//! reject NaN use [`crate::error::check_finite`] at their boundary.
+
+use candle_core::{DType, Device, Tensor};
+
+use crate::error::{Error, Result};
+
+/// How ascending ranks treat ties (names follow `scipy.stats.rankdata`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TieMethod {
+    /// Distinct ranks 1..n; ties are ordered by index (earlier first).
+    Ordinal,
+    /// Tied values share the mean of the ranks they span.
+    Average,
+    /// Tied values share the lowest rank they span.
+    Min,
+}
+
+/// Indices that order `scores` descending; equal scores keep their index order (stable).
+fn order_descending<T: Copy + Into<f64>>(scores: &[T]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| {
+        let (x, y): (f64, f64) = (scores[a].into(), scores[b].into());
+        y.total_cmp(&x)
+    });
+    idx
+}
+
+/// Indices that order `scores` ascending, stable.
+fn order_ascending<T: Copy + Into<f64>>(scores: &[T]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| {
+        let (x, y): (f64, f64) = (scores[a].into(), scores[b].into());
+        x.total_cmp(&y)
+    });
+    idx
+}
+
+/// The SoDeep rank: `(position in descending order + 1) / d`, so the largest score gets `1/d`
+/// and the smallest `1`. Ties are broken by index: the earlier of two equal scores ranks first.
+pub fn sodeep_rank<T: Copy + Into<f64>>(scores: &[T]) -> Vec<f64> {
+    let d = scores.len() as f64;
+    let mut out = vec![0.0; scores.len()];
+    for (pos, &i) in order_descending(scores).iter().enumerate() {
+        out[i] = (pos + 1) as f64 / d;
+    }
+    out
+}
+
+/// Ascending ranks starting at 1 (1 = smallest), with the given tie method.
+pub fn rank_ascending<T: Copy + Into<f64>>(scores: &[T], ties: TieMethod) -> Vec<f64> {
+    let n = scores.len();
+    let order = order_ascending(scores);
+    let mut out = vec![0.0; n];
+    let mut start = 0;
+    while start < n {
+        let v: f64 = scores[order[start]].into();
+        let mut end = start + 1;
+        while end < n && scores[order[end]].into() == v {
+            end += 1;
+        }
+        // positions start..end (0-based) share the value v
+        for (k, &i) in order[start..end].iter().enumerate() {
+            out[i] = match ties {
+                TieMethod::Ordinal => (start + k + 1) as f64,
+                TieMethod::Average => (start + 1 + end) as f64 / 2.0,
+                TieMethod::Min => (start + 1) as f64,
+            };
+        }
+        start = end;
+    }
+    out
+}
+
+/// SoDeep ranks of each row of a `B × d` tensor, returned as a `B × d` tensor of the same dtype
+/// and device. A 1-D tensor is treated as one row.
+pub fn sodeep_rank_tensor(scores: &Tensor) -> Result<Tensor> {
+    let (b, d) = match scores.dims() {
+        [d] => (1, *d),
+        [b, d] => (*b, *d),
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "expected a B × d tensor of scores, got shape {other:?}"
+            )))
+        }
+    };
+    let flat: Vec<f64> = scores.to_dtype(DType::F64)?.flatten_all()?.to_vec1()?;
+    let mut ranks = Vec::with_capacity(flat.len());
+    for row in flat.chunks(d.max(1)).take(b) {
+        ranks.extend(sodeep_rank(row));
+    }
+    let out = Tensor::from_vec(ranks, scores.shape(), &Device::Cpu)?;
+    Ok(out.to_dtype(scores.dtype())?.to_device(scores.device())?)
+}
+
+/// SoDeep ranks of every row of a row-major `rows × d` buffer, in `f32`.
+pub fn sodeep_rank_rows(data: &[f32], d: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(data.len());
+    for row in data.chunks(d.max(1)) {
+        out.extend(sodeep_rank(row).into_iter().map(|r| r as f32));
+    }
+    out
+}

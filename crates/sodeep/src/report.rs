@@ -1,0 +1,82 @@
+//! Plots (PNG, via plotters with an embedded font so no system font library is needed).
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+
+use crate::error::{Error, Result};
+use crate::eval::RankSweep;
+
+fn ensure_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // A failure here only means text renders in the fallback; the plot is still drawn.
+        let _ = register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            epaint_default_fonts::UBUNTU_LIGHT,
+        );
+    });
+}
+
+/// Draws the paper's Fig. 5 (true and predicted rank of `y_1` as it sweeps [-1, 1]) to a PNG.
+pub fn plot_rank_sweep(sweep: &RankSweep, title: &str, path: &Path) -> Result<()> {
+    ensure_font();
+    let err = |e: String| Error::Plot {
+        path: path.to_path_buf(),
+        reason: e,
+    };
+    let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let lo = sweep
+        .predicted
+        .iter()
+        .chain(&sweep.true_rank)
+        .cloned()
+        .fold(f64::INFINITY, f64::min)
+        .min(0.0);
+    let hi = sweep
+        .predicted
+        .iter()
+        .chain(&sweep.true_rank)
+        .cloned()
+        .fold(f64::NEG_INFINITY, f64::max)
+        .max(1.0);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 24))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-1.0f64..1.0f64, lo..hi)
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc("y_1")
+        .y_desc("rank of y_1 (SoDeep, 1/d = largest)")
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    let series = [
+        ("true rank", &sweep.true_rank, BLACK),
+        ("sorter's rank", &sweep.predicted, RED),
+    ];
+    for (label, ys, color) in series {
+        chart
+            .draw_series(LineSeries::new(
+                sweep.y1.iter().cloned().zip(ys.iter().cloned()),
+                color.stroke_width(2),
+            ))
+            .map_err(|e| err(e.to_string()))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    root.present().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}

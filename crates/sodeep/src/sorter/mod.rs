@@ -1,0 +1,481 @@
+//! Sorter architectures and loading sorters by name or path.
+//!
+//! Every learned sorter follows candle-nn's shape (a config struct, a constructor taking a
+//! [`VarBuilder`], and `forward`). [`SorterNet`] dispatches over them; [`Sorter`] is a frozen
+//! sorter ready for use: it validates its input and runs in evaluation mode.
+
+mod cnn;
+mod gru;
+mod handcrafted;
+mod lstm;
+mod mlp;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Module, ModuleT, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+pub use cnn::{CnnSorter, CnnSorterConfig, CNN_BLOCKS};
+pub use gru::{GruSorter, GruSorterConfig};
+pub use handcrafted::{Handcrafted, DEFAULT_LAMBDA};
+pub use lstm::{LstmSorter, LstmSorterConfig};
+pub use mlp::{MlpSorter, MlpSorterConfig};
+
+use crate::checkpoint::{self, SorterCard};
+use crate::error::{check_finite, Error, Result};
+
+/// A sorter architecture. The names are those of the CLI's `--arch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Arch {
+    /// 2-layer bidirectional LSTM + affine, h = 128.
+    Lstm,
+    /// The same with h = 512.
+    LstmLarge,
+    /// Bidirectional multi-layer GRU with summed outputs.
+    Gru,
+    /// 8 dilated conv blocks + affine.
+    Cnn,
+    /// d → 2048 → 2048 → d.
+    Mlp,
+    /// Pairwise sigmoids, no weights.
+    Handcrafted,
+}
+
+impl Arch {
+    /// All architectures, in CLI order.
+    pub const ALL: [Arch; 6] = [
+        Arch::Lstm,
+        Arch::LstmLarge,
+        Arch::Gru,
+        Arch::Cnn,
+        Arch::Mlp,
+        Arch::Handcrafted,
+    ];
+
+    /// The CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Lstm => "lstm",
+            Arch::LstmLarge => "lstm-large",
+            Arch::Gru => "gru",
+            Arch::Cnn => "cnn",
+            Arch::Mlp => "mlp",
+            Arch::Handcrafted => "handcrafted",
+        }
+    }
+
+    /// Parses a CLI name.
+    pub fn from_name(name: &str) -> Result<Self> {
+        Self::ALL
+            .iter()
+            .find(|a| a.name() == name)
+            .copied()
+            .ok_or_else(|| {
+                let known: Vec<_> = Self::ALL.iter().map(|a| a.name()).collect();
+                Error::InvalidArgument(format!(
+                    "unknown architecture '{name}' (known: {})",
+                    known.join(", ")
+                ))
+            })
+    }
+
+    /// Default hidden size (channels for `cnn`, width for `mlp`).
+    pub fn default_hidden(self) -> usize {
+        match self {
+            Arch::Lstm => 128,
+            Arch::LstmLarge => 512,
+            Arch::Gru => 64,
+            Arch::Cnn => 64,
+            Arch::Mlp => 2048,
+            Arch::Handcrafted => 0,
+        }
+    }
+
+    /// Default number of recurrent layers (unused by the others).
+    pub fn default_layers(self) -> usize {
+        match self {
+            Arch::Lstm | Arch::LstmLarge => 2,
+            Arch::Gru => 3,
+            _ => 0,
+        }
+    }
+}
+
+/// Everything needed to build a sorter's network. `hidden` is the recurrent hidden size,
+/// the CNN's channel count or the MLP's width; `lambda` is the handcrafted sorter's sharpness.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SorterConfig {
+    /// Architecture.
+    pub arch: Arch,
+    /// Vector length the sorter ranks (ignored by the handcrafted sorter).
+    pub d: usize,
+    /// Hidden size / channels / width.
+    pub hidden: usize,
+    /// Recurrent layers.
+    #[serde(default)]
+    pub layers: usize,
+    /// Handcrafted sharpness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda: Option<f64>,
+}
+
+impl SorterConfig {
+    /// The architecture's defaults for vectors of length `d`.
+    pub fn new(arch: Arch, d: usize) -> Self {
+        Self {
+            arch,
+            d,
+            hidden: arch.default_hidden(),
+            layers: arch.default_layers(),
+            lambda: (arch == Arch::Handcrafted).then_some(DEFAULT_LAMBDA),
+        }
+    }
+
+    /// Checks the sizes.
+    pub fn validate(&self) -> Result<()> {
+        if self.d == 0 && self.arch != Arch::Handcrafted {
+            return Err(Error::InvalidArgument(
+                "the vector length d (--len) must be at least 1".into(),
+            ));
+        }
+        let needs_hidden = !matches!(self.arch, Arch::Handcrafted);
+        if needs_hidden && self.hidden == 0 {
+            return Err(Error::InvalidArgument("--hidden must be at least 1".into()));
+        }
+        let recurrent = matches!(self.arch, Arch::Lstm | Arch::LstmLarge | Arch::Gru);
+        if recurrent && self.layers == 0 {
+            return Err(Error::InvalidArgument("--layers must be at least 1".into()));
+        }
+        if let Some(l) = self.lambda {
+            if !(l.is_finite() && l > 0.0) {
+                return Err(Error::InvalidArgument(format!(
+                    "the handcrafted sharpness λ must be a positive number, got {l}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The network of any architecture.
+#[derive(Debug, Clone)]
+pub enum SorterNet {
+    /// `lstm` and `lstm-large`.
+    Lstm(LstmSorter),
+    /// `gru`.
+    Gru(GruSorter),
+    /// `cnn`.
+    Cnn(CnnSorter),
+    /// `mlp`.
+    Mlp(MlpSorter),
+    /// `handcrafted`.
+    Handcrafted(Handcrafted),
+}
+
+impl SorterNet {
+    /// Builds the network, loading or creating its weights through `vb`.
+    pub fn new(cfg: &SorterConfig, vb: VarBuilder) -> candle_core::Result<Self> {
+        let (d, hidden, layers) = (cfg.d, cfg.hidden, cfg.layers);
+        Ok(match cfg.arch {
+            Arch::Lstm | Arch::LstmLarge => {
+                SorterNet::Lstm(LstmSorter::new(LstmSorterConfig { d, hidden, layers }, vb)?)
+            }
+            Arch::Gru => SorterNet::Gru(GruSorter::new(GruSorterConfig { d, hidden, layers }, vb)?),
+            Arch::Cnn => SorterNet::Cnn(CnnSorter::new(
+                CnnSorterConfig {
+                    d,
+                    channels: hidden,
+                },
+                vb,
+            )?),
+            Arch::Mlp => SorterNet::Mlp(MlpSorter::new(MlpSorterConfig { d, hidden }, vb)?),
+            Arch::Handcrafted => SorterNet::Handcrafted(Handcrafted {
+                lambda: cfg.lambda.unwrap_or(DEFAULT_LAMBDA),
+            }),
+        })
+    }
+
+    /// `B × d` scores → `B × d` predicted ranks. `train` matters only for BatchNorm.
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        match self {
+            SorterNet::Lstm(m) => m.forward(x),
+            SorterNet::Gru(m) => m.forward(x),
+            SorterNet::Cnn(m) => m.forward_t(x, train),
+            SorterNet::Mlp(m) => m.forward(x),
+            SorterNet::Handcrafted(m) => m.forward(x),
+        }
+    }
+}
+
+/// Creates the variables of a fresh sorter, initialised from `seed` with PyTorch's default
+/// schemes: recurrent weights U(±1/√h), conv and linear weights and biases U(±1/√fan_in),
+/// BatchNorm weight 1, bias 0, running mean 0, running variance 1.
+///
+/// candle's CPU random generator cannot be seeded, so the values are drawn here, in name order.
+pub fn init_sorter(cfg: &SorterConfig, seed: u64) -> Result<(VarMap, SorterNet)> {
+    cfg.validate()?;
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let net = SorterNet::new(cfg, vb)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let vars = varmap.data().lock().expect("var map lock").clone();
+    let mut names: Vec<&String> = vars.keys().collect();
+    names.sort();
+    let shapes: HashMap<&str, Vec<usize>> = vars
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.dims().to_vec()))
+        .collect();
+    for name in names {
+        let var = &vars[name];
+        let n = var.elem_count();
+        let leaf = name.rsplit('.').next().unwrap_or(name);
+        let constant = match leaf {
+            "running_mean" => Some(0.0),
+            "running_var" => Some(1.0),
+            "weight" if name.contains(".bn.") => Some(1.0),
+            "bias" if name.contains(".bn.") => Some(0.0),
+            _ => None,
+        };
+        let values: Vec<f32> = match constant {
+            Some(c) => vec![c; n],
+            None => {
+                let bound = if leaf.starts_with("weight_") || leaf.starts_with("bias_") {
+                    1.0 / (cfg.hidden as f64).sqrt()
+                } else {
+                    let wname = format!("{}weight", &name[..name.len() - leaf.len()]);
+                    let wshape = shapes.get(wname.as_str()).unwrap_or(&shapes[name.as_str()]);
+                    let fan_in: usize = wshape.iter().skip(1).product::<usize>().max(1);
+                    1.0 / (fan_in as f64).sqrt()
+                };
+                let b = bound as f32;
+                (0..n).map(|_| rng.random_range(-b..=b)).collect()
+            }
+        };
+        var.set(&Tensor::from_vec(values, var.shape(), &Device::Cpu)?)?;
+    }
+    Ok((varmap, net))
+}
+
+/// Number of trainable parameters among `tensors` (BatchNorm running statistics excluded).
+pub fn parameter_count<'a>(tensors: impl IntoIterator<Item = (&'a String, &'a Tensor)>) -> usize {
+    tensors
+        .into_iter()
+        .filter(|(k, _)| !k.ends_with("running_mean") && !k.ends_with("running_var"))
+        .map(|(_, t)| t.elem_count())
+        .sum()
+}
+
+/// A frozen sorter: weights loaded as constants, evaluation mode, input checked.
+///
+/// Gradients flow to the input of [`Sorter::forward`], never to the weights.
+#[derive(Debug, Clone)]
+pub struct Sorter {
+    name: String,
+    card: SorterCard,
+    net: SorterNet,
+}
+
+impl Sorter {
+    /// The untrained pairwise-sigmoid sorter with sharpness `lambda`.
+    pub fn handcrafted(lambda: f64) -> Result<Self> {
+        let mut config = SorterConfig::new(Arch::Handcrafted, 0);
+        config.lambda = Some(lambda);
+        config.validate()?;
+        let net = SorterNet::new(&config, VarBuilder::zeros(DType::F32, &Device::Cpu))?;
+        Ok(Self {
+            name: format!("handcrafted:{lambda}"),
+            card: SorterCard::new(config, 0),
+            net,
+        })
+    }
+
+    /// Builds a sorter from its card and weight tensors; `origin` names them in errors.
+    pub fn from_tensors(
+        name: &str,
+        card: SorterCard,
+        tensors: HashMap<String, Tensor>,
+        origin: &Path,
+    ) -> Result<Self> {
+        card.config.validate()?;
+        if card.config.arch == Arch::Handcrafted {
+            let lambda = card.config.lambda.unwrap_or(DEFAULT_LAMBDA);
+            return Self::handcrafted(lambda);
+        }
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
+        let net = SorterNet::new(&card.config, vb).map_err(|e| Error::BadWeights {
+            path: origin.to_path_buf(),
+            reason: format!(
+                "the weights do not fit a {} sorter with d = {}, hidden = {}: {e}",
+                card.config.arch.name(),
+                card.config.d,
+                card.config.hidden
+            ),
+        })?;
+        Ok(Self {
+            name: name.to_string(),
+            card,
+            net,
+        })
+    }
+
+    /// Loads a sorter folder (`sorter.safetensors` + `sorter.json`).
+    pub fn load_dir(dir: &Path) -> Result<Self> {
+        let (card, tensors) = checkpoint::load_sorter_files(dir)?;
+        Self::from_tensors(&dir.display().to_string(), card, tensors, dir)
+    }
+
+    /// Loads a sorter by spec: `handcrafted[:LAMBDA]`, a folder, or a shipped name.
+    pub fn load(spec: &str) -> Result<Self> {
+        if let Some(rest) = spec.strip_prefix("handcrafted") {
+            let lambda = match rest.strip_prefix(':') {
+                None if rest.is_empty() => DEFAULT_LAMBDA,
+                Some(l) => l.parse::<f64>().map_err(|_| {
+                    Error::InvalidArgument(format!(
+                        "cannot read λ in '{spec}': write handcrafted:LAMBDA, e.g. handcrafted:10"
+                    ))
+                })?,
+                None => return Err(unknown_sorter(spec)),
+            };
+            return Self::handcrafted(lambda);
+        }
+        let path = Path::new(spec);
+        if path.is_dir() {
+            return Self::load_dir(path);
+        }
+        if let Some(shipped) = crate::registry::find(spec) {
+            let tensors = candle_core::safetensors::load_buffer(shipped.weights, &Device::Cpu)
+                .map_err(|e| Error::BadWeights {
+                    path: format!("<shipped {}>", shipped.name).into(),
+                    reason: e.to_string(),
+                })?;
+            let card: SorterCard =
+                serde_json::from_str(shipped.card).map_err(|e| Error::BadWeights {
+                    path: format!("<shipped {}>", shipped.name).into(),
+                    reason: format!("bad model card: {e}"),
+                })?;
+            return Self::from_tensors(
+                shipped.name,
+                card,
+                tensors,
+                Path::new(shipped.name),
+            );
+        }
+        if path.exists() {
+            return Err(Error::BadWeights {
+                path: path.to_path_buf(),
+                reason: "a sorter path must be a folder holding sorter.safetensors and sorter.json"
+                    .into(),
+            });
+        }
+        Err(unknown_sorter(spec))
+    }
+
+    /// The name or path it was loaded from.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its card (architecture, d, training record).
+    pub fn card(&self) -> &SorterCard {
+        &self.card
+    }
+
+    /// The vector length it takes, or `None` for the handcrafted sorter (any length).
+    pub fn d(&self) -> Option<usize> {
+        (self.card.config.arch != Arch::Handcrafted).then_some(self.card.config.d)
+    }
+
+    /// The network, for callers that manage validation themselves.
+    pub fn net(&self) -> &SorterNet {
+        &self.net
+    }
+
+    /// Checks a `B × d` batch: two dimensions, non-empty, the sorter's d, finite values.
+    pub fn check_input(&self, x: &Tensor) -> Result<()> {
+        let (b, d) = match x.dims() {
+            [b, d] => (*b, *d),
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "a sorter takes a B × d tensor, got shape {other:?}"
+                )))
+            }
+        };
+        if b == 0 || d == 0 {
+            return Err(Error::Empty(format!(
+                "a batch of {b} vectors of length {d}: nothing to rank"
+            )));
+        }
+        if let Some(expected) = self.d() {
+            if d != expected {
+                return Err(Error::LengthMismatch {
+                    row: 0,
+                    got: d,
+                    expected,
+                });
+            }
+        }
+        let flat: Vec<f32> = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+        check_finite(&flat, d)
+    }
+
+    /// Predicted SoDeep ranks of a `B × d` batch (differentiable with respect to `x`).
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.check_input(x)?;
+        let x32 = x.to_dtype(DType::F32)?;
+        Ok(self.net.forward_t(&x32, false)?.to_dtype(x.dtype())?)
+    }
+
+    /// Ranks plain vectors (each its own row); rows may not be ragged.
+    pub fn rank_rows(&self, rows: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        let first = rows
+            .first()
+            .ok_or_else(|| Error::Empty("no vector to rank".into()))?;
+        let d = first.len();
+        for (i, r) in rows.iter().enumerate() {
+            let expected = self.d().unwrap_or(d);
+            if r.len() != expected {
+                return Err(Error::LengthMismatch {
+                    row: i,
+                    got: r.len(),
+                    expected,
+                });
+            }
+            check_finite(r, r.len()).map_err(|e| match e {
+                Error::NonFinite { index, value, .. } => Error::NonFinite {
+                    row: i,
+                    index,
+                    value,
+                },
+                other => other,
+            })?;
+        }
+        if d == 0 {
+            return Err(Error::Empty("vectors of length 0".into()));
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(1024) {
+            let flat: Vec<f32> = chunk.iter().flatten().copied().collect();
+            let x = Tensor::from_vec(flat, (chunk.len(), d), &Device::Cpu)?;
+            let y: Vec<Vec<f32>> = self.net.forward_t(&x, false)?.to_vec2()?;
+            out.extend(y);
+        }
+        Ok(out)
+    }
+}
+
+fn unknown_sorter(spec: &str) -> Error {
+    let mut known: Vec<String> = crate::registry::names()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    known.push("handcrafted[:LAMBDA]".into());
+    Error::UnknownSorter {
+        name: spec.to_string(),
+        known: known.join(", "),
+    }
+}

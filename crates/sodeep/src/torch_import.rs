@@ -1,0 +1,88 @@
+//! Converting a PyTorch checkpoint of the reference implementation into a sorter folder.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Tensor};
+
+use crate::checkpoint::{save_sorter_dir, SorterCard, SorterFiles};
+use crate::error::{Error, Result};
+use crate::sorter::{parameter_count, Sorter, SorterConfig};
+
+/// Reads the weights of a `.pth` file: the `state_dict` entry if there is one, else the top
+/// level. Drops a `module.` prefix (DataParallel) and BatchNorm's `num_batches_tracked`.
+pub fn read_torch_weights(path: &Path) -> Result<HashMap<String, Tensor>> {
+    if !path.is_file() {
+        return Err(Error::io(
+            "cannot read",
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        ));
+    }
+    let bad = |e: candle_core::Error| Error::BadWeights {
+        path: path.to_path_buf(),
+        reason: format!("not a readable PyTorch checkpoint: {e}"),
+    };
+    let pairs = match candle_core::pickle::read_all_with_key(path, Some("state_dict")) {
+        Ok(p) if !p.is_empty() => p,
+        _ => candle_core::pickle::read_all(path).map_err(bad)?,
+    };
+    if pairs.is_empty() {
+        return Err(Error::BadWeights {
+            path: path.to_path_buf(),
+            reason: "the checkpoint holds no tensors".into(),
+        });
+    }
+    pairs
+        .into_iter()
+        .filter(|(k, _)| !k.ends_with("num_batches_tracked"))
+        .map(|(k, t)| {
+            let k = k.strip_prefix("module.").unwrap_or(&k).to_string();
+            Ok((k, t.to_dtype(DType::F32)?))
+        })
+        .collect()
+}
+
+/// Converts `pth` into a sorter folder `out` for `config`, checking that the weights fit it.
+pub fn import_torch(pth: &Path, config: SorterConfig, out: &Path) -> Result<Sorter> {
+    config.validate()?;
+    let weights = read_torch_weights(pth)?;
+    let mut card = SorterCard::new(config.clone(), 0);
+    card.source = Some(format!(
+        "import-torch from {}",
+        pth.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    ));
+    let sorter = Sorter::from_tensors(&out.display().to_string(), card.clone(), weights.clone(), pth)?;
+    // keep only the tensors the architecture uses
+    let names = expected_names(&config)?;
+    let used: HashMap<String, Tensor> = weights
+        .into_iter()
+        .filter(|(k, _)| names.contains(k))
+        .collect();
+    card.parameters = parameter_count(&used);
+    std::fs::create_dir_all(out.parent().unwrap_or(Path::new(".")))
+        .map_err(|e| Error::io("cannot create", out, e))?;
+    save_sorter_dir(
+        out,
+        &SorterFiles {
+            card: &card,
+            weights: &used,
+            optimizer: None,
+        },
+    )?;
+    Ok(sorter)
+}
+
+/// The weight names an architecture reads, sorted.
+pub fn expected_names(config: &SorterConfig) -> Result<Vec<String>> {
+    let (varmap, _) = crate::sorter::init_sorter(config, 0)?;
+    let mut names: Vec<String> = varmap
+        .data()
+        .lock()
+        .expect("var map lock")
+        .keys()
+        .cloned()
+        .collect();
+    names.sort();
+    Ok(names)
+}

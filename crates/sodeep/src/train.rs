@@ -1,0 +1,402 @@
+//! Training a sorter on synthetic data: L1 against the exact SoDeep ranks, Adam, and a learning
+//! rate that halves on a fixed step schedule.
+//!
+//! Runs are resumable bit for bit: each step's batch comes from its own RNG stream (seed, step),
+//! the schedule depends on the step alone, and checkpoints hold the weights, Adam's moments and
+//! the step.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use candle_nn::VarMap;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::checkpoint::{
+    self, load_safetensors, resolve_dir, save_sorter_dir, SorterCard, SorterFiles,
+    TrainingRecord, OPTIMIZER_FILE,
+};
+use crate::error::{Error, Result};
+use crate::eval::l1_by_distribution;
+use crate::optim::{Adam, AdamConfig};
+use crate::sorter::{init_sorter, parameter_count, Arch, SorterConfig, SorterNet};
+use crate::synthetic::{generate, Batch, Distribution};
+
+/// Default seed of the validation set, independent of the training seed so that runs compare.
+pub const DEFAULT_VAL_SEED: u64 = 0x5eed_0f_7a1;
+
+/// A training run.
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    /// The sorter to train.
+    pub sorter: SorterConfig,
+    /// Total steps (a resumed run continues up to this count).
+    pub steps: usize,
+    /// Vectors per step.
+    pub batch: usize,
+    /// Base learning rate.
+    pub lr: f64,
+    /// Halve the learning rate every this many steps (0: never).
+    pub lr_halve_every: usize,
+    /// Checkpoint and validation period, in steps.
+    pub save_every: usize,
+    /// Seed of the initial weights and of every batch.
+    pub seed: u64,
+    /// Validation vectors.
+    pub val_samples: usize,
+    /// Validation seed.
+    pub val_seed: u64,
+    /// Training distribution.
+    pub distribution: Distribution,
+    /// Threads (recorded in the card; the caller sets the thread pool).
+    pub threads: usize,
+    /// Output folder: `ckpt/` and `best/` go there.
+    pub out: PathBuf,
+}
+
+impl TrainConfig {
+    /// Defaults for `sorter`, writing to `out`.
+    pub fn new(sorter: SorterConfig, out: impl Into<PathBuf>) -> Self {
+        Self {
+            sorter,
+            steps: 1000,
+            batch: 512,
+            lr: 1e-3,
+            lr_halve_every: 0,
+            save_every: 100,
+            seed: 0,
+            val_samples: 1000,
+            val_seed: DEFAULT_VAL_SEED,
+            distribution: Distribution::All,
+            threads: 1,
+            out: out.into(),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.sorter.validate()?;
+        if self.sorter.arch == Arch::Handcrafted {
+            return Err(Error::InvalidArgument(
+                "the handcrafted sorter has no weights to train".into(),
+            ));
+        }
+        for (name, v) in [
+            ("--batch", self.batch),
+            ("--save-every", self.save_every),
+            ("--val-samples", self.val_samples),
+        ] {
+            if v == 0 {
+                return Err(Error::InvalidArgument(format!("{name} must be at least 1")));
+            }
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::InvalidArgument(format!(
+                "--lr must be a positive number, got {}",
+                self.lr
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The learning rate at `step` (0-based): `lr · 0.5^(step / halve_every)`.
+pub fn lr_at(lr: f64, halve_every: usize, step: usize) -> f64 {
+    if halve_every == 0 {
+        lr
+    } else {
+        lr * 0.5f64.powi((step / halve_every) as i32)
+    }
+}
+
+/// The RNG of step `step`'s batch: a ChaCha stream per step, so resuming needs no RNG state.
+pub fn batch_rng(seed: u64, step: usize) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(step as u64);
+    rng
+}
+
+/// What the progress callback sees after each step.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// Steps done.
+    pub step: usize,
+    /// Target step count.
+    pub steps: usize,
+    /// Training L1 of this step's batch.
+    pub loss: f64,
+    /// Latest validation L1.
+    pub val_l1: Option<f64>,
+    /// Best validation L1.
+    pub best_val_l1: Option<f64>,
+    /// Learning rate used by this step.
+    pub lr: f64,
+    /// Training throughput of this run.
+    pub vectors_per_second: f64,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone)]
+pub struct TrainSummary {
+    /// Step reached.
+    pub step: usize,
+    /// Final validation L1.
+    pub val_l1: f64,
+    /// Best validation L1 and its step.
+    pub best_val_l1: f64,
+    /// Step of the best validation L1.
+    pub best_step: usize,
+    /// Wall time of this run.
+    pub seconds: f64,
+    /// Throughput of this run.
+    pub vectors_per_second: f64,
+    /// Folder of the latest checkpoint.
+    pub ckpt: PathBuf,
+    /// Folder of the best checkpoint.
+    pub best: PathBuf,
+}
+
+/// A short description of this machine for the cards.
+pub fn machine_description() -> String {
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    format!("{cpu}, {cores} cores")
+}
+
+/// The fixed validation set.
+pub fn validation_set(cfg: &TrainConfig) -> Batch {
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.val_seed);
+    generate(Distribution::All, &mut rng, cfg.val_samples, cfg.sorter.d)
+}
+
+/// Mean L1 of `net` on `val` (evaluation mode), overall and per distribution.
+fn validate(net: &SorterNet, val: &Batch) -> Result<(f64, BTreeMap<String, f64>)> {
+    let d = val.d;
+    let mut preds = Vec::with_capacity(val.scores.len());
+    for chunk in val.scores.chunks(512 * d) {
+        let x = Tensor::from_slice(chunk, (chunk.len() / d, d), &Device::Cpu)?;
+        let y = net.forward_t(&x, false)?;
+        preds.extend(y.flatten_all()?.to_vec1::<f32>()?);
+    }
+    Ok(l1_by_distribution(&preds, val))
+}
+
+struct State {
+    varmap: VarMap,
+    net: SorterNet,
+    adam: Adam,
+    record: TrainingRecord,
+}
+
+fn weights_of(varmap: &VarMap) -> HashMap<String, Tensor> {
+    varmap
+        .data()
+        .lock()
+        .expect("var map lock")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+        .collect()
+}
+
+fn fresh_state(cfg: &TrainConfig) -> Result<State> {
+    let (varmap, net) = init_sorter(&cfg.sorter, cfg.seed)?;
+    let adam = Adam::new(&varmap, AdamConfig::default())?;
+    let record = TrainingRecord {
+        step: 0,
+        val_l1: f64::NAN,
+        val_l1_by_distribution: BTreeMap::new(),
+        best_val_l1: f64::INFINITY,
+        best_step: 0,
+        seed: cfg.seed,
+        batch: cfg.batch,
+        lr: cfg.lr,
+        lr_halve_every: cfg.lr_halve_every,
+        save_every: cfg.save_every,
+        val_samples: cfg.val_samples,
+        val_seed: cfg.val_seed,
+        distribution: cfg.distribution.name().into(),
+        threads: cfg.threads,
+        wall_seconds: 0.0,
+        vectors_per_second: 0.0,
+        machine: machine_description(),
+    };
+    Ok(State {
+        varmap,
+        net,
+        adam,
+        record,
+    })
+}
+
+/// Reads `out/ckpt` for `--resume`: its card, weights and optimiser state.
+pub fn load_checkpoint(out: &Path) -> Result<(SorterCard, HashMap<String, Tensor>, HashMap<String, Tensor>)> {
+    let dir = resolve_dir(&out.join("ckpt")).ok_or_else(|| Error::NoCheckpoint(out.to_path_buf()))?;
+    let (card, weights) = checkpoint::load_sorter_files(&dir)?;
+    let opt_path = dir.join(OPTIMIZER_FILE);
+    if !opt_path.is_file() {
+        return Err(Error::BadWeights {
+            path: dir,
+            reason: format!("{OPTIMIZER_FILE} is missing: this is not a training checkpoint"),
+        });
+    }
+    let opt = load_safetensors(&opt_path)?;
+    Ok((card, weights, opt))
+}
+
+fn resumed_state(cfg: &TrainConfig) -> Result<State> {
+    let (card, weights, opt) = load_checkpoint(&cfg.out)?;
+    let record = card.training.clone().ok_or_else(|| Error::BadWeights {
+        path: cfg.out.join("ckpt"),
+        reason: "the card has no training record".into(),
+    })?;
+    let State {
+        varmap, net, mut adam, ..
+    } = fresh_state(cfg)?;
+    {
+        let vars = varmap.data().lock().expect("var map lock");
+        for (name, var) in vars.iter() {
+            let t = weights.get(name).ok_or_else(|| Error::BadWeights {
+                path: cfg.out.join("ckpt"),
+                reason: format!("weight {name} is missing"),
+            })?;
+            if t.shape() != var.shape() {
+                return Err(Error::BadWeights {
+                    path: cfg.out.join("ckpt"),
+                    reason: format!("weight {name} has shape {:?}, expected {:?}", t.dims(), var.dims()),
+                });
+            }
+            var.set(t)?;
+        }
+    }
+    adam.load_state(&opt)?;
+    if adam.step_count() != record.step {
+        return Err(Error::BadWeights {
+            path: cfg.out.join("ckpt"),
+            reason: format!(
+                "optimizer step {} disagrees with card step {}",
+                adam.step_count(),
+                record.step
+            ),
+        });
+    }
+    Ok(State {
+        varmap,
+        net,
+        adam,
+        record,
+    })
+}
+
+fn save(cfg: &TrainConfig, st: &State, which: &str) -> Result<()> {
+    let weights = weights_of(&st.varmap);
+    let mut card = SorterCard::new(cfg.sorter.clone(), parameter_count(&weights));
+    card.training = Some(st.record.clone());
+    let opt = st.adam.state()?;
+    save_sorter_dir(
+        &cfg.out.join(which),
+        &SorterFiles {
+            card: &card,
+            weights: &weights,
+            optimizer: Some(&opt),
+        },
+    )
+}
+
+/// Trains (or, with `resume`, continues training) a sorter, calling `on_progress` after each
+/// step. Writes `out/ckpt` and `out/best` every `save_every` steps and at the end.
+pub fn train_sorter(
+    cfg: &TrainConfig,
+    resume: bool,
+    mut on_progress: impl FnMut(&Progress),
+) -> Result<TrainSummary> {
+    cfg.validate()?;
+    fs::create_dir_all(&cfg.out).map_err(|e| Error::io("cannot create", &cfg.out, e))?;
+    let probe = cfg.out.join(".write-test");
+    fs::write(&probe, b"").map_err(|e| Error::io("cannot write to", &cfg.out, e))?;
+    let _ = fs::remove_file(&probe);
+    let mut st = if resume {
+        resumed_state(cfg)?
+    } else {
+        if resolve_dir(&cfg.out.join("ckpt")).is_some() {
+            return Err(Error::InvalidArgument(format!(
+                "{} already holds a checkpoint; pass --resume to continue it, or choose another --out",
+                cfg.out.display()
+            )));
+        }
+        fresh_state(cfg)?
+    };
+    st.record.threads = cfg.threads;
+    st.record.machine = machine_description();
+    let val = validation_set(cfg);
+    let d = cfg.sorter.d;
+    let start = Instant::now();
+    let start_step = st.record.step;
+    let base_wall = st.record.wall_seconds;
+    let mut last_val = (!st.record.val_l1.is_nan()).then_some(st.record.val_l1);
+    let best = |r: &TrainingRecord| r.best_val_l1.is_finite().then_some(r.best_val_l1);
+    while st.record.step < cfg.steps {
+        let step = st.record.step;
+        let lr = lr_at(cfg.lr, cfg.lr_halve_every, step);
+        let batch = generate(cfg.distribution, &mut batch_rng(cfg.seed, step), cfg.batch, d);
+        let x = Tensor::from_vec(batch.scores, (cfg.batch, d), &Device::Cpu)?;
+        let target = Tensor::from_vec(batch.ranks, (cfg.batch, d), &Device::Cpu)?;
+        let pred = st.net.forward_t(&x, true)?;
+        let loss = (pred - target)?.abs()?.mean_all()?;
+        let grads = loss.backward()?;
+        st.adam.step(&grads, lr)?;
+        st.record.step += 1;
+        let done = st.record.step - start_step;
+        let elapsed = start.elapsed().as_secs_f64();
+        let vps = (done * cfg.batch) as f64 / elapsed.max(1e-9);
+        if st.record.step % cfg.save_every == 0 || st.record.step == cfg.steps {
+            let (l1, by_dist) = validate(&st.net, &val)?;
+            st.record.val_l1 = l1;
+            st.record.val_l1_by_distribution = by_dist;
+            st.record.vectors_per_second = vps;
+            st.record.wall_seconds = base_wall + elapsed;
+            let improved = l1 < st.record.best_val_l1;
+            if improved {
+                st.record.best_val_l1 = l1;
+                st.record.best_step = st.record.step;
+            }
+            save(cfg, &st, "ckpt")?;
+            if improved {
+                save(cfg, &st, "best")?;
+            }
+            last_val = Some(l1);
+        }
+        on_progress(&Progress {
+            step: st.record.step,
+            steps: cfg.steps,
+            loss: loss.to_scalar::<f32>()? as f64,
+            val_l1: last_val,
+            best_val_l1: best(&st.record),
+            lr,
+            vectors_per_second: vps,
+        });
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(TrainSummary {
+        step: st.record.step,
+        val_l1: st.record.val_l1,
+        best_val_l1: st.record.best_val_l1,
+        best_step: st.record.best_step,
+        seconds,
+        vectors_per_second: ((st.record.step - start_step) * cfg.batch) as f64
+            / seconds.max(1e-9),
+        ckpt: cfg.out.join("ckpt"),
+        best: cfg.out.join("best"),
+    })
+}
