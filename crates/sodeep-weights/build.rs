@@ -13,14 +13,19 @@ fn main() {
             let p = e.path();
             println!("cargo:rerun-if-changed={}", p.display());
             if p.join("sorter.safetensors").is_file() && p.join("sorter.json").is_file() {
-                println!("cargo:rerun-if-changed={}", p.join("sorter.safetensors").display());
+                println!(
+                    "cargo:rerun-if-changed={}",
+                    p.join("sorter.safetensors").display()
+                );
                 println!("cargo:rerun-if-changed={}", p.join("sorter.json").display());
                 names.push(e.file_name().to_string_lossy().into_owned());
             }
         }
     }
     names.sort();
-    let mut src = String::from("/// The embedded sorters, sorted by name.\npub const SORTERS: &[ShippedSorter] = &[\n");
+    let mut src = String::from(
+        "/// The embedded sorters, sorted by name.\npub const SORTERS: &[ShippedSorter] = &[\n",
+    );
     for n in &names {
         let dir = root.join(n);
         writeln!(
@@ -31,7 +36,9 @@ fn main() {
         )
         .unwrap();
     }
-    src.push_str("];\n/// Alternative names: `(alias, target)`.\npub const ALIASES: &[(&str, &str)] = &[\n");
+    src.push_str(
+        "];\n/// Alternative names: `(alias, target)`.\npub const ALIASES: &[(&str, &str)] = &[\n",
+    );
     let aliases = root.join("aliases.txt");
     println!("cargo:rerun-if-changed={}", aliases.display());
     if let Ok(text) = std::fs::read_to_string(&aliases) {
@@ -39,7 +46,10 @@ fn main() {
             let line = line.split('#').next().unwrap_or("").trim();
             if let Some((a, t)) = line.split_once('=') {
                 let (a, t) = (a.trim(), t.trim());
-                assert!(names.iter().any(|n| n == t), "alias {a} points to unknown sorter {t}");
+                assert!(
+                    names.iter().any(|n| n == t),
+                    "alias {a} points to unknown sorter {t}"
+                );
                 writeln!(src, "    ({a:?}, {t:?}),").unwrap();
             }
         }

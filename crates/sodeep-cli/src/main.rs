@@ -16,7 +16,11 @@ use sodeep::train::{train_sorter, TrainConfig};
 use sodeep::{Arch, Sorter, SorterConfig};
 
 #[derive(Parser)]
-#[command(name = "sodeep", version, about = "Learned differentiable ranking: SoDeep sorters")]
+#[command(
+    name = "sodeep",
+    version,
+    about = "Learned differentiable ranking: SoDeep sorters"
+)]
 struct Cli {
     /// CPU threads for the tensor kernels (default: all cores).
     #[arg(long, global = true)]
@@ -83,6 +87,18 @@ enum Command {
         /// Output CSV (default: stdout).
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+    /// Time the synthetic data generator (vectors per second, with exact ranks, one thread).
+    BenchData {
+        /// Vector length.
+        #[arg(long, default_value_t = 100)]
+        len: usize,
+        /// Vectors per batch.
+        #[arg(long, default_value_t = 512)]
+        batch: usize,
+        /// Number of batches.
+        #[arg(long, default_value_t = 200)]
+        batches: usize,
     },
     /// Convert a PyTorch checkpoint of the reference implementation into a sorter folder.
     ImportTorch {
@@ -179,8 +195,21 @@ fn main() -> ExitCode {
             distribution,
             json,
             plot,
-        }) => eval_sorter(&sorter, len, samples, seed, &distribution, json, plot.as_deref()),
+        }) => eval_sorter(
+            &sorter,
+            len,
+            samples,
+            seed,
+            &distribution,
+            json,
+            plot.as_deref(),
+        ),
         Some(Command::ListSorters { json }) => list_sorters(json),
+        Some(Command::BenchData {
+            len,
+            batch,
+            batches,
+        }) => bench_data(len, batch, batches),
         Some(Command::Rank {
             sorter,
             input,
@@ -206,7 +235,10 @@ fn main() -> ExitCode {
 }
 
 fn print_report_table(r: &EvalReport) {
-    println!("sorter: {}   d = {}   {} vectors (seed {}, {})", r.sorter, r.d, r.samples, r.seed, r.distribution);
+    println!(
+        "sorter: {}   d = {}   {} vectors (seed {}, {})",
+        r.sorter, r.d, r.samples, r.seed, r.distribution
+    );
     println!("  {:<22} {:>10}", "distribution", "L1");
     for (k, v) in &r.l1_by_distribution {
         println!("  {k:<22} {v:>10.5}");
@@ -269,12 +301,28 @@ fn eval_shipped(samples: usize, seed: u64, json: bool) -> Result<()> {
         return Ok(());
     }
     println!("Shipped sorters on {samples} synthetic vectors (seed {seed}); L1 = mean |predicted − exact SoDeep rank|");
-    println!("{:<16} {:>5} {:>9} {:>10} {:>8}", "sorter", "d", "L1", "Spearman", "time");
+    println!(
+        "{:<16} {:>5} {:>9} {:>10} {:>8}",
+        "sorter", "d", "L1", "Spearman", "time"
+    );
     for r in &reports {
         println!(
             "{:<16} {:>5} {:>9.5} {:>10.5} {:>7.2}s",
             r.sorter, r.d, r.l1, r.spearman, r.seconds
         );
+    }
+    Ok(())
+}
+
+fn bench_data(len: usize, batch: usize, batches: usize) -> Result<()> {
+    if len == 0 || batch == 0 || batches == 0 {
+        bail!("--len, --batch and --batches must be at least 1");
+    }
+    println!("synthetic generation, d = {len}, batch {batch}, {batches} batches, one thread:");
+    let all = std::iter::once(Distribution::All).chain(Distribution::CONCRETE);
+    for dist in all {
+        let vps = sodeep::synthetic::generation_throughput(dist, len, batch, batches);
+        println!("  {:<22} {:>12.0} vectors/s", dist.name(), vps);
     }
     Ok(())
 }
@@ -338,7 +386,9 @@ fn list_sorters(json: bool) -> Result<()> {
             None => println!("  (model card unreadable)"),
         }
     }
-    println!("handcrafted[:LAMBDA]\n  pairwise sigmoids, no weights, any length (λ = 10 by default)");
+    println!(
+        "handcrafted[:LAMBDA]\n  pairwise sigmoids, no weights, any length (λ = 10 by default)"
+    );
     Ok(())
 }
 
@@ -367,12 +417,15 @@ fn rank(spec: &str, input: Option<&Path>, output: Option<&Path>) -> Result<()> {
     let sorter = Sorter::load(spec)?;
     let rows = match input {
         Some(p) => {
-            let f = std::fs::File::open(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let f =
+                std::fs::File::open(p).with_context(|| format!("cannot read {}", p.display()))?;
             parse_rows(std::io::BufReader::new(f))?
         }
         None => {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).context("cannot read stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read stdin")?;
             parse_rows(s.as_bytes())?
         }
     };
@@ -393,7 +446,12 @@ fn rank(spec: &str, input: Option<&Path>, output: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-fn sorter_config(arch: &str, len: usize, hidden: Option<usize>, layers: Option<usize>) -> Result<SorterConfig> {
+fn sorter_config(
+    arch: &str,
+    len: usize,
+    hidden: Option<usize>,
+    layers: Option<usize>,
+) -> Result<SorterConfig> {
     let arch = Arch::from_name(arch)?;
     let mut cfg = SorterConfig::new(arch, len);
     if let Some(h) = hidden {
@@ -417,7 +475,10 @@ fn import_torch(
 ) -> Result<()> {
     let cfg = sorter_config(arch, len, hidden, layers)?;
     if out.join(sodeep::checkpoint::CARD_FILE).exists() && !force {
-        bail!("{} already holds a sorter; pass --force to replace it", out.display());
+        bail!(
+            "{} already holds a sorter; pass --force to replace it",
+            out.display()
+        );
     }
     let sorter = sodeep::torch_import::import_torch(pth, cfg, out)?;
     println!(
@@ -433,16 +494,25 @@ fn import_torch(
 
 fn train(a: TrainArgs, threads: usize) -> Result<()> {
     let mut cfg = if a.resume {
-        let (card, _, _) = sodeep::train::load_checkpoint(&a.out)?;
-        let rec = card.training.clone().context("checkpoint card has no training record")?;
+        let card = sodeep::train::load_checkpoint(&a.out)?.card;
+        let rec = card
+            .training
+            .clone()
+            .context("checkpoint card has no training record")?;
         if let Some(arch) = &a.arch {
             if Arch::from_name(arch)? != card.config.arch {
-                bail!("--arch {arch} differs from the checkpoint's {}", card.config.arch.name());
+                bail!(
+                    "--arch {arch} differs from the checkpoint's {}",
+                    card.config.arch.name()
+                );
             }
         }
         if let Some(len) = a.len {
             if len != card.config.d {
-                bail!("--len {len} differs from the checkpoint's d = {}", card.config.d);
+                bail!(
+                    "--len {len} differs from the checkpoint's d = {}",
+                    card.config.d
+                );
             }
         }
         let mut cfg = TrainConfig::new(card.config.clone(), &a.out);
@@ -456,7 +526,10 @@ fn train(a: TrainArgs, threads: usize) -> Result<()> {
         cfg.distribution = Distribution::from_name(&rec.distribution)?;
         cfg
     } else {
-        let arch = a.arch.as_deref().context("--arch is required (lstm, lstm-large, gru, cnn, mlp)")?;
+        let arch = a
+            .arch
+            .as_deref()
+            .context("--arch is required (lstm, lstm-large, gru, cnn, mlp)")?;
         let len = a.len.context("--len is required")?;
         TrainConfig::new(sorter_config(arch, len, a.hidden, a.layers)?, &a.out)
     };
@@ -493,7 +566,10 @@ fn train(a: TrainArgs, threads: usize) -> Result<()> {
     let mut last_logged_val = None;
     let summary = train_sorter(&cfg, a.resume, |p| {
         pb.set_position(p.step as u64);
-        let val = p.val_l1.map(|v| format!("{v:.5}")).unwrap_or_else(|| "-".into());
+        let val = p
+            .val_l1
+            .map(|v| format!("{v:.5}"))
+            .unwrap_or_else(|| "-".into());
         pb.set_message(format!(
             "loss {:.5} val L1 {val} lr {:.2e} {:.0} vec/s",
             p.loss, p.lr, p.vectors_per_second
@@ -504,7 +580,9 @@ fn train(a: TrainArgs, threads: usize) -> Result<()> {
                 "step {} loss {:.5} val L1 {val} best {} lr {:.3e} {:.0} vec/s",
                 p.step,
                 p.loss,
-                p.best_val_l1.map(|v| format!("{v:.5}")).unwrap_or_else(|| "-".into()),
+                p.best_val_l1
+                    .map(|v| format!("{v:.5}"))
+                    .unwrap_or_else(|| "-".into()),
                 p.lr,
                 p.vectors_per_second
             );

@@ -24,8 +24,14 @@ mod tests {
     #[test]
     fn aliases_point_to_embedded_sorters() {
         for (alias, target) in ALIASES {
-            assert!(SORTERS.iter().any(|s| s.name == *target), "{alias} -> {target}");
-            assert!(SORTERS.iter().all(|s| s.name != *alias), "{alias} shadows a sorter");
+            assert!(
+                SORTERS.iter().any(|s| s.name == *target),
+                "{alias} -> {target}"
+            );
+            assert!(
+                SORTERS.iter().all(|s| s.name != *alias),
+                "{alias} shadows a sorter"
+            );
         }
     }
 }

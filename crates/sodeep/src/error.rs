@@ -6,7 +6,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Scores contain NaN or an infinity: no order is defined for them.
-    #[error("score {index} of vector {row} is {value}: scores must be finite numbers (no NaN or Inf)")]
+    #[error(
+        "score {index} of vector {row} is {value}: scores must be finite numbers (no NaN or Inf)"
+    )]
     NonFinite {
         /// Row of the offending value.
         row: usize,
@@ -48,7 +50,9 @@ pub enum Error {
         reason: String,
     },
     /// `--resume` without a checkpoint to resume from.
-    #[error("nothing to resume: {0} holds no checkpoint (run without --resume to start a new training)")]
+    #[error(
+        "nothing to resume: {0} holds no checkpoint (run without --resume to start a new training)"
+    )]
     NoCheckpoint(PathBuf),
     /// File-system failure, with the path concerned.
     #[error("{action} {path}: {source}")]

@@ -103,7 +103,7 @@ pub fn mean_average_precision<T: Copy + Into<f64>>(
     labels: &[bool],
     columns: usize,
 ) -> Option<f64> {
-    if columns == 0 || scores.len() != labels.len() || scores.len() % columns != 0 {
+    if columns == 0 || scores.len() != labels.len() || !scores.len().is_multiple_of(columns) {
         return None;
     }
     let n = scores.len() / columns;

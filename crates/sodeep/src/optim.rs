@@ -54,8 +54,14 @@ impl Adam {
             .collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         let zeros = |v: &Var| Tensor::zeros(v.shape(), DType::F32, &Device::Cpu);
-        let m = vars.iter().map(|(_, v)| zeros(v)).collect::<candle_core::Result<_>>()?;
-        let v = vars.iter().map(|(_, v)| zeros(v)).collect::<candle_core::Result<_>>()?;
+        let m = vars
+            .iter()
+            .map(|(_, v)| zeros(v))
+            .collect::<candle_core::Result<_>>()?;
+        let v = vars
+            .iter()
+            .map(|(_, v)| zeros(v))
+            .collect::<candle_core::Result<_>>()?;
         Ok(Self {
             config,
             vars,
@@ -81,7 +87,10 @@ impl Adam {
             let Some(g) = grads.get(var.as_tensor()) else {
                 continue;
             };
-            let m = ((&self.m[i] * beta1)? + (g * (1.0 - beta1))?)?;
+            // Gradients carry the graph of their step; keeping them in the moments would
+            // chain every step's graph to the next and leak memory.
+            let g = g.detach();
+            let m = ((&self.m[i] * beta1)? + (&g * (1.0 - beta1))?)?;
             let v = ((&self.v[i] * beta2)? + (g.sqr()? * (1.0 - beta2))?)?;
             let denom = ((&v / bc2)?.sqrt()? + eps)?;
             let update = ((&m / bc1)? / denom)?;

@@ -50,9 +50,16 @@ pub fn import_torch(pth: &Path, config: SorterConfig, out: &Path) -> Result<Sort
     let mut card = SorterCard::new(config.clone(), 0);
     card.source = Some(format!(
         "import-torch from {}",
-        pth.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        pth.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     ));
-    let sorter = Sorter::from_tensors(&out.display().to_string(), card.clone(), weights.clone(), pth)?;
+    let sorter = Sorter::from_tensors(
+        &out.display().to_string(),
+        card.clone(),
+        weights.clone(),
+        pth,
+    )?;
     // keep only the tensors the architecture uses
     let names = expected_names(&config)?;
     let used: HashMap<String, Tensor> = weights

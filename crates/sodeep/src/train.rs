@@ -16,8 +16,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::checkpoint::{
-    self, load_safetensors, resolve_dir, save_sorter_dir, SorterCard, SorterFiles,
-    TrainingRecord, OPTIMIZER_FILE,
+    self, load_safetensors, resolve_dir, save_sorter_dir, SorterCard, SorterFiles, TrainingRecord,
+    OPTIMIZER_FILE,
 };
 use crate::error::{Error, Result};
 use crate::eval::l1_by_distribution;
@@ -26,7 +26,7 @@ use crate::sorter::{init_sorter, parameter_count, Arch, SorterConfig, SorterNet}
 use crate::synthetic::{generate, Batch, Distribution};
 
 /// Default seed of the validation set, independent of the training seed so that runs compare.
-pub const DEFAULT_VAL_SEED: u64 = 0x5eed_0f_7a1;
+pub const DEFAULT_VAL_SEED: u64 = 0x0005_eed0_f7a1;
 
 /// A training run.
 #[derive(Debug, Clone)]
@@ -104,10 +104,9 @@ impl TrainConfig {
 
 /// The learning rate at `step` (0-based): `lr · 0.5^(step / halve_every)`.
 pub fn lr_at(lr: f64, halve_every: usize, step: usize) -> f64 {
-    if halve_every == 0 {
-        lr
-    } else {
-        lr * 0.5f64.powi((step / halve_every) as i32)
+    match step.checked_div(halve_every) {
+        None => lr,
+        Some(halvings) => lr * 0.5f64.powi(halvings as i32),
     }
 }
 
@@ -240,9 +239,21 @@ fn fresh_state(cfg: &TrainConfig) -> Result<State> {
     })
 }
 
+/// A training checkpoint as read back from disk.
+#[derive(Debug)]
+pub struct Checkpoint {
+    /// The card, with its training record.
+    pub card: SorterCard,
+    /// The weights.
+    pub weights: HashMap<String, Tensor>,
+    /// Adam's state.
+    pub optimizer: HashMap<String, Tensor>,
+}
+
 /// Reads `out/ckpt` for `--resume`: its card, weights and optimiser state.
-pub fn load_checkpoint(out: &Path) -> Result<(SorterCard, HashMap<String, Tensor>, HashMap<String, Tensor>)> {
-    let dir = resolve_dir(&out.join("ckpt")).ok_or_else(|| Error::NoCheckpoint(out.to_path_buf()))?;
+pub fn load_checkpoint(out: &Path) -> Result<Checkpoint> {
+    let dir =
+        resolve_dir(&out.join("ckpt")).ok_or_else(|| Error::NoCheckpoint(out.to_path_buf()))?;
     let (card, weights) = checkpoint::load_sorter_files(&dir)?;
     let opt_path = dir.join(OPTIMIZER_FILE);
     if !opt_path.is_file() {
@@ -251,18 +262,29 @@ pub fn load_checkpoint(out: &Path) -> Result<(SorterCard, HashMap<String, Tensor
             reason: format!("{OPTIMIZER_FILE} is missing: this is not a training checkpoint"),
         });
     }
-    let opt = load_safetensors(&opt_path)?;
-    Ok((card, weights, opt))
+    let optimizer = load_safetensors(&opt_path)?;
+    Ok(Checkpoint {
+        card,
+        weights,
+        optimizer,
+    })
 }
 
 fn resumed_state(cfg: &TrainConfig) -> Result<State> {
-    let (card, weights, opt) = load_checkpoint(&cfg.out)?;
+    let Checkpoint {
+        card,
+        weights,
+        optimizer: opt,
+    } = load_checkpoint(&cfg.out)?;
     let record = card.training.clone().ok_or_else(|| Error::BadWeights {
         path: cfg.out.join("ckpt"),
         reason: "the card has no training record".into(),
     })?;
     let State {
-        varmap, net, mut adam, ..
+        varmap,
+        net,
+        mut adam,
+        ..
     } = fresh_state(cfg)?;
     {
         let vars = varmap.data().lock().expect("var map lock");
@@ -274,7 +296,11 @@ fn resumed_state(cfg: &TrainConfig) -> Result<State> {
             if t.shape() != var.shape() {
                 return Err(Error::BadWeights {
                     path: cfg.out.join("ckpt"),
-                    reason: format!("weight {name} has shape {:?}, expected {:?}", t.dims(), var.dims()),
+                    reason: format!(
+                        "weight {name} has shape {:?}, expected {:?}",
+                        t.dims(),
+                        var.dims()
+                    ),
                 });
             }
             var.set(t)?;
@@ -349,7 +375,12 @@ pub fn train_sorter(
     while st.record.step < cfg.steps {
         let step = st.record.step;
         let lr = lr_at(cfg.lr, cfg.lr_halve_every, step);
-        let batch = generate(cfg.distribution, &mut batch_rng(cfg.seed, step), cfg.batch, d);
+        let batch = generate(
+            cfg.distribution,
+            &mut batch_rng(cfg.seed, step),
+            cfg.batch,
+            d,
+        );
         let x = Tensor::from_vec(batch.scores, (cfg.batch, d), &Device::Cpu)?;
         let target = Tensor::from_vec(batch.ranks, (cfg.batch, d), &Device::Cpu)?;
         let pred = st.net.forward_t(&x, true)?;
@@ -394,8 +425,7 @@ pub fn train_sorter(
         best_val_l1: st.record.best_val_l1,
         best_step: st.record.best_step,
         seconds,
-        vectors_per_second: ((st.record.step - start_step) * cfg.batch) as f64
-            / seconds.max(1e-9),
+        vectors_per_second: ((st.record.step - start_step) * cfg.batch) as f64 / seconds.max(1e-9),
         ckpt: cfg.out.join("ckpt"),
         best: cfg.out.join("best"),
     })

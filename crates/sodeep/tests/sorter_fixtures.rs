@@ -9,7 +9,9 @@ use candle_nn::{VarBuilder, VarMap};
 use sodeep::sorter::{Arch, SorterConfig, SorterNet};
 
 fn fixture(name: &str) -> HashMap<String, Tensor> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     candle_core::safetensors::load(p, &Device::Cpu).unwrap()
 }
 
@@ -18,8 +20,15 @@ fn assert_close(name: &str, got: &Tensor, want: &Tensor) {
     let g: Vec<f32> = got.flatten_all().unwrap().to_vec1().unwrap();
     let w: Vec<f32> = want.flatten_all().unwrap().to_vec1().unwrap();
     let scale = w.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
-    let worst = g.iter().zip(&w).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-    assert!(worst <= 1e-4 * scale, "{name}: max error {worst} > 1e-4 × {scale}");
+    let worst = g
+        .iter()
+        .zip(&w)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        worst <= 1e-4 * scale,
+        "{name}: max error {worst} > 1e-4 × {scale}"
+    );
 }
 
 /// Loads the fixture's weights as trainable variables, runs the forward pass and the backward
@@ -38,12 +47,23 @@ fn check(file: &str, cfg: SorterConfig, params: &[&str]) {
     let input = Var::from_tensor(&t["input"]).unwrap();
     let out = net.forward_t(input.as_tensor(), true).unwrap();
     assert_close("output", &out, &t["output"]);
-    let loss = (out - &t["target_ranks"]).unwrap().abs().unwrap().mean_all().unwrap();
+    let loss = (out - &t["target_ranks"])
+        .unwrap()
+        .abs()
+        .unwrap()
+        .mean_all()
+        .unwrap();
     let grads = loss.backward().unwrap();
-    assert_close("grad.input", grads.get(input.as_tensor()).unwrap(), &t["grad.input"]);
+    assert_close(
+        "grad.input",
+        grads.get(input.as_tensor()).unwrap(),
+        &t["grad.input"],
+    );
     let data = varmap.data().lock().unwrap();
     for p in params {
-        let g = grads.get(data[*p].as_tensor()).unwrap_or_else(|| panic!("no grad for {p}"));
+        let g = grads
+            .get(data[*p].as_tensor())
+            .unwrap_or_else(|| panic!("no grad for {p}"));
         assert_close(&format!("grad.{p}"), g, &t[&format!("grad.{p}")]);
     }
 }

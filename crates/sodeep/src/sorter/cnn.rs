@@ -38,7 +38,7 @@ impl CnnSorterConfig {
 #[derive(Debug, Clone)]
 pub struct CnnSorter {
     config: CnnSorterConfig,
-    blocks: Vec<(Conv1d, BatchNorm)>,
+    blocks: Vec<(usize, Conv1d, BatchNorm)>,
     head: Conv1d,
 }
 
@@ -49,16 +49,21 @@ impl CnnSorter {
         let mut blocks = Vec::with_capacity(CNN_BLOCKS);
         for (k, &dilation) in dil.iter().enumerate() {
             let cin = if k == 0 { 1 } else { config.channels };
-            let cout = if k + 1 == CNN_BLOCKS { config.d } else { config.channels };
+            let cout = if k + 1 == CNN_BLOCKS {
+                config.d
+            } else {
+                config.channels
+            };
+            // Padding is applied to the input rather than by the convolution: candle's
+            // conv1d backward underflows when the padding exceeds half the length.
             let cfg = Conv1dConfig {
-                padding: dilation,
                 dilation,
                 ..Default::default()
             };
             let bvb = vb.pp(format!("blocks.{k}"));
             let conv = conv1d(cin, cout, 3, cfg, bvb.pp("conv"))?;
             let bn = batch_norm(cout, BatchNormConfig::default(), bvb.pp("bn"))?;
-            blocks.push((conv, bn));
+            blocks.push((dilation, conv, bn));
         }
         let head = conv1d(config.d, 1, 1, Conv1dConfig::default(), vb.pp("head"))?;
         Ok(Self {
@@ -78,8 +83,9 @@ impl ModuleT for CnnSorter {
     /// `x`: `B × d` → `B × d`. `train` selects batch statistics (and updates the running ones).
     fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let mut h = x.unsqueeze(1)?;
-        for (conv, bn) in &self.blocks {
-            h = bn.forward_t(&conv.forward(&h)?, train)?.relu()?;
+        for (dilation, conv, bn) in &self.blocks {
+            let padded = h.pad_with_zeros(2, *dilation, *dilation)?;
+            h = bn.forward_t(&conv.forward(&padded)?, train)?.relu()?;
         }
         self.head.forward(&h)?.squeeze(1)
     }

@@ -41,7 +41,10 @@ impl RnnDirection {
         let sfx = if reverse { "_reverse" } else { "" };
         Ok(Self {
             w_ih: vb.get((gates * hidden, input), &format!("weight_ih_l{layer}{sfx}"))?,
-            w_hh: vb.get((gates * hidden, hidden), &format!("weight_hh_l{layer}{sfx}"))?,
+            w_hh: vb.get(
+                (gates * hidden, hidden),
+                &format!("weight_hh_l{layer}{sfx}"),
+            )?,
             b_ih: vb.get(gates * hidden, &format!("bias_ih_l{layer}{sfx}"))?,
             b_hh: vb.get(gates * hidden, &format!("bias_hh_l{layer}{sfx}"))?,
         })
@@ -142,7 +145,11 @@ impl LstmSorter {
     }
 
     /// One LSTM step: returns `(h, c)`.
-    fn cell(dir: &RnnDirection, xp: &Tensor, state: Option<&(Tensor, Tensor)>) -> Result<(Tensor, Tensor)> {
+    fn cell(
+        dir: &RnnDirection,
+        xp: &Tensor,
+        state: Option<&(Tensor, Tensor)>,
+    ) -> Result<(Tensor, Tensor)> {
         let hsz = dir.w_hh.dim(1)?;
         let gates = match state {
             Some((h, _)) => (xp + h.matmul(&dir.w_hh.t()?)?)?.broadcast_add(&dir.b_hh)?,

@@ -358,12 +358,7 @@ impl Sorter {
                     path: format!("<shipped {}>", shipped.name).into(),
                     reason: format!("bad model card: {e}"),
                 })?;
-            return Self::from_tensors(
-                shipped.name,
-                card,
-                tensors,
-                Path::new(shipped.name),
-            );
+            return Self::from_tensors(shipped.name, card, tensors, Path::new(shipped.name));
         }
         if path.exists() {
             return Err(Error::BadWeights {
@@ -430,20 +425,24 @@ impl Sorter {
         Ok(self.net.forward_t(&x32, false)?.to_dtype(x.dtype())?)
     }
 
-    /// Ranks plain vectors (each its own row); rows may not be ragged.
+    /// Ranks plain vectors, each its own row. A learned sorter needs every row to have its d;
+    /// the handcrafted sorter takes rows of any (even differing) lengths.
     pub fn rank_rows(&self, rows: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
-        let first = rows
-            .first()
-            .ok_or_else(|| Error::Empty("no vector to rank".into()))?;
-        let d = first.len();
+        if rows.is_empty() {
+            return Err(Error::Empty("no vector to rank".into()));
+        }
         for (i, r) in rows.iter().enumerate() {
-            let expected = self.d().unwrap_or(d);
-            if r.len() != expected {
-                return Err(Error::LengthMismatch {
-                    row: i,
-                    got: r.len(),
-                    expected,
-                });
+            if r.is_empty() {
+                return Err(Error::Empty(format!("vector {i} has no score")));
+            }
+            if let Some(expected) = self.d() {
+                if r.len() != expected {
+                    return Err(Error::LengthMismatch {
+                        row: i,
+                        got: r.len(),
+                        expected,
+                    });
+                }
             }
             check_finite(r, r.len()).map_err(|e| match e {
                 Error::NonFinite { index, value, .. } => Error::NonFinite {
@@ -454,15 +453,19 @@ impl Sorter {
                 other => other,
             })?;
         }
-        if d == 0 {
-            return Err(Error::Empty("vectors of length 0".into()));
-        }
         let mut out = Vec::with_capacity(rows.len());
-        for chunk in rows.chunks(1024) {
-            let flat: Vec<f32> = chunk.iter().flatten().copied().collect();
-            let x = Tensor::from_vec(flat, (chunk.len(), d), &Device::Cpu)?;
-            let y: Vec<Vec<f32>> = self.net.forward_t(&x, false)?.to_vec2()?;
-            out.extend(y);
+        // consecutive rows of one length go through the network together
+        let mut start = 0;
+        while start < rows.len() {
+            let d = rows[start].len();
+            let mut end = start;
+            while end < rows.len() && rows[end].len() == d && end - start < 1024 {
+                end += 1;
+            }
+            let flat: Vec<f32> = rows[start..end].iter().flatten().copied().collect();
+            let x = Tensor::from_vec(flat, (end - start, d), &Device::Cpu)?;
+            out.extend(self.net.forward_t(&x, false)?.to_vec2::<f32>()?);
+            start = end;
         }
         Ok(out)
     }

@@ -1,0 +1,483 @@
+//! End-to-end tests of the `sodeep` binary: outputs, and a clear error with a non-zero exit
+//! (never a panic, nothing overwritten) for each kind of bad input.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sodeep"));
+    c.arg("--threads").arg("1");
+    c
+}
+
+fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut c = bin();
+    c.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    {
+        let mut si = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            si.write_all(s.as_bytes()).unwrap();
+        }
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts a clean failure: exit code 1, an `error:` line containing every `needle`, no panic.
+fn fails_with(o: &Output, needles: &[&str]) {
+    let e = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "stderr: {e}");
+    assert!(e.starts_with("error: "), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+    for n in needles {
+        assert!(e.contains(n), "expected '{n}' in: {e}");
+    }
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../sodeep/tests/fixtures")
+}
+
+/// A tiny trained LSTM sorter for d = 6.
+fn tiny_sorter(dir: &Path) -> PathBuf {
+    let out = dir.join("run");
+    let o = run(
+        &[
+            "train-sorter",
+            "--arch",
+            "lstm",
+            "--len",
+            "6",
+            "--hidden",
+            "4",
+            "--steps",
+            "2",
+            "--batch",
+            "4",
+            "--save-every",
+            "1",
+            "--val-samples",
+            "8",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    out.join("best")
+}
+
+#[test]
+fn rank_reads_csv_and_writes_ranks() {
+    let o = run(
+        &["rank", "--sorter", "handcrafted:1000"],
+        Some("0.1,0.4,0.3,0.01\n3,-1,2\n"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let rows: Vec<Vec<f64>> = text
+        .lines()
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    let want = [vec![0.75, 0.25, 0.5, 1.0], vec![1.0 / 3.0, 1.0, 2.0 / 3.0]];
+    for (r, w) in rows.iter().zip(&want) {
+        assert_eq!(r.len(), w.len());
+        for (a, b) in r.iter().zip(w) {
+            assert!((a - b).abs() < 1e-3, "{rows:?}");
+        }
+    }
+    // full ties are valid input
+    let o = run(&["rank", "--sorter", "handcrafted"], Some("1,1,1\n"));
+    assert!(o.status.success());
+}
+
+#[test]
+fn bad_scores_are_rejected_and_output_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ranks.csv");
+    std::fs::write(&out, "precious\n").unwrap();
+    let o = run(
+        &[
+            "rank",
+            "--sorter",
+            "handcrafted",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        Some("0.1,NaN,0.3\n"),
+    );
+    fails_with(&o, &["NaN", "finite"]);
+    let o = run(
+        &[
+            "rank",
+            "--sorter",
+            "handcrafted",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        Some("1,2\n0.1,inf,0.3\n"),
+    );
+    fails_with(&o, &["vector 1", "inf"]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious\n");
+    fails_with(
+        &run(&["rank", "--sorter", "handcrafted"], Some("")),
+        &["empty"],
+    );
+    fails_with(
+        &run(&["rank", "--sorter", "handcrafted"], Some("1,x\n")),
+        &["line 1"],
+    );
+    fails_with(
+        &run(&["rank", "--sorter", "handcrafted"], Some("1,2\n\n1,,2\n")),
+        &["line 3"],
+    );
+}
+
+#[test]
+fn learned_sorter_checks_lengths_and_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let best = tiny_sorter(dir.path());
+    let b = best.to_str().unwrap();
+    let o = run(&["rank", "--sorter", b], Some("1,2,3,4,5,6\n6,5,4,3,2,1\n"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), 2);
+    fails_with(
+        &run(&["rank", "--sorter", b], Some("1,2,3\n")),
+        &["length 3", "d = 6"],
+    );
+    fails_with(
+        &run(
+            &[
+                "eval-sorter",
+                "--sorter",
+                b,
+                "--len",
+                "7",
+                "--samples",
+                "10",
+            ],
+            None,
+        ),
+        &["length 7", "d = 6"],
+    );
+
+    let copy = |name: &str| {
+        let d = dir.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        for f in ["sorter.json", "sorter.safetensors"] {
+            std::fs::copy(best.join(f), d.join(f)).unwrap();
+        }
+        d
+    };
+    let missing = copy("missing");
+    std::fs::remove_file(missing.join("sorter.safetensors")).unwrap();
+    fails_with(
+        &run(
+            &["rank", "--sorter", missing.to_str().unwrap()],
+            Some("1,2,3,4,5,6\n"),
+        ),
+        &["sorter.safetensors is missing"],
+    );
+
+    let truncated = copy("truncated");
+    let bytes = std::fs::read(truncated.join("sorter.safetensors")).unwrap();
+    std::fs::write(
+        truncated.join("sorter.safetensors"),
+        &bytes[..bytes.len() / 2],
+    )
+    .unwrap();
+    fails_with(
+        &run(
+            &["rank", "--sorter", truncated.to_str().unwrap()],
+            Some("1,2,3,4,5,6\n"),
+        ),
+        &["safetensors"],
+    );
+
+    let garbage = copy("garbage");
+    std::fs::write(
+        garbage.join("sorter.safetensors"),
+        b"this is not a weights file",
+    )
+    .unwrap();
+    fails_with(
+        &run(
+            &["rank", "--sorter", garbage.to_str().unwrap()],
+            Some("1,2,3,4,5,6\n"),
+        ),
+        &["safetensors"],
+    );
+
+    let edit_card = |name: &str, from: &str, to: &str| {
+        let d = copy(name);
+        let card = std::fs::read_to_string(d.join("sorter.json")).unwrap();
+        assert!(card.contains(from), "{card}");
+        std::fs::write(d.join("sorter.json"), card.replacen(from, to, 1)).unwrap();
+        d
+    };
+    let other_arch = edit_card("arch", "\"arch\": \"lstm\"", "\"arch\": \"gru\"");
+    fails_with(
+        &run(
+            &["rank", "--sorter", other_arch.to_str().unwrap()],
+            Some("1,2,3,4,5,6\n"),
+        ),
+        &["gru sorter"],
+    );
+    let other_d = edit_card("d", "\"d\": 6", "\"d\": 7");
+    fails_with(
+        &run(
+            &["rank", "--sorter", other_d.to_str().unwrap()],
+            Some("1,2,3,4,5,6,7\n"),
+        ),
+        &["d = 7"],
+    );
+}
+
+#[test]
+fn unknown_names_and_bad_arguments() {
+    let o = run(&["eval-sorter", "--sorter", "no-such-sorter"], None);
+    fails_with(
+        &o,
+        &["unknown sorter 'no-such-sorter'", "handcrafted[:LAMBDA]"],
+    );
+    fails_with(
+        &run(&["eval-sorter", "--sorter", "handcrafted:abc"], None),
+        &["λ"],
+    );
+    fails_with(
+        &run(
+            &["eval-sorter", "--sorter", "handcrafted", "--len", "0"],
+            None,
+        ),
+        &["--len"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let o = run(
+        &[
+            "train-sorter",
+            "--arch",
+            "lstm",
+            "--len",
+            "0",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    fails_with(&o, &["--len"]);
+    let o = run(
+        &[
+            "train-sorter",
+            "--arch",
+            "transformer",
+            "--len",
+            "4",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    fails_with(&o, &["unknown architecture"]);
+    fails_with(
+        &run(
+            &["train-sorter", "--resume", "--out", out.to_str().unwrap()],
+            None,
+        ),
+        &["nothing to resume"],
+    );
+    // an output folder that cannot be written: a path below a regular file
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let bad = file.join("sub");
+    let o = run(
+        &[
+            "train-sorter",
+            "--arch",
+            "lstm",
+            "--len",
+            "4",
+            "--steps",
+            "1",
+            "--out",
+            bad.to_str().unwrap(),
+        ],
+        None,
+    );
+    fails_with(&o, &["cannot create"]);
+    let o = run(
+        &[
+            "rank",
+            "--sorter",
+            "handcrafted",
+            "--output",
+            bad.to_str().unwrap(),
+        ],
+        Some("1,2\n"),
+    );
+    fails_with(&o, &["cannot write"]);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+}
+
+#[test]
+fn eval_sorter_json_and_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("fig5.png");
+    let o = run(
+        &[
+            "eval-sorter",
+            "--sorter",
+            "handcrafted",
+            "--len",
+            "20",
+            "--samples",
+            "300",
+            "--json",
+            "--plot",
+            png.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for k in [
+        "sorter",
+        "d",
+        "samples",
+        "l1",
+        "l1_by_distribution",
+        "spearman",
+        "seconds",
+    ] {
+        assert!(v.get(k).is_some(), "missing {k}");
+    }
+    assert_eq!(v["d"], 20);
+    assert!(v["l1"].as_f64().unwrap() > 0.0 && v["l1"].as_f64().unwrap() < 0.2);
+    assert!(v["l1_by_distribution"]["uniform"].as_f64().is_some());
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+    let o = run(&["list-sorters"], None);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("handcrafted"));
+}
+
+#[test]
+fn import_torch_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("imp");
+    let pth = fixtures().join("sorter_lstm_d8_h16.pth");
+    let args = [
+        "import-torch",
+        pth.to_str().unwrap(),
+        "--arch",
+        "lstm",
+        "--len",
+        "8",
+        "--hidden",
+        "16",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = run(&args, None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // a second import does not overwrite without --force
+    fails_with(&run(&args, None), &["--force"]);
+    let garbage = dir.path().join("g.pth");
+    std::fs::write(&garbage, "nope").unwrap();
+    let o = run(
+        &[
+            "import-torch",
+            garbage.to_str().unwrap(),
+            "--arch",
+            "lstm",
+            "--len",
+            "8",
+            "--out",
+            dir.path().join("g").to_str().unwrap(),
+        ],
+        None,
+    );
+    fails_with(&o, &["PyTorch checkpoint"]);
+}
+
+fn weights(dir: &Path) -> Vec<u8> {
+    std::fs::read(dir.join("ckpt/sorter.safetensors")).unwrap()
+}
+
+#[test]
+fn interrupted_training_resumes_bit_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    let args = |out: &Path, steps: &str| -> Vec<String> {
+        [
+            "train-sorter",
+            "--arch",
+            "gru",
+            "--len",
+            "8",
+            "--hidden",
+            "8",
+            "--layers",
+            "2",
+            "--batch",
+            "16",
+            "--save-every",
+            "3",
+            "--val-samples",
+            "8",
+            "--lr",
+            "0.01",
+            "--lr-halve-every",
+            "4",
+            "--seed",
+            "5",
+            "--steps",
+            steps,
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let o = bin().args(args(&one, "400")).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    // start the same run and kill it once a checkpoint exists
+    let mut child = bin()
+        .args(args(&two, "400"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !two.join("ckpt/sorter.json").exists() && t0.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let card: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            sodeep::checkpoint::resolve_dir(&two.join("ckpt"))
+                .unwrap()
+                .join("sorter.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let stopped = card["training"]["step"].as_u64().unwrap();
+    assert!(stopped > 0);
+    let mut resume = args(&two, "400");
+    resume.push("--resume".into());
+    let o = bin().args(&resume).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(weights(&one), weights(&two), "resumed from step {stopped}");
+}

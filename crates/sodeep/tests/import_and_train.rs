@@ -1,0 +1,147 @@
+//! PyTorch checkpoint import, training, checkpoints and bit-exact resumption.
+
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use sodeep::checkpoint::load_safetensors;
+use sodeep::sorter::{Arch, SorterConfig};
+use sodeep::train::{train_sorter, TrainConfig};
+use sodeep::{Error, Sorter};
+
+fn fixtures() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+#[test]
+fn import_torch_matches_safetensors_fixture() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("imported");
+    let mut cfg = SorterConfig::new(Arch::Lstm, 8);
+    cfg.hidden = 16;
+    sodeep::torch_import::import_torch(
+        &fixtures().join("sorter_lstm_d8_h16.pth"),
+        cfg.clone(),
+        &out,
+    )
+    .unwrap();
+    let sorter = Sorter::load(out.to_str().unwrap()).unwrap();
+    let fx = load_safetensors(&fixtures().join("sorter_lstm_d8_h16.safetensors")).unwrap();
+    let got = sorter.forward(&fx["input"]).unwrap();
+    let diff = (got - &fx["output"])
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(diff < 1e-6, "imported sorter differs by {diff}");
+    // the same checkpoint for the wrong d is refused with a message naming the architecture
+    let bad = SorterConfig::new(Arch::Lstm, 9);
+    let err = sodeep::torch_import::import_torch(
+        &fixtures().join("sorter_lstm_d8_h16.pth"),
+        bad,
+        &dir.path().join("x"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("lstm sorter with d = 9"), "{err}");
+    assert!(!dir.path().join("x").exists());
+}
+
+fn tiny(out: &Path, steps: usize, arch: Arch) -> TrainConfig {
+    let mut s = SorterConfig::new(arch, 6);
+    s.hidden = 4;
+    let mut c = TrainConfig::new(s, out);
+    c.steps = steps;
+    c.batch = 8;
+    c.save_every = 2;
+    c.val_samples = 16;
+    c.lr = 1e-2;
+    c.lr_halve_every = 3;
+    c.seed = 7;
+    c
+}
+
+fn weights(dir: &Path) -> Vec<(String, Vec<f32>)> {
+    let mut w: Vec<(String, Vec<f32>)> = load_safetensors(&dir.join("ckpt/sorter.safetensors"))
+        .unwrap()
+        .into_iter()
+        .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1().unwrap()))
+        .collect();
+    w.sort_by(|a, b| a.0.cmp(&b.0));
+    w
+}
+
+#[test]
+fn resumed_training_is_bit_identical() {
+    sodeep::set_threads(1);
+    for arch in [Arch::Lstm, Arch::Cnn, Arch::Gru] {
+        let dir = tempfile::tempdir().unwrap();
+        let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+        train_sorter(&tiny(&one, 7, arch), false, |_| {}).unwrap();
+        train_sorter(&tiny(&two, 4, arch), false, |_| {}).unwrap();
+        // a fresh start over an existing checkpoint is refused, nothing is overwritten
+        let before = weights(&two);
+        let err = train_sorter(&tiny(&two, 7, arch), false, |_| {}).unwrap_err();
+        assert!(err.to_string().contains("--resume"), "{err}");
+        assert_eq!(weights(&two), before);
+        train_sorter(&tiny(&two, 7, arch), true, |_| {}).unwrap();
+        assert_eq!(weights(&one), weights(&two), "{arch:?}");
+        let card = sodeep::checkpoint::read_card(&two.join("ckpt/sorter.json")).unwrap();
+        assert_eq!(card.training.unwrap().step, 7);
+        assert!(two.join("best/sorter.safetensors").is_file());
+        assert!(two.join("ckpt/optimizer.safetensors").is_file());
+    }
+}
+
+#[test]
+fn training_reduces_the_loss() {
+    sodeep::set_threads(1);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = tiny(dir.path(), 60, Arch::Mlp);
+    cfg.sorter.hidden = 64;
+    cfg.lr = 3e-3;
+    cfg.lr_halve_every = 0;
+    cfg.save_every = 60;
+    cfg.batch = 64;
+    let mut first = None;
+    let s = train_sorter(&cfg, false, |p| {
+        first.get_or_insert(p.loss);
+    })
+    .unwrap();
+    assert!(
+        s.val_l1 < 0.6 * first.unwrap(),
+        "{} vs {:?}",
+        s.val_l1,
+        first
+    );
+}
+
+#[test]
+fn resume_without_checkpoint_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = train_sorter(&tiny(dir.path(), 4, Arch::Lstm), true, |_| {}).unwrap_err();
+    assert!(matches!(err, Error::NoCheckpoint(_)), "{err}");
+}
+
+#[test]
+fn learned_sorters_check_their_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tiny(dir.path(), 1, Arch::Cnn);
+    train_sorter(&cfg, false, |_| {}).unwrap();
+    let sorter = Sorter::load(dir.path().join("best").to_str().unwrap()).unwrap();
+    assert_eq!(sorter.d(), Some(6));
+    let x = Tensor::zeros((2, 5), candle_core::DType::F32, &Device::Cpu).unwrap();
+    let e = sorter.forward(&x).unwrap_err().to_string();
+    assert!(e.contains("length 5") && e.contains("d = 6"), "{e}");
+    let x = Tensor::new(&[[0.1f32, f32::NAN, 0.0, 0.2, 0.3, 0.4]], &Device::Cpu).unwrap();
+    assert!(matches!(
+        sorter.forward(&x),
+        Err(Error::NonFinite { index: 1, .. })
+    ));
+    let x = Tensor::zeros((0, 6), candle_core::DType::F32, &Device::Cpu).unwrap();
+    assert!(matches!(sorter.forward(&x), Err(Error::Empty(_))));
+    // full ties are valid input
+    let x = Tensor::ones((1, 6), candle_core::DType::F32, &Device::Cpu).unwrap();
+    assert!(sorter.forward(&x).is_ok());
+}
