@@ -88,6 +88,24 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Make a shippable sorter folder from a training checkpoint, with a measured model card.
+    ExportSorter {
+        /// The checkpoint folder (DIR/best or DIR/ckpt).
+        #[arg(long)]
+        from: PathBuf,
+        /// Output folder (e.g. crates/sodeep-weights/weights/NAME).
+        #[arg(long)]
+        out: PathBuf,
+        /// Store the weights in half precision.
+        #[arg(long)]
+        half: bool,
+        /// Test vectors of the card's evaluation.
+        #[arg(long, default_value_t = 10_000)]
+        samples: usize,
+        /// Remarks for the model card.
+        #[arg(long)]
+        notes: Option<String>,
+    },
     /// Time the synthetic data generator (vectors per second, with exact ranks, one thread).
     BenchData {
         /// Vector length.
@@ -205,6 +223,13 @@ fn main() -> ExitCode {
             plot.as_deref(),
         ),
         Some(Command::ListSorters { json }) => list_sorters(json),
+        Some(Command::ExportSorter {
+            from,
+            out,
+            half,
+            samples,
+            notes,
+        }) => export_sorter(&from, &out, half, samples, notes),
         Some(Command::BenchData {
             len,
             batch,
@@ -311,6 +336,30 @@ fn eval_shipped(samples: usize, seed: u64, json: bool) -> Result<()> {
             r.sorter, r.d, r.l1, r.spearman, r.seconds
         );
     }
+    Ok(())
+}
+
+fn export_sorter(
+    from: &Path,
+    out: &Path,
+    half: bool,
+    samples: usize,
+    notes: Option<String>,
+) -> Result<()> {
+    let cfg = sodeep::export::ExportConfig {
+        half,
+        samples,
+        notes,
+    };
+    let r = sodeep::export::export_sorter(from, out, &cfg)?;
+    println!(
+        "exported {} to {}: L1 {:.5} stored ({}), {:.5} with f32 weights, on {samples} vectors",
+        from.display(),
+        out.display(),
+        r.stored.l1,
+        r.card.dtype,
+        r.f32.l1
+    );
     Ok(())
 }
 

@@ -20,6 +20,7 @@
 pub mod checkpoint;
 pub mod error;
 pub mod eval;
+pub mod export;
 pub mod metrics;
 pub mod optim;
 pub mod rank;

@@ -1,0 +1,93 @@
+//! Turning a training checkpoint into a shipped sorter: weights (optionally in half precision)
+//! and a model card with the evaluation figures measured on the stored weights.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Tensor};
+
+use crate::checkpoint::{load_sorter_files, save_sorter_dir, SorterCard, SorterFiles};
+use crate::error::Result;
+use crate::eval::{evaluate, EvalConfig, EvalReport};
+use crate::synthetic::Distribution;
+use crate::Sorter;
+
+/// Options of [`export_sorter`].
+#[derive(Debug, Clone)]
+pub struct ExportConfig {
+    /// Store the weights as f16 (the card records the L1 of both precisions).
+    pub half: bool,
+    /// Test vectors of the model card's evaluation (seed 0, default mixture).
+    pub samples: usize,
+    /// Remarks for the card.
+    pub notes: Option<String>,
+}
+
+/// What [`export_sorter`] measured.
+#[derive(Debug, Clone)]
+pub struct ExportReport {
+    /// Evaluation of the f32 weights.
+    pub f32: EvalReport,
+    /// Evaluation of the stored weights (equal to `f32` unless `half`).
+    pub stored: EvalReport,
+    /// The card written.
+    pub card: SorterCard,
+}
+
+/// Copies the sorter in `src` (a `best/` or `ckpt/` folder) to `out`, evaluates it and writes
+/// the model card. The optimiser state is not copied.
+pub fn export_sorter(src: &Path, out: &Path, cfg: &ExportConfig) -> Result<ExportReport> {
+    let (mut card, weights) = load_sorter_files(src)?;
+    let d = card.config.d;
+    let eval_cfg = EvalConfig {
+        samples: cfg.samples,
+        d,
+        seed: 0,
+        distribution: Distribution::All,
+    };
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let full = Sorter::from_tensors(&name, card.clone(), weights.clone(), src)?;
+    let f32_report = evaluate(&full, &eval_cfg)?;
+    let stored_weights: HashMap<String, Tensor> = if cfg.half {
+        weights
+            .iter()
+            .map(|(k, t)| Ok((k.clone(), t.to_dtype(DType::F16)?)))
+            .collect::<Result<_>>()?
+    } else {
+        weights
+    };
+    let as_f32: HashMap<String, Tensor> = stored_weights
+        .iter()
+        .map(|(k, t)| Ok((k.clone(), t.to_dtype(DType::F32)?)))
+        .collect::<Result<_>>()?;
+    let stored = Sorter::from_tensors(&name, card.clone(), as_f32, src)?;
+    let stored_report = evaluate(&stored, &eval_cfg)?;
+    card.dtype = if cfg.half { "f16" } else { "f32" }.into();
+    card.notes = cfg.notes.clone().or(card.notes);
+    card.evaluation = Some(serde_json::json!({
+        "command": format!("sodeep eval-sorter --sorter {name} --samples {} --seed 0", cfg.samples),
+        "samples": cfg.samples,
+        "seed": 0,
+        "d": d,
+        "l1": stored_report.l1,
+        "l1_by_distribution": stored_report.l1_by_distribution,
+        "spearman": stored_report.spearman,
+        "l1_f32_weights": f32_report.l1,
+    }));
+    save_sorter_dir(
+        out,
+        &SorterFiles {
+            card: &card,
+            weights: &stored_weights,
+            optimizer: None,
+        },
+    )?;
+    Ok(ExportReport {
+        f32: f32_report,
+        stored: stored_report,
+        card,
+    })
+}
