@@ -145,3 +145,27 @@ fn learned_sorters_check_their_input() {
     let x = Tensor::ones((1, 6), candle_core::DType::F32, &Device::Cpu).unwrap();
     assert!(sorter.forward(&x).is_ok());
 }
+
+#[test]
+fn export_writes_a_half_precision_model_card() {
+    sodeep::set_threads(1);
+    let dir = tempfile::tempdir().unwrap();
+    train_sorter(&tiny(dir.path(), 2, Arch::Gru), false, |_| {}).unwrap();
+    let out = dir.path().join("gru-6");
+    let cfg = sodeep::export::ExportConfig {
+        half: true,
+        samples: 50,
+        notes: Some("test".into()),
+    };
+    let r = sodeep::export::export_sorter(&dir.path().join("best"), &out, &cfg).unwrap();
+    assert!((r.stored.l1 - r.f32.l1).abs() < 1e-3);
+    let card = sodeep::checkpoint::read_card(&out.join("sorter.json")).unwrap();
+    assert_eq!(card.dtype, "f16");
+    assert_eq!(card.training.unwrap().step, 2);
+    let ev = card.evaluation.unwrap();
+    assert!((ev["l1"].as_f64().unwrap() - r.stored.l1).abs() < 1e-12);
+    assert!(!out.join("optimizer.safetensors").exists());
+    let raw = candle_core::safetensors::load(out.join("sorter.safetensors"), &Device::Cpu).unwrap();
+    assert!(raw.values().all(|t| t.dtype() == candle_core::DType::F16));
+    assert_eq!(Sorter::load(out.to_str().unwrap()).unwrap().d(), Some(6));
+}

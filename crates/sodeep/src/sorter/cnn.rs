@@ -3,7 +3,9 @@
 //!
 //! The paper gives no layer sizes, so this design is ours: the dilations double at each block
 //! (scaled up for long vectors) so that every position sees the whole vector, which ranking
-//! needs; the last block has one channel per possible rank.
+//! needs; the middle blocks are residual; the last block has one channel per possible rank.
+//! (An unpadded variant whose blocks shrink the length, read by one affine layer over the whole
+//! last feature map, trained slower in a 150-step trial: loss 0.28 against 0.17.)
 
 use candle_core::{Module, ModuleT, Result, Tensor};
 use candle_nn::{batch_norm, conv1d, BatchNorm, BatchNormConfig, Conv1d, Conv1dConfig, VarBuilder};
@@ -85,7 +87,10 @@ impl ModuleT for CnnSorter {
         let mut h = x.unsqueeze(1)?;
         for (dilation, conv, bn) in &self.blocks {
             let padded = h.pad_with_zeros(2, *dilation, *dilation)?;
-            h = bn.forward_t(&conv.forward(&padded)?, train)?.relu()?;
+            let y = bn.forward_t(&conv.forward(&padded)?, train)?.relu()?;
+            // residual connections between the equally wide middle blocks keep the scores'
+            // own values within reach of the head, and the deep stack trainable
+            h = if y.dims() == h.dims() { (y + h)? } else { y };
         }
         self.head.forward(&h)?.squeeze(1)
     }
