@@ -157,6 +157,9 @@ struct TrainArgs {
     /// Recurrent layers (default: the architecture's).
     #[arg(long)]
     layers: Option<usize>,
+    /// Standardise each vector before the network (rank-preserving; not in the paper).
+    #[arg(long)]
+    standardize: bool,
     /// Total steps; a resumed run continues up to this count.
     #[arg(long, default_value_t = 1000)]
     steps: usize,
@@ -580,7 +583,9 @@ fn train(a: TrainArgs, threads: usize) -> Result<()> {
             .as_deref()
             .context("--arch is required (lstm, lstm-large, gru, cnn, mlp)")?;
         let len = a.len.context("--len is required")?;
-        TrainConfig::new(sorter_config(arch, len, a.hidden, a.layers)?, &a.out)
+        let mut sorter = sorter_config(arch, len, a.hidden, a.layers)?;
+        sorter.standardize = a.standardize;
+        TrainConfig::new(sorter, &a.out)
     };
     cfg.steps = a.steps;
     cfg.threads = threads;

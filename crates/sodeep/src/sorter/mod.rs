@@ -122,6 +122,11 @@ pub struct SorterConfig {
     /// Handcrafted sharpness.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lambda: Option<f64>,
+    /// Standardise each vector (subtract its mean, divide by its standard deviation) before
+    /// the network. Ranks do not change under this map, so it loses nothing, and it lets the
+    /// sorter see narrow and wide vectors alike. Off for PyTorch-compatible sorters.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub standardize: bool,
 }
 
 impl SorterConfig {
@@ -133,6 +138,7 @@ impl SorterConfig {
             hidden: arch.default_hidden(),
             layers: arch.default_layers(),
             lambda: (arch == Arch::Handcrafted).then_some(DEFAULT_LAMBDA),
+            standardize: false,
         }
     }
 
@@ -162,9 +168,16 @@ impl SorterConfig {
     }
 }
 
-/// The network of any architecture.
+/// The network of any architecture, with the optional input standardisation.
 #[derive(Debug, Clone)]
-pub enum SorterNet {
+pub struct SorterNet {
+    standardize: bool,
+    net: Net,
+}
+
+/// The architecture-specific network.
+#[derive(Debug, Clone)]
+pub enum Net {
     /// `lstm` and `lstm-large`.
     Lstm(LstmSorter),
     /// `gru`.
@@ -181,35 +194,59 @@ impl SorterNet {
     /// Builds the network, loading or creating its weights through `vb`.
     pub fn new(cfg: &SorterConfig, vb: VarBuilder) -> candle_core::Result<Self> {
         let (d, hidden, layers) = (cfg.d, cfg.hidden, cfg.layers);
-        Ok(match cfg.arch {
+        let net = match cfg.arch {
             Arch::Lstm | Arch::LstmLarge => {
-                SorterNet::Lstm(LstmSorter::new(LstmSorterConfig { d, hidden, layers }, vb)?)
+                Net::Lstm(LstmSorter::new(LstmSorterConfig { d, hidden, layers }, vb)?)
             }
-            Arch::Gru => SorterNet::Gru(GruSorter::new(GruSorterConfig { d, hidden, layers }, vb)?),
-            Arch::Cnn => SorterNet::Cnn(CnnSorter::new(
+            Arch::Gru => Net::Gru(GruSorter::new(GruSorterConfig { d, hidden, layers }, vb)?),
+            Arch::Cnn => Net::Cnn(CnnSorter::new(
                 CnnSorterConfig {
                     d,
                     channels: hidden,
                 },
                 vb,
             )?),
-            Arch::Mlp => SorterNet::Mlp(MlpSorter::new(MlpSorterConfig { d, hidden }, vb)?),
-            Arch::Handcrafted => SorterNet::Handcrafted(Handcrafted {
+            Arch::Mlp => Net::Mlp(MlpSorter::new(MlpSorterConfig { d, hidden }, vb)?),
+            Arch::Handcrafted => Net::Handcrafted(Handcrafted {
                 lambda: cfg.lambda.unwrap_or(DEFAULT_LAMBDA),
             }),
+        };
+        Ok(Self {
+            standardize: cfg.standardize,
+            net,
         })
+    }
+
+    /// The architecture-specific network.
+    pub fn net(&self) -> &Net {
+        &self.net
     }
 
     /// `B × d` scores → `B × d` predicted ranks. `train` matters only for BatchNorm.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
-        match self {
-            SorterNet::Lstm(m) => m.forward(x),
-            SorterNet::Gru(m) => m.forward(x),
-            SorterNet::Cnn(m) => m.forward_t(x, train),
-            SorterNet::Mlp(m) => m.forward(x),
-            SorterNet::Handcrafted(m) => m.forward(x),
+        let z;
+        let x = if self.standardize {
+            z = standardize_rows(x)?;
+            &z
+        } else {
+            x
+        };
+        match &self.net {
+            Net::Lstm(m) => m.forward(x),
+            Net::Gru(m) => m.forward(x),
+            Net::Cnn(m) => m.forward_t(x, train),
+            Net::Mlp(m) => m.forward(x),
+            Net::Handcrafted(m) => m.forward(x),
         }
     }
+}
+
+/// `(x − mean) / sqrt(var + 1e-10)` per row: a strictly increasing map of each row, so ranks
+/// are unchanged (a constant row becomes all zeros, with finite gradients).
+pub fn standardize_rows(x: &Tensor) -> candle_core::Result<Tensor> {
+    let centered = x.broadcast_sub(&x.mean_keepdim(1)?)?;
+    let std = (centered.sqr()?.mean_keepdim(1)? + 1e-10)?.sqrt()?;
+    centered.broadcast_div(&std)
 }
 
 /// Creates the variables of a fresh sorter, initialised from `seed` with PyTorch's default
