@@ -17,6 +17,8 @@
 //! # Ok::<(), sodeep::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod checkpoint;
 pub mod error;
 pub mod eval;
