@@ -11,13 +11,15 @@ fn bin() -> Command {
     c
 }
 
-fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut c = bin();
-    c.args(args)
+/// Runs `sodeep` with the whitespace-separated arguments of `args` (test paths have no spaces).
+fn run(args: &str, stdin: Option<&str>) -> Output {
+    let mut child = bin()
+        .args(args.split_whitespace())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     {
         let mut si = child.stdin.take().unwrap();
         if let Some(s) = stdin {
@@ -50,25 +52,11 @@ fn fixtures() -> PathBuf {
 fn tiny_sorter(dir: &Path) -> PathBuf {
     let out = dir.join("run");
     let o = run(
-        &[
-            "train-sorter",
-            "--arch",
-            "lstm",
-            "--len",
-            "6",
-            "--hidden",
-            "4",
-            "--steps",
-            "2",
-            "--batch",
-            "4",
-            "--save-every",
-            "1",
-            "--val-samples",
-            "8",
-            "--out",
-            out.to_str().unwrap(),
-        ],
+        &format!(
+            "train-sorter --arch lstm --len 6 --hidden 4 --steps 2 --batch 4 --save-every 1 \
+             --val-samples 8 --out {}",
+            out.display()
+        ),
         None,
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -78,7 +66,7 @@ fn tiny_sorter(dir: &Path) -> PathBuf {
 #[test]
 fn rank_reads_csv_and_writes_ranks() {
     let o = run(
-        &["rank", "--sorter", "handcrafted:1000"],
+        "rank --sorter handcrafted:1000",
         Some("0.1,0.4,0.3,0.01\n3,-1,2\n"),
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -95,8 +83,9 @@ fn rank_reads_csv_and_writes_ranks() {
         }
     }
     // full ties are valid input
-    let o = run(&["rank", "--sorter", "handcrafted"], Some("1,1,1\n"));
-    assert!(o.status.success());
+    assert!(run("rank --sorter handcrafted", Some("1,1,1\n"))
+        .status
+        .success());
 }
 
 #[test]
@@ -104,70 +93,35 @@ fn bad_scores_are_rejected_and_output_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ranks.csv");
     std::fs::write(&out, "precious\n").unwrap();
-    let o = run(
-        &[
-            "rank",
-            "--sorter",
-            "handcrafted",
-            "--output",
-            out.to_str().unwrap(),
-        ],
-        Some("0.1,NaN,0.3\n"),
-    );
-    fails_with(&o, &["NaN", "finite"]);
-    let o = run(
-        &[
-            "rank",
-            "--sorter",
-            "handcrafted",
-            "--output",
-            out.to_str().unwrap(),
-        ],
-        Some("1,2\n0.1,inf,0.3\n"),
-    );
-    fails_with(&o, &["vector 1", "inf"]);
+    let cmd = format!("rank --sorter handcrafted --output {}", out.display());
+    fails_with(&run(&cmd, Some("0.1,NaN,0.3\n")), &["NaN", "finite"]);
+    fails_with(&run(&cmd, Some("1,2\n0.1,inf,0.3\n")), &["vector 1", "inf"]);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious\n");
-    fails_with(
-        &run(&["rank", "--sorter", "handcrafted"], Some("")),
-        &["empty"],
-    );
-    fails_with(
-        &run(&["rank", "--sorter", "handcrafted"], Some("1,x\n")),
-        &["line 1"],
-    );
-    fails_with(
-        &run(&["rank", "--sorter", "handcrafted"], Some("1,2\n\n1,,2\n")),
-        &["line 3"],
-    );
+    fails_with(&run(&cmd, Some("")), &["empty"]);
+    fails_with(&run(&cmd, Some("1,x\n")), &["line 1"]);
+    fails_with(&run(&cmd, Some("1,2\n\n1,,2\n")), &["line 3"]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious\n");
 }
 
 #[test]
 fn learned_sorter_checks_lengths_and_weights() {
     let dir = tempfile::tempdir().unwrap();
     let best = tiny_sorter(dir.path());
-    let b = best.to_str().unwrap();
-    let o = run(&["rank", "--sorter", b], Some("1,2,3,4,5,6\n6,5,4,3,2,1\n"));
+    let rank = |sorter: &Path, input: &str| {
+        run(&format!("rank --sorter {}", sorter.display()), Some(input))
+    };
+    let o = rank(&best, "1,2,3,4,5,6\n6,5,4,3,2,1\n");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), 2);
-    fails_with(
-        &run(&["rank", "--sorter", b], Some("1,2,3\n")),
-        &["length 3", "d = 6"],
-    );
-    fails_with(
-        &run(
-            &[
-                "eval-sorter",
-                "--sorter",
-                b,
-                "--len",
-                "7",
-                "--samples",
-                "10",
-            ],
-            None,
+    fails_with(&rank(&best, "1,2,3\n"), &["length 3", "d = 6"]);
+    let o = run(
+        &format!(
+            "eval-sorter --sorter {} --len 7 --samples 10",
+            best.display()
         ),
-        &["length 7", "d = 6"],
+        None,
     );
+    fails_with(&o, &["length 7", "d = 6"]);
 
     let copy = |name: &str| {
         let d = dir.path().join(name);
@@ -177,15 +131,10 @@ fn learned_sorter_checks_lengths_and_weights() {
         }
         d
     };
+    let six = "1,2,3,4,5,6\n";
     let missing = copy("missing");
     std::fs::remove_file(missing.join("sorter.safetensors")).unwrap();
-    fails_with(
-        &run(
-            &["rank", "--sorter", missing.to_str().unwrap()],
-            Some("1,2,3,4,5,6\n"),
-        ),
-        &["sorter.safetensors is missing"],
-    );
+    fails_with(&rank(&missing, six), &["sorter.safetensors is missing"]);
 
     let truncated = copy("truncated");
     let bytes = std::fs::read(truncated.join("sorter.safetensors")).unwrap();
@@ -194,27 +143,11 @@ fn learned_sorter_checks_lengths_and_weights() {
         &bytes[..bytes.len() / 2],
     )
     .unwrap();
-    fails_with(
-        &run(
-            &["rank", "--sorter", truncated.to_str().unwrap()],
-            Some("1,2,3,4,5,6\n"),
-        ),
-        &["safetensors"],
-    );
+    fails_with(&rank(&truncated, six), &["safetensors"]);
 
     let garbage = copy("garbage");
-    std::fs::write(
-        garbage.join("sorter.safetensors"),
-        b"this is not a weights file",
-    )
-    .unwrap();
-    fails_with(
-        &run(
-            &["rank", "--sorter", garbage.to_str().unwrap()],
-            Some("1,2,3,4,5,6\n"),
-        ),
-        &["safetensors"],
-    );
+    std::fs::write(garbage.join("sorter.safetensors"), b"not a weights file").unwrap();
+    fails_with(&rank(&garbage, six), &["safetensors"]);
 
     let edit_card = |name: &str, from: &str, to: &str| {
         let d = copy(name);
@@ -224,103 +157,43 @@ fn learned_sorter_checks_lengths_and_weights() {
         d
     };
     let other_arch = edit_card("arch", "\"arch\": \"lstm\"", "\"arch\": \"gru\"");
-    fails_with(
-        &run(
-            &["rank", "--sorter", other_arch.to_str().unwrap()],
-            Some("1,2,3,4,5,6\n"),
-        ),
-        &["gru sorter"],
-    );
+    fails_with(&rank(&other_arch, six), &["gru sorter"]);
     let other_d = edit_card("d", "\"d\": 6", "\"d\": 7");
-    fails_with(
-        &run(
-            &["rank", "--sorter", other_d.to_str().unwrap()],
-            Some("1,2,3,4,5,6,7\n"),
-        ),
-        &["d = 7"],
-    );
+    fails_with(&rank(&other_d, "1,2,3,4,5,6,7\n"), &["d = 7"]);
 }
 
 #[test]
 fn unknown_names_and_bad_arguments() {
-    let o = run(&["eval-sorter", "--sorter", "no-such-sorter"], None);
+    let o = run("eval-sorter --sorter no-such-sorter", None);
     fails_with(
         &o,
         &["unknown sorter 'no-such-sorter'", "handcrafted[:LAMBDA]"],
     );
+    fails_with(&run("eval-sorter --sorter handcrafted:abc", None), &["λ"]);
     fails_with(
-        &run(&["eval-sorter", "--sorter", "handcrafted:abc"], None),
-        &["λ"],
-    );
-    fails_with(
-        &run(
-            &["eval-sorter", "--sorter", "handcrafted", "--len", "0"],
-            None,
-        ),
+        &run("eval-sorter --sorter handcrafted --len 0", None),
         &["--len"],
     );
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("o");
-    let o = run(
-        &[
-            "train-sorter",
-            "--arch",
-            "lstm",
-            "--len",
-            "0",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        None,
-    );
-    fails_with(&o, &["--len"]);
-    let o = run(
-        &[
-            "train-sorter",
-            "--arch",
-            "transformer",
-            "--len",
-            "4",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        None,
-    );
-    fails_with(&o, &["unknown architecture"]);
+    let out = dir.path().join("o").display().to_string();
+    let train = |rest: &str| run(&format!("train-sorter --out {out} {rest}"), None);
+    fails_with(&train("--arch lstm --len 0"), &["--len"]);
     fails_with(
-        &run(
-            &["train-sorter", "--resume", "--out", out.to_str().unwrap()],
-            None,
-        ),
-        &["nothing to resume"],
+        &train("--arch transformer --len 4"),
+        &["unknown architecture"],
     );
+    fails_with(&train("--resume"), &["nothing to resume"]);
     // an output folder that cannot be written: a path below a regular file
     let file = dir.path().join("file");
     std::fs::write(&file, "x").unwrap();
-    let bad = file.join("sub");
+    let bad = file.join("sub").display().to_string();
     let o = run(
-        &[
-            "train-sorter",
-            "--arch",
-            "lstm",
-            "--len",
-            "4",
-            "--steps",
-            "1",
-            "--out",
-            bad.to_str().unwrap(),
-        ],
+        &format!("train-sorter --arch lstm --len 4 --steps 1 --out {bad}"),
         None,
     );
     fails_with(&o, &["cannot create"]);
     let o = run(
-        &[
-            "rank",
-            "--sorter",
-            "handcrafted",
-            "--output",
-            bad.to_str().unwrap(),
-        ],
+        &format!("rank --sorter handcrafted --output {bad}"),
         Some("1,2\n"),
     );
     fails_with(&o, &["cannot write"]);
@@ -332,18 +205,10 @@ fn eval_sorter_json_and_plot() {
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("fig5.png");
     let o = run(
-        &[
-            "eval-sorter",
-            "--sorter",
-            "handcrafted",
-            "--len",
-            "20",
-            "--samples",
-            "300",
-            "--json",
-            "--plot",
-            png.to_str().unwrap(),
-        ],
+        &format!(
+            "eval-sorter --sorter handcrafted --len 20 --samples 300 --json --plot {}",
+            png.display()
+        ),
         None,
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -360,11 +225,12 @@ fn eval_sorter_json_and_plot() {
         assert!(v.get(k).is_some(), "missing {k}");
     }
     assert_eq!(v["d"], 20);
-    assert!(v["l1"].as_f64().unwrap() > 0.0 && v["l1"].as_f64().unwrap() < 0.2);
+    let l1 = v["l1"].as_f64().unwrap();
+    assert!(l1 > 0.0 && l1 < 0.2, "{l1}");
     assert!(v["l1_by_distribution"]["uniform"].as_f64().is_some());
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[1..4], b"PNG");
-    let o = run(&["list-sorters"], None);
+    let o = run("list-sorters", None);
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("handcrafted"));
 }
@@ -372,37 +238,25 @@ fn eval_sorter_json_and_plot() {
 #[test]
 fn import_torch_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("imp");
     let pth = fixtures().join("sorter_lstm_d8_h16.pth");
-    let args = [
-        "import-torch",
-        pth.to_str().unwrap(),
-        "--arch",
-        "lstm",
-        "--len",
-        "8",
-        "--hidden",
-        "16",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    let o = run(&args, None);
+    let cmd = format!(
+        "import-torch {} --arch lstm --len 8 --hidden 16 --out {}",
+        pth.display(),
+        dir.path().join("imp").display()
+    );
+    let o = run(&cmd, None);
     assert!(o.status.success(), "{}", stderr(&o));
     // a second import does not overwrite without --force
-    fails_with(&run(&args, None), &["--force"]);
+    fails_with(&run(&cmd, None), &["--force"]);
+    assert!(run(&format!("{cmd} --force"), None).status.success());
     let garbage = dir.path().join("g.pth");
     std::fs::write(&garbage, "nope").unwrap();
     let o = run(
-        &[
-            "import-torch",
-            garbage.to_str().unwrap(),
-            "--arch",
-            "lstm",
-            "--len",
-            "8",
-            "--out",
-            dir.path().join("g").to_str().unwrap(),
-        ],
+        &format!(
+            "import-torch {} --arch lstm --len 8 --out {}",
+            garbage.display(),
+            dir.path().join("g").display()
+        ),
         None,
     );
     fails_with(&o, &["PyTorch checkpoint"]);
@@ -416,43 +270,18 @@ fn weights(dir: &Path) -> Vec<u8> {
 fn interrupted_training_resumes_bit_identically() {
     let dir = tempfile::tempdir().unwrap();
     let (one, two) = (dir.path().join("one"), dir.path().join("two"));
-    let args = |out: &Path, steps: &str| -> Vec<String> {
-        [
-            "train-sorter",
-            "--arch",
-            "gru",
-            "--len",
-            "8",
-            "--hidden",
-            "8",
-            "--layers",
-            "2",
-            "--batch",
-            "16",
-            "--save-every",
-            "3",
-            "--val-samples",
-            "8",
-            "--lr",
-            "0.01",
-            "--lr-halve-every",
-            "4",
-            "--seed",
-            "5",
-            "--steps",
-            steps,
-            "--out",
-            out.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    let args = |out: &Path| {
+        format!(
+            "train-sorter --arch gru --len 8 --hidden 8 --layers 2 --batch 16 --save-every 3 \
+             --val-samples 8 --lr 0.01 --lr-halve-every 4 --seed 5 --steps 400 --out {}",
+            out.display()
+        )
     };
-    let o = bin().args(args(&one, "400")).output().unwrap();
+    let o = run(&args(&one), None);
     assert!(o.status.success(), "{}", stderr(&o));
     // start the same run and kill it once a checkpoint exists
     let mut child = bin()
-        .args(args(&two, "400"))
+        .args(args(&two).split_whitespace())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -464,20 +293,11 @@ fn interrupted_training_resumes_bit_identically() {
     std::thread::sleep(std::time::Duration::from_millis(30));
     child.kill().unwrap();
     child.wait().unwrap();
-    let card: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            sodeep::checkpoint::resolve_dir(&two.join("ckpt"))
-                .unwrap()
-                .join("sorter.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let stopped = card["training"]["step"].as_u64().unwrap();
-    assert!(stopped > 0);
-    let mut resume = args(&two, "400");
-    resume.push("--resume".into());
-    let o = bin().args(&resume).output().unwrap();
+    let ckpt = sodeep::checkpoint::resolve_dir(&two.join("ckpt")).unwrap();
+    let card = sodeep::checkpoint::read_card(&ckpt.join("sorter.json")).unwrap();
+    let stopped = card.training.unwrap().step;
+    assert!(stopped > 0 && stopped < 400, "{stopped}");
+    let o = run(&format!("{} --resume", args(&two)), None);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(weights(&one), weights(&two), "resumed from step {stopped}");
 }
