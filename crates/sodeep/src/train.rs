@@ -363,8 +363,18 @@ pub fn train_sorter(
         }
         fresh_state(cfg)?
     };
-    st.record.threads = cfg.threads;
-    st.record.machine = machine_description();
+    // a resumed run may change the schedule or the batch: the card records what is in force
+    let r = &mut st.record;
+    r.batch = cfg.batch;
+    r.lr = cfg.lr;
+    r.lr_halve_every = cfg.lr_halve_every;
+    r.save_every = cfg.save_every;
+    r.seed = cfg.seed;
+    r.val_samples = cfg.val_samples;
+    r.val_seed = cfg.val_seed;
+    r.distribution = cfg.distribution.name().into();
+    r.threads = cfg.threads;
+    r.machine = machine_description();
     let val = validation_set(cfg);
     let d = cfg.sorter.d;
     let start = Instant::now();

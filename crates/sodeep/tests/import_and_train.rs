@@ -169,3 +169,17 @@ fn export_writes_a_half_precision_model_card() {
     assert!(raw.values().all(|t| t.dtype() == candle_core::DType::F16));
     assert_eq!(Sorter::load(out.to_str().unwrap()).unwrap().d(), Some(6));
 }
+
+#[test]
+fn a_resumed_run_records_the_schedule_in_force() {
+    sodeep::set_threads(1);
+    let dir = tempfile::tempdir().unwrap();
+    train_sorter(&tiny(dir.path(), 2, Arch::Mlp), false, |_| {}).unwrap();
+    let mut cfg = tiny(dir.path(), 4, Arch::Mlp);
+    cfg.lr_halve_every = 1;
+    let mut lrs = Vec::new();
+    train_sorter(&cfg, true, |p| lrs.push(p.lr)).unwrap();
+    assert_eq!(lrs, vec![1e-2 / 4.0, 1e-2 / 8.0]);
+    let card = sodeep::checkpoint::read_card(&dir.path().join("ckpt/sorter.json")).unwrap();
+    assert_eq!(card.training.unwrap().lr_halve_every, 1);
+}
