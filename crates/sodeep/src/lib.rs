@@ -23,6 +23,7 @@ pub mod checkpoint;
 pub mod error;
 pub mod eval;
 pub mod export;
+pub mod kernels;
 pub mod metrics;
 pub mod optim;
 pub mod rank;

@@ -183,19 +183,60 @@ impl LstmSorter {
     }
 }
 
-impl Module for LstmSorter {
-    /// `x`: `B × d` scores → `B × d` predicted SoDeep ranks.
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl LstmSorter {
+    /// The plain candle implementation, step by step: the reference the fused kernel is
+    /// tested against, and the path for devices and dtypes the kernel does not cover.
+    pub fn forward_reference(&self, x: &Tensor) -> Result<Tensor> {
         let [fwd, bwd] = self.encode(x)?;
-        let b = x.dim(0)?;
         let per_t: Vec<Tensor> = fwd
             .iter()
             .zip(&bwd)
             .map(|(f, r)| Tensor::cat(&[f, r], 1))
             .collect::<Result<_>>()?;
-        let hcat = Tensor::stack(&per_t, 1)?.reshape((b, ()))?;
-        let d = self.config.d;
+        self.head(&Tensor::stack(&per_t, 1)?)
+    }
+
+    /// The fused path: one custom op per bidirectional layer.
+    pub fn forward_fused(&self, x: &Tensor) -> Result<Tensor> {
+        let mut h = x.unsqueeze(2)?;
+        for dirs in &self.layers {
+            let w = Tensor::stack(
+                &[
+                    Tensor::cat(&[&dirs[0].w_ih, &dirs[0].w_hh], 1)?,
+                    Tensor::cat(&[&dirs[1].w_ih, &dirs[1].w_hh], 1)?,
+                ],
+                0,
+            )?;
+            let b = Tensor::stack(
+                &[
+                    (&dirs[0].b_ih + &dirs[0].b_hh)?,
+                    (&dirs[1].b_ih + &dirs[1].b_hh)?,
+                ],
+                0,
+            )?;
+            h = crate::kernels::lstm::bilstm_layer(&h, &w, &b)?;
+        }
+        self.head(&h)
+    }
+
+    /// The affine output layer on the `B × d × 2h` encoder output.
+    fn head(&self, h: &Tensor) -> Result<Tensor> {
+        let (b, d) = (h.dim(0)?, self.config.d);
         let w = self.conv_w.reshape((d, ()))?;
-        hcat.matmul(&w.t()?)?.broadcast_add(&self.conv_b)
+        h.reshape((b, ()))?
+            .matmul(&w.t()?)?
+            .broadcast_add(&self.conv_b)
+    }
+}
+
+impl Module for LstmSorter {
+    /// `x`: `B × d` scores → `B × d` predicted SoDeep ranks. Uses the fused kernel for f32 on
+    /// the CPU, the reference implementation otherwise.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
+            self.forward_fused(x)
+        } else {
+            self.forward_reference(x)
+        }
     }
 }

@@ -1,0 +1,374 @@
+//! A fused bidirectional LSTM layer (PyTorch semantics, gates i, f, g, o) as one candle op.
+//!
+//! Forward, per direction: one GEMM projects the inputs of all time steps, then each step does
+//! one recurrent GEMM for all four gates and one pass of fused gate math. The activations are
+//! kept in the op for the backward pass, which runs back-propagation through time with one
+//! GEMM per step and three large GEMMs for the weight and input gradients. The two directions
+//! run on two threads when more than one is allowed.
+
+use std::sync::Mutex;
+
+use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
+
+use super::{gemm, Mat};
+
+/// Activations of one direction, in step order (step `s` is time `s` forward, `T − 1 − s`
+/// backward): post-activation gates (`T·B × 4H`), cells and outputs (`T·B × H`).
+struct Trace {
+    gates: Vec<f32>,
+    cells: Vec<f32>,
+    hs: Vec<f32>,
+}
+
+/// The custom op: `(x: B × T × I, w: 2 × 4H × (I + H), b: 2 × 4H) → y: B × T × 2H`.
+/// `w[k]` is `[W_ih | W_hh]` of direction `k`, `b[k]` is `b_ih + b_hh`.
+struct BiLstm {
+    threads: usize,
+    trace: Mutex<Option<[Trace; 2]>>,
+}
+
+#[derive(Clone, Copy)]
+struct Dims {
+    b: usize,
+    t: usize,
+    i: usize,
+    h: usize,
+}
+
+impl Dims {
+    fn time(&self, s: usize, reverse: bool) -> usize {
+        if reverse {
+            self.t - 1 - s
+        } else {
+            s
+        }
+    }
+}
+
+fn sigmoid(v: f32) -> f32 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+    let CpuStorage::F32(v) = s else {
+        candle_core::bail!("fused LSTM: {what} must be f32")
+    };
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&v[a..b]),
+        None => candle_core::bail!("fused LSTM: {what} must be contiguous"),
+    }
+}
+
+/// Inputs of one direction gathered in step order: `T·B × I`.
+fn gather_steps(x: &[f32], d: Dims, reverse: bool) -> Vec<f32> {
+    let mut xs = vec![0f32; d.t * d.b * d.i];
+    for s in 0..d.t {
+        let t = d.time(s, reverse);
+        for bi in 0..d.b {
+            let src = &x[(bi * d.t + t) * d.i..][..d.i];
+            xs[(s * d.b + bi) * d.i..][..d.i].copy_from_slice(src);
+        }
+    }
+    xs
+}
+
+fn forward_direction(x: &[f32], w: &[f32], bias: &[f32], d: Dims, reverse: bool) -> Trace {
+    let (b, t, i, h) = (d.b, d.t, d.i, d.h);
+    let g4 = 4 * h;
+    let ld = i + h;
+    let xs = gather_steps(x, d, reverse);
+    let mut gates = vec![0f32; t * b * g4];
+    for row in gates.chunks_mut(g4) {
+        row.copy_from_slice(bias);
+    }
+    let w_ih_t = Mat::rows(w, ld).t(); // I × 4H
+    let w_hh_t = Mat::rows(w, ld).offset(i).t(); // H × 4H
+                                                 // SAFETY: sizes match the buffers above.
+    unsafe {
+        gemm(
+            t * b,
+            g4,
+            i,
+            (gates.as_mut_ptr(), g4),
+            true,
+            Mat::rows(&xs, i),
+            w_ih_t,
+        );
+    }
+    let mut cells = vec![0f32; t * b * h];
+    let mut hs = vec![0f32; t * b * h];
+    for s in 0..t {
+        let (done_h, rest_h) = hs.split_at_mut(s * b * h);
+        let g = &mut gates[s * b * g4..][..b * g4];
+        if s > 0 {
+            let h_prev = &done_h[(s - 1) * b * h..];
+            // SAFETY: g is B × 4H, h_prev is B × H.
+            unsafe {
+                gemm(
+                    b,
+                    g4,
+                    h,
+                    (g.as_mut_ptr(), g4),
+                    true,
+                    Mat::rows(h_prev, h),
+                    w_hh_t,
+                )
+            };
+        }
+        let (done_c, rest_c) = cells.split_at_mut(s * b * h);
+        let c_prev = (s > 0).then(|| &done_c[(s - 1) * b * h..][..b * h]);
+        let c_now = &mut rest_c[..b * h];
+        let h_now = &mut rest_h[..b * h];
+        for bi in 0..b {
+            let gr = &mut g[bi * g4..][..g4];
+            for j in 0..h {
+                let ig = sigmoid(gr[j]);
+                let fg = sigmoid(gr[h + j]);
+                let gg = gr[2 * h + j].tanh();
+                let og = sigmoid(gr[3 * h + j]);
+                let cp = c_prev.map_or(0.0, |c| c[bi * h + j]);
+                let c = fg * cp + ig * gg;
+                gr[j] = ig;
+                gr[h + j] = fg;
+                gr[2 * h + j] = gg;
+                gr[3 * h + j] = og;
+                c_now[bi * h + j] = c;
+                h_now[bi * h + j] = og * c.tanh();
+            }
+        }
+    }
+    Trace { gates, cells, hs }
+}
+
+/// Gradients of one direction: `(dx in step order T·B × I, dW 4H × (I + H), db 4H)`.
+fn backward_direction(
+    tr: &Trace,
+    xs: &[f32],
+    dy: &[f32],
+    w: &[f32],
+    d: Dims,
+    k: usize,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (b, t, i, h) = (d.b, d.t, d.i, d.h);
+    let g4 = 4 * h;
+    let ld = i + h;
+    let reverse = k == 1;
+    let mut dg = vec![0f32; t * b * g4];
+    let mut dh_next = vec![0f32; b * h];
+    let mut dc_next = vec![0f32; b * h];
+    let w_hh = Mat::rows(w, ld).offset(i); // 4H × H
+    for s in (0..t).rev() {
+        let tt = d.time(s, reverse);
+        let gates = &tr.gates[s * b * g4..][..b * g4];
+        let cells = &tr.cells[s * b * h..][..b * h];
+        let c_prev = (s > 0).then(|| &tr.cells[(s - 1) * b * h..][..b * h]);
+        let dgs = &mut dg[s * b * g4..][..b * g4];
+        for bi in 0..b {
+            let gr = &gates[bi * g4..][..g4];
+            let dyr = &dy[(bi * t + tt) * 2 * h + k * h..][..h];
+            let dgr = &mut dgs[bi * g4..][..g4];
+            for j in 0..h {
+                let (ig, fg, gg, og) = (gr[j], gr[h + j], gr[2 * h + j], gr[3 * h + j]);
+                let c = cells[bi * h + j];
+                let tc = c.tanh();
+                let dh = dyr[j] + dh_next[bi * h + j];
+                let dc = dh * og * (1.0 - tc * tc) + dc_next[bi * h + j];
+                let cp = c_prev.map_or(0.0, |cp| cp[bi * h + j]);
+                dgr[j] = dc * gg * ig * (1.0 - ig);
+                dgr[h + j] = dc * cp * fg * (1.0 - fg);
+                dgr[2 * h + j] = dc * ig * (1.0 - gg * gg);
+                dgr[3 * h + j] = dh * tc * og * (1.0 - og);
+                dc_next[bi * h + j] = dc * fg;
+            }
+        }
+        if s > 0 {
+            // SAFETY: dgs is B × 4H, w_hh is 4H × H, dh_next is B × H.
+            unsafe {
+                gemm(
+                    b,
+                    h,
+                    g4,
+                    (dh_next.as_mut_ptr(), h),
+                    false,
+                    Mat::rows(dgs, g4),
+                    w_hh,
+                );
+            }
+        }
+    }
+    let mut dw = vec![0f32; g4 * ld];
+    let dg_t = Mat::rows(&dg, g4).t(); // 4H × T·B
+                                       // SAFETY: all sizes follow from the buffers above.
+    unsafe {
+        gemm(
+            g4,
+            i,
+            t * b,
+            (dw.as_mut_ptr(), ld),
+            false,
+            dg_t,
+            Mat::rows(xs, i),
+        );
+        // h_{s−1} pairs with the gates of step s ≥ 1
+        gemm(
+            g4,
+            h,
+            (t - 1) * b,
+            (dw.as_mut_ptr().add(i), ld),
+            false,
+            dg_t.offset(b * g4),
+            Mat::rows(&tr.hs, h),
+        );
+    }
+    let mut db = vec![0f32; g4];
+    for row in dg.chunks(g4) {
+        for (a, v) in db.iter_mut().zip(row) {
+            *a += v;
+        }
+    }
+    let mut dxs = vec![0f32; t * b * i];
+    // SAFETY: dg is T·B × 4H, W_ih is 4H × I.
+    unsafe {
+        gemm(
+            t * b,
+            i,
+            g4,
+            (dxs.as_mut_ptr(), i),
+            false,
+            Mat::rows(&dg, g4),
+            Mat::rows(w, ld),
+        );
+    }
+    (dxs, dw, db)
+}
+
+fn dims_of(x: &[usize], w: &[usize], b: &[usize]) -> Result<Dims> {
+    let ([bb, t, i], [2, g4, ld], [2, g4b]) = (x, w, b) else {
+        candle_core::bail!("fused LSTM: bad shapes x {x:?}, w {w:?}, b {b:?}")
+    };
+    let h = g4 / 4;
+    if g4 % 4 != 0 || *ld != i + h || g4b != g4 || *t == 0 {
+        candle_core::bail!("fused LSTM: bad shapes x {x:?}, w {w:?}, b {b:?}");
+    }
+    Ok(Dims {
+        b: *bb,
+        t: *t,
+        i: *i,
+        h,
+    })
+}
+
+/// Runs `f(0)` and `f(1)` on two threads when allowed, else one after the other.
+fn both<R: Send>(threads: usize, f: impl Fn(usize) -> R + Sync) -> [R; 2] {
+    if threads >= 2 {
+        std::thread::scope(|sc| {
+            let back = sc.spawn(|| f(1));
+            let fwd = f(0);
+            [fwd, back.join().expect("LSTM direction thread")]
+        })
+    } else {
+        [f(0), f(1)]
+    }
+}
+
+impl CustomOp3 for BiLstm {
+    fn name(&self) -> &'static str {
+        "fused-bilstm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let d = dims_of(l1.dims(), l2.dims(), l3.dims())?;
+        let (x, w, bias) = (
+            slice(s1, l1, "x")?,
+            slice(s2, l2, "w")?,
+            slice(s3, l3, "b")?,
+        );
+        let wsz = 4 * d.h * (d.i + d.h);
+        let traces = both(self.threads, |k| {
+            let wk = &w[k * wsz..][..wsz];
+            let bk = &bias[k * 4 * d.h..][..4 * d.h];
+            forward_direction(x, wk, bk, d, k == 1)
+        });
+        let mut y = vec![0f32; d.b * d.t * 2 * d.h];
+        for (k, tr) in traces.iter().enumerate() {
+            for s in 0..d.t {
+                let t = d.time(s, k == 1);
+                for bi in 0..d.b {
+                    let src = &tr.hs[(s * d.b + bi) * d.h..][..d.h];
+                    y[(bi * d.t + t) * 2 * d.h + k * d.h..][..d.h].copy_from_slice(src);
+                }
+            }
+        }
+        *self.trace.lock().expect("trace lock") = Some(traces);
+        Ok((CpuStorage::F32(y), Shape::from((d.b, d.t, 2 * d.h))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let d = dims_of(x.dims(), w.dims(), b.dims())?;
+        let guard = self.trace.lock().expect("trace lock");
+        let Some(traces) = guard.as_ref() else {
+            candle_core::bail!("fused LSTM: backward without a forward pass")
+        };
+        let xv: Vec<f32> = x.flatten_all()?.to_vec1()?;
+        let wv: Vec<f32> = w.flatten_all()?.to_vec1()?;
+        let dyv: Vec<f32> = dy.flatten_all()?.to_vec1()?;
+        let wsz = 4 * d.h * (d.i + d.h);
+        let grads = both(self.threads, |k| {
+            let xs = gather_steps(&xv, d, k == 1);
+            backward_direction(&traces[k], &xs, &dyv, &wv[k * wsz..][..wsz], d, k)
+        });
+        let mut dx = vec![0f32; d.b * d.t * d.i];
+        let mut dw = Vec::with_capacity(2 * wsz);
+        let mut db = Vec::with_capacity(8 * d.h);
+        for (k, (dxs, dwk, dbk)) in grads.into_iter().enumerate() {
+            for s in 0..d.t {
+                let t = d.time(s, k == 1);
+                for bi in 0..d.b {
+                    let src = &dxs[(s * d.b + bi) * d.i..][..d.i];
+                    let dst = &mut dx[(bi * d.t + t) * d.i..][..d.i];
+                    for (a, v) in dst.iter_mut().zip(src) {
+                        *a += v;
+                    }
+                }
+            }
+            dw.extend(dwk);
+            db.extend(dbk);
+        }
+        let dev = &Device::Cpu;
+        Ok((
+            Some(Tensor::from_vec(dx, x.shape(), dev)?),
+            Some(Tensor::from_vec(dw, w.shape(), dev)?),
+            Some(Tensor::from_vec(db, b.shape(), dev)?),
+        ))
+    }
+}
+
+/// One bidirectional LSTM layer: `x` is `B × T × I`; `w` is `2 × 4H × (I + H)` (per direction
+/// `[W_ih | W_hh]`); `b` is `2 × 4H` (per direction `b_ih + b_hh`). Returns `B × T × 2H`, the
+/// forward direction's outputs first, as PyTorch does. f32 on the CPU only.
+pub fn bilstm_layer(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if x.dtype() != DType::F32 || !x.device().is_cpu() {
+        candle_core::bail!("fused LSTM: f32 CPU tensors only");
+    }
+    let op = BiLstm {
+        threads: candle_core::utils::get_num_threads(),
+        trace: Mutex::new(None),
+    };
+    x.contiguous()?
+        .apply_op3(&w.contiguous()?, &b.contiguous()?, op)
+}
