@@ -6,7 +6,7 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
-use sodeep::sorter::{Arch, SorterConfig, SorterNet};
+use sodeep::sorter::{Arch, Net, SorterConfig, SorterNet};
 
 fn fixture(name: &str) -> HashMap<String, Tensor> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -33,7 +33,7 @@ fn assert_close(name: &str, got: &Tensor, want: &Tensor) {
 
 /// Loads the fixture's weights as trainable variables, runs the forward pass and the backward
 /// pass of mean L1, and compares everything.
-fn check(file: &str, cfg: SorterConfig, params: &[&str]) {
+fn check(file: &str, cfg: SorterConfig, params: &[&str], reference: bool) {
     let t = fixture(file);
     let varmap = VarMap::new();
     {
@@ -45,7 +45,10 @@ fn check(file: &str, cfg: SorterConfig, params: &[&str]) {
     let vb = VarBuilder::from_varmap(&varmap, candle_core::DType::F32, &Device::Cpu);
     let net = SorterNet::new(&cfg, vb).unwrap();
     let input = Var::from_tensor(&t["input"]).unwrap();
-    let out = net.forward_t(input.as_tensor(), true).unwrap();
+    let out = match (reference, net.net()) {
+        (true, Net::Lstm(lstm)) => lstm.forward_reference(input.as_tensor()).unwrap(),
+        _ => net.forward_t(input.as_tensor(), true).unwrap(),
+    };
     assert_close("output", &out, &t["output"]);
     let loss = (out - &t["target_ranks"])
         .unwrap()
@@ -88,7 +91,9 @@ fn lstm_sorter_matches_pytorch() {
     let p: Vec<&str> = params.iter().map(|s| s.as_str()).collect();
     let mut cfg = SorterConfig::new(Arch::Lstm, 8);
     cfg.hidden = 16;
-    check("sorter_lstm_d8_h16.safetensors", cfg, &p);
+    // the fused kernel (the default on the CPU) and the plain candle reference
+    check("sorter_lstm_d8_h16.safetensors", cfg.clone(), &p, false);
+    check("sorter_lstm_d8_h16.safetensors", cfg, &p, true);
 }
 
 #[test]
@@ -98,5 +103,5 @@ fn gru_sorter_matches_pytorch() {
     let mut cfg = SorterConfig::new(Arch::Gru, 8);
     cfg.hidden = 8;
     cfg.layers = 3;
-    check("sorter_gru_l3_h8_d8.safetensors", cfg, &p);
+    check("sorter_gru_l3_h8_d8.safetensors", cfg, &p, false);
 }
