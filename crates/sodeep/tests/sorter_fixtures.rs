@@ -47,6 +47,7 @@ fn check(file: &str, cfg: SorterConfig, params: &[&str], reference: bool) {
     let input = Var::from_tensor(&t["input"]).unwrap();
     let out = match (reference, net.net()) {
         (true, Net::Lstm(lstm)) => lstm.forward_reference(input.as_tensor()).unwrap(),
+        (true, Net::Gru(gru)) => gru.forward_reference(input.as_tensor()).unwrap(),
         _ => net.forward_t(input.as_tensor(), true).unwrap(),
     };
     assert_close("output", &out, &t["output"]);
@@ -103,5 +104,6 @@ fn gru_sorter_matches_pytorch() {
     let mut cfg = SorterConfig::new(Arch::Gru, 8);
     cfg.hidden = 8;
     cfg.layers = 3;
-    check("sorter_gru_l3_h8_d8.safetensors", cfg, &p, false);
+    check("sorter_gru_l3_h8_d8.safetensors", cfg.clone(), &p, false);
+    check("sorter_gru_l3_h8_d8.safetensors", cfg, &p, true);
 }

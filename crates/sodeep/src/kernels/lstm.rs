@@ -10,7 +10,10 @@ use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
 
-use super::{gemm, Mat};
+use super::{
+    both, gather_steps, gemm, rnn_dims, scatter_input_grads, scatter_outputs, sigmoid, slice, Dims,
+    Mat,
+};
 
 /// Activations of one direction, in step order (step `s` is time `s` forward, `T − 1 − s`
 /// backward): post-activation gates (`T·B × 4H`), cells and outputs (`T·B × H`).
@@ -25,51 +28,6 @@ struct Trace {
 struct BiLstm {
     threads: usize,
     trace: Mutex<Option<[Trace; 2]>>,
-}
-
-#[derive(Clone, Copy)]
-struct Dims {
-    b: usize,
-    t: usize,
-    i: usize,
-    h: usize,
-}
-
-impl Dims {
-    fn time(&self, s: usize, reverse: bool) -> usize {
-        if reverse {
-            self.t - 1 - s
-        } else {
-            s
-        }
-    }
-}
-
-fn sigmoid(v: f32) -> f32 {
-    1.0 / (1.0 + (-v).exp())
-}
-
-fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
-    let CpuStorage::F32(v) = s else {
-        candle_core::bail!("fused LSTM: {what} must be f32")
-    };
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&v[a..b]),
-        None => candle_core::bail!("fused LSTM: {what} must be contiguous"),
-    }
-}
-
-/// Inputs of one direction gathered in step order: `T·B × I`.
-fn gather_steps(x: &[f32], d: Dims, reverse: bool) -> Vec<f32> {
-    let mut xs = vec![0f32; d.t * d.b * d.i];
-    for s in 0..d.t {
-        let t = d.time(s, reverse);
-        for bi in 0..d.b {
-            let src = &x[(bi * d.t + t) * d.i..][..d.i];
-            xs[(s * d.b + bi) * d.i..][..d.i].copy_from_slice(src);
-        }
-    }
-    xs
 }
 
 fn forward_direction(x: &[f32], w: &[f32], bias: &[f32], d: Dims, reverse: bool) -> Trace {
@@ -242,35 +200,6 @@ fn backward_direction(
     (dxs, dw, db)
 }
 
-fn dims_of(x: &[usize], w: &[usize], b: &[usize]) -> Result<Dims> {
-    let ([bb, t, i], [2, g4, ld], [2, g4b]) = (x, w, b) else {
-        candle_core::bail!("fused LSTM: bad shapes x {x:?}, w {w:?}, b {b:?}")
-    };
-    let h = g4 / 4;
-    if g4 % 4 != 0 || *ld != i + h || g4b != g4 || *t == 0 {
-        candle_core::bail!("fused LSTM: bad shapes x {x:?}, w {w:?}, b {b:?}");
-    }
-    Ok(Dims {
-        b: *bb,
-        t: *t,
-        i: *i,
-        h,
-    })
-}
-
-/// Runs `f(0)` and `f(1)` on two threads when allowed, else one after the other.
-fn both<R: Send>(threads: usize, f: impl Fn(usize) -> R + Sync) -> [R; 2] {
-    if threads >= 2 {
-        std::thread::scope(|sc| {
-            let back = sc.spawn(|| f(1));
-            let fwd = f(0);
-            [fwd, back.join().expect("LSTM direction thread")]
-        })
-    } else {
-        [f(0), f(1)]
-    }
-}
-
 impl CustomOp3 for BiLstm {
     fn name(&self) -> &'static str {
         "fused-bilstm"
@@ -285,7 +214,10 @@ impl CustomOp3 for BiLstm {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let d = dims_of(l1.dims(), l2.dims(), l3.dims())?;
+        let d = rnn_dims(l1.dims(), l2.dims(), 4)?;
+        if l3.dims() != [2, 4 * d.h] {
+            candle_core::bail!("fused LSTM: bias shape {:?}", l3.dims());
+        }
         let (x, w, bias) = (
             slice(s1, l1, "x")?,
             slice(s2, l2, "w")?,
@@ -297,16 +229,7 @@ impl CustomOp3 for BiLstm {
             let bk = &bias[k * 4 * d.h..][..4 * d.h];
             forward_direction(x, wk, bk, d, k == 1)
         });
-        let mut y = vec![0f32; d.b * d.t * 2 * d.h];
-        for (k, tr) in traces.iter().enumerate() {
-            for s in 0..d.t {
-                let t = d.time(s, k == 1);
-                for bi in 0..d.b {
-                    let src = &tr.hs[(s * d.b + bi) * d.h..][..d.h];
-                    y[(bi * d.t + t) * 2 * d.h + k * d.h..][..d.h].copy_from_slice(src);
-                }
-            }
-        }
+        let y = scatter_outputs([&traces[0].hs, &traces[1].hs], d);
         *self.trace.lock().expect("trace lock") = Some(traces);
         Ok((CpuStorage::F32(y), Shape::from((d.b, d.t, 2 * d.h))))
     }
@@ -319,7 +242,7 @@ impl CustomOp3 for BiLstm {
         _y: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let d = dims_of(x.dims(), w.dims(), b.dims())?;
+        let d = rnn_dims(x.dims(), w.dims(), 4)?;
         let guard = self.trace.lock().expect("trace lock");
         let Some(traces) = guard.as_ref() else {
             candle_core::bail!("fused LSTM: backward without a forward pass")
@@ -332,23 +255,10 @@ impl CustomOp3 for BiLstm {
             let xs = gather_steps(&xv, d, k == 1);
             backward_direction(&traces[k], &xs, &dyv, &wv[k * wsz..][..wsz], d, k)
         });
-        let mut dx = vec![0f32; d.b * d.t * d.i];
-        let mut dw = Vec::with_capacity(2 * wsz);
-        let mut db = Vec::with_capacity(8 * d.h);
-        for (k, (dxs, dwk, dbk)) in grads.into_iter().enumerate() {
-            for s in 0..d.t {
-                let t = d.time(s, k == 1);
-                for bi in 0..d.b {
-                    let src = &dxs[(s * d.b + bi) * d.i..][..d.i];
-                    let dst = &mut dx[(bi * d.t + t) * d.i..][..d.i];
-                    for (a, v) in dst.iter_mut().zip(src) {
-                        *a += v;
-                    }
-                }
-            }
-            dw.extend(dwk);
-            db.extend(dbk);
-        }
+        let [(dx0, dw0, db0), (dx1, dw1, db1)] = grads;
+        let dx = scatter_input_grads([&dx0, &dx1], d);
+        let dw = [dw0, dw1].concat();
+        let db = [db0, db1].concat();
         let dev = &Device::Cpu;
         Ok((
             Some(Tensor::from_vec(dx, x.shape(), dev)?),

@@ -2,7 +2,10 @@
 //! candle implementation of the same layer stays in `sorter/` as the reference that the tests
 //! compare against.
 
+pub mod gru;
 pub mod lstm;
+
+use candle_core::{CpuStorage, Layout, Result};
 
 /// A row-major matrix view for [`gemm`]: data pointer, row stride, column stride.
 #[derive(Clone, Copy)]
@@ -87,4 +90,115 @@ pub(crate) unsafe fn gemm(
         false,
         ::gemm::Parallelism::None,
     );
+}
+
+/// Sizes of a bidirectional recurrent layer: batch, time, input width, hidden size.
+#[derive(Clone, Copy)]
+pub(crate) struct Dims {
+    pub b: usize,
+    pub t: usize,
+    pub i: usize,
+    pub h: usize,
+}
+
+impl Dims {
+    /// The time index of step `s` in the given direction.
+    pub fn time(&self, s: usize, reverse: bool) -> usize {
+        if reverse {
+            self.t - 1 - s
+        } else {
+            s
+        }
+    }
+}
+
+/// Checks `x: B × T × I` and `w: 2 × gates·H × (I + H)` and returns the sizes.
+pub(crate) fn rnn_dims(x: &[usize], w: &[usize], gates: usize) -> Result<Dims> {
+    let ([b, t, i], [2, gh, ld]) = (x, w) else {
+        candle_core::bail!("fused RNN: bad shapes x {x:?}, w {w:?}")
+    };
+    let h = gh / gates;
+    if gh % gates != 0 || *ld != i + h || *t == 0 || h == 0 {
+        candle_core::bail!("fused RNN: bad shapes x {x:?}, w {w:?}");
+    }
+    Ok(Dims {
+        b: *b,
+        t: *t,
+        i: *i,
+        h,
+    })
+}
+
+pub(crate) fn sigmoid(v: f32) -> f32 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+/// The contiguous f32 data of a custom op's input.
+pub(crate) fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+    let CpuStorage::F32(v) = s else {
+        candle_core::bail!("fused RNN: {what} must be f32")
+    };
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&v[a..b]),
+        None => candle_core::bail!("fused RNN: {what} must be contiguous"),
+    }
+}
+
+/// Inputs of one direction gathered in step order: `T·B × I`.
+pub(crate) fn gather_steps(x: &[f32], d: Dims, reverse: bool) -> Vec<f32> {
+    let mut xs = vec![0f32; d.t * d.b * d.i];
+    for s in 0..d.t {
+        let t = d.time(s, reverse);
+        for bi in 0..d.b {
+            let src = &x[(bi * d.t + t) * d.i..][..d.i];
+            xs[(s * d.b + bi) * d.i..][..d.i].copy_from_slice(src);
+        }
+    }
+    xs
+}
+
+/// The layer output `B × T × 2H` from both directions' outputs in step order.
+pub(crate) fn scatter_outputs(hs: [&[f32]; 2], d: Dims) -> Vec<f32> {
+    let mut y = vec![0f32; d.b * d.t * 2 * d.h];
+    for (k, h) in hs.iter().enumerate() {
+        for s in 0..d.t {
+            let t = d.time(s, k == 1);
+            for bi in 0..d.b {
+                let src = &h[(s * d.b + bi) * d.h..][..d.h];
+                y[(bi * d.t + t) * 2 * d.h + k * d.h..][..d.h].copy_from_slice(src);
+            }
+        }
+    }
+    y
+}
+
+/// The input gradient `B × T × I`: the sum of both directions' step-order gradients.
+pub(crate) fn scatter_input_grads(dxs: [&[f32]; 2], d: Dims) -> Vec<f32> {
+    let mut dx = vec![0f32; d.b * d.t * d.i];
+    for (k, g) in dxs.iter().enumerate() {
+        for s in 0..d.t {
+            let t = d.time(s, k == 1);
+            for bi in 0..d.b {
+                let src = &g[(s * d.b + bi) * d.i..][..d.i];
+                let dst = &mut dx[(bi * d.t + t) * d.i..][..d.i];
+                for (a, v) in dst.iter_mut().zip(src) {
+                    *a += v;
+                }
+            }
+        }
+    }
+    dx
+}
+
+/// Runs `f(0)` and `f(1)` (the two directions) on two threads when allowed, else in turn.
+pub(crate) fn both<R: Send>(threads: usize, f: impl Fn(usize) -> R + Sync) -> [R; 2] {
+    if threads >= 2 {
+        std::thread::scope(|sc| {
+            let back = sc.spawn(|| f(1));
+            let fwd = f(0);
+            [fwd, back.join().expect("RNN direction thread")]
+        })
+    } else {
+        [f(0), f(1)]
+    }
 }

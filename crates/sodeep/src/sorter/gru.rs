@@ -66,9 +66,10 @@ impl GruSorter {
     }
 }
 
-impl Module for GruSorter {
-    /// `x`: `B × d` scores → `B × d` predicted ranks in (0, 1).
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl GruSorter {
+    /// The plain candle implementation, step by step: the reference the fused kernel is
+    /// tested against, and the path for devices and dtypes the kernel does not cover.
+    pub fn forward_reference(&self, x: &Tensor) -> Result<Tensor> {
         let squashed = sigmoid(&((x * 0.5)? + 1.0)?)?;
         let mut inputs = columns(&squashed)?;
         let mut last = None;
@@ -86,5 +87,30 @@ impl Module for GruSorter {
             .map(|(f, r)| f.sum_keepdim(1)? + r.sum_keepdim(1)?)
             .collect::<Result<_>>()?;
         sigmoid(&Tensor::cat(&per_t, 1)?)
+    }
+
+    /// The fused path: one custom op per bidirectional layer.
+    pub fn forward_fused(&self, x: &Tensor) -> Result<Tensor> {
+        let mut h = sigmoid(&((x * 0.5)? + 1.0)?)?.unsqueeze(2)?;
+        for dirs in &self.layers {
+            let cat = |k: usize| Tensor::cat(&[&dirs[k].w_ih, &dirs[k].w_hh], 1);
+            let w = Tensor::stack(&[cat(0)?, cat(1)?], 0)?;
+            let bias = |k: usize| Tensor::stack(&[&dirs[k].b_ih, &dirs[k].b_hh], 0);
+            let b = Tensor::stack(&[bias(0)?, bias(1)?], 0)?;
+            h = crate::kernels::gru::bigru_layer(&h, &w, &b)?;
+        }
+        sigmoid(&h.sum(2)?)
+    }
+}
+
+impl Module for GruSorter {
+    /// `x`: `B × d` scores → `B × d` predicted ranks in (0, 1). Uses the fused kernel for f32
+    /// on the CPU, the reference implementation otherwise.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
+            self.forward_fused(x)
+        } else {
+            self.forward_reference(x)
+        }
     }
 }

@@ -1,9 +1,14 @@
-//! The fused LSTM kernel against the plain candle reference: outputs and every gradient agree
+//! The fused LSTM and GRU kernels against the plain candle reference: outputs and every gradient agree
 //! within 1e-4 relative, for several shapes (d = 1, batch 1, odd sizes), with one and two threads.
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
-use sodeep::sorter::{init_sorter, Arch, LstmSorter, LstmSorterConfig, SorterConfig};
+use sodeep::sorter::{
+    init_sorter, Arch, GruSorter, GruSorterConfig, LstmSorter, LstmSorterConfig, SorterConfig,
+};
+
+/// One way to run a sorter forward.
+type Path = Box<dyn Fn(&Tensor) -> Tensor>;
 
 fn max_rel(a: &Tensor, b: &Tensor) -> f32 {
     let a: Vec<f32> = a.flatten_all().unwrap().to_vec1().unwrap();
@@ -16,20 +21,34 @@ fn max_rel(a: &Tensor, b: &Tensor) -> f32 {
         / scale
 }
 
-fn check(batch: usize, d: usize, hidden: usize, layers: usize, seed: u64) {
-    let mut cfg = SorterConfig::new(Arch::Lstm, d);
+fn check(arch: Arch, batch: usize, d: usize, hidden: usize, layers: usize, seed: u64) {
+    let mut cfg = SorterConfig::new(arch, d);
     cfg.hidden = hidden;
     cfg.layers = layers;
     let (varmap, _) = init_sorter(&cfg, seed).unwrap();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    let net = LstmSorter::new(LstmSorterConfig { d, hidden, layers }, vb).unwrap();
+    let (fused_fwd, reference_fwd): (Path, Path) = if arch == Arch::Gru {
+        let net = GruSorter::new(GruSorterConfig { d, hidden, layers }, vb).unwrap();
+        let n2 = net.clone();
+        (
+            Box::new(move |x| net.forward_fused(x).unwrap()),
+            Box::new(move |x| n2.forward_reference(x).unwrap()),
+        )
+    } else {
+        let net = LstmSorter::new(LstmSorterConfig { d, hidden, layers }, vb).unwrap();
+        let n2 = net.clone();
+        (
+            Box::new(move |x| net.forward_fused(x).unwrap()),
+            Box::new(move |x| n2.forward_reference(x).unwrap()),
+        )
+    };
     let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (batch, d), &Device::Cpu).unwrap()).unwrap();
     let target = Tensor::rand(0f32, 1.0, (batch, d), &Device::Cpu).unwrap();
     let run = |fused: bool| {
         let y = if fused {
-            net.forward_fused(x.as_tensor()).unwrap()
+            fused_fwd(x.as_tensor())
         } else {
-            net.forward_reference(x.as_tensor()).unwrap()
+            reference_fwd(x.as_tensor())
         };
         let loss = (&y - &target).unwrap().abs().unwrap().mean_all().unwrap();
         (y, loss.backward().unwrap())
@@ -40,7 +59,7 @@ fn check(batch: usize, d: usize, hidden: usize, layers: usize, seed: u64) {
         "reference has no input grad"
     );
     let (y_f, g_f) = run(true);
-    let what = format!("batch {batch}, d {d}, h {hidden}, layers {layers}");
+    let what = format!("{arch:?} batch {batch}, d {d}, h {hidden}, layers {layers}");
     assert!(max_rel(&y_f, &y_r) < 1e-4, "output, {what}");
     let gx = |g: &candle_core::backprop::GradStore| {
         g.get(x.as_tensor())
@@ -73,13 +92,15 @@ fn check(batch: usize, d: usize, hidden: usize, layers: usize, seed: u64) {
 }
 
 #[test]
-fn fused_lstm_matches_reference() {
+fn fused_kernels_match_reference() {
     for threads in [1, 2] {
         sodeep::set_threads(threads);
-        check(3, 5, 4, 2, 1);
-        check(1, 7, 3, 1, 2);
-        check(2, 1, 5, 2, 3);
-        check(5, 9, 16, 3, 4);
-        check(1, 1, 1, 1, 5);
+        for arch in [Arch::Lstm, Arch::Gru] {
+            check(arch, 3, 5, 4, 2, 1);
+            check(arch, 1, 7, 3, 1, 2);
+            check(arch, 2, 1, 5, 2, 3);
+            check(arch, 5, 9, 16, 3, 4);
+            check(arch, 1, 1, 1, 1, 5);
+        }
     }
 }
