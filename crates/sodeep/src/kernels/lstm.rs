@@ -27,6 +27,8 @@ struct Trace {
 /// `w[k]` is `[W_ih | W_hh]` of direction `k`, `b[k]` is `b_ih + b_hh`.
 struct BiLstm {
     threads: usize,
+    /// Whether a backward pass can follow; inference keeps no activations.
+    keep_trace: bool,
     trace: Mutex<Option<[Trace; 2]>>,
 }
 
@@ -230,7 +232,9 @@ impl CustomOp3 for BiLstm {
             forward_direction(x, wk, bk, d, k == 1)
         });
         let y = scatter_outputs([&traces[0].hs, &traces[1].hs], d);
-        *self.trace.lock().expect("trace lock") = Some(traces);
+        if self.keep_trace {
+            *self.trace.lock().expect("trace lock") = Some(traces);
+        }
         Ok((CpuStorage::F32(y), Shape::from((d.b, d.t, 2 * d.h))))
     }
 
@@ -277,6 +281,7 @@ pub fn bilstm_layer(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     }
     let op = BiLstm {
         threads: candle_core::utils::get_num_threads(),
+        keep_trace: x.track_op() || w.track_op() || b.track_op(),
         trace: Mutex::new(None),
     };
     x.contiguous()?
