@@ -1,29 +1,15 @@
 //! A fused bidirectional GRU layer (PyTorch semantics, gates r, z, n, with `r` gating
 //! `W_hn h + b_hn`) as one candle op, built like the fused LSTM layer.
 
-use std::sync::Mutex;
+use candle_core::{Result, Tensor};
 
-use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
-
-use super::{
-    both, gather_steps, gemm, rnn_dims, scatter_input_grads, scatter_outputs, sigmoid, slice, Dims,
-    Mat,
-};
+use super::{apply_birnn, gather_steps, gemm, sigmoid, Cell, Dims, DirectionGrads, Mat};
 
 /// Activations of one direction in step order: per row `[r | z | n | W_hn h + b_hn]`
 /// (`T·B × 4H`) and the outputs (`T·B × H`).
-struct Trace {
+pub(crate) struct Trace {
     acts: Vec<f32>,
     hs: Vec<f32>,
-}
-
-/// `(x: B × T × I, w: 2 × 3H × (I + H), b: 2 × 2 × 3H) → y: B × T × 2H`; `w[k]` is
-/// `[W_ih | W_hh]` of direction `k`, `b[k]` is `[b_ih, b_hh]`.
-struct BiGru {
-    threads: usize,
-    /// Whether a backward pass can follow; inference keeps no activations.
-    keep_trace: bool,
-    trace: Mutex<Option<[Trace; 2]>>,
 }
 
 fn forward_direction(x: &[f32], w: &[f32], bias: &[f32], d: Dims, reverse: bool) -> Trace {
@@ -104,7 +90,7 @@ fn backward_direction(
     w: &[f32],
     d: Dims,
     k: usize,
-) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+) -> DirectionGrads {
     let (b, t, i, h) = (d.b, d.t, d.i, d.h);
     let g3 = 3 * h;
     let ld = i + h;
@@ -200,70 +186,35 @@ fn backward_direction(
     (dxs, dw, db)
 }
 
-impl CustomOp3 for BiGru {
-    fn name(&self) -> &'static str {
-        "fused-bigru"
+/// The GRU cell for [`super::BiRnn`].
+pub(crate) struct GruCell;
+
+impl Cell for GruCell {
+    const NAME: &'static str = "fused-bigru";
+    const GATES: usize = 3;
+    type Trace = Trace;
+
+    fn bias_len(h: usize) -> usize {
+        6 * h
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let d = rnn_dims(l1.dims(), l2.dims(), 3)?;
-        if l3.dims() != [2, 2, 3 * d.h] {
-            candle_core::bail!("fused GRU: bias shape {:?}", l3.dims());
-        }
-        let (x, w, bias) = (
-            slice(s1, l1, "x")?,
-            slice(s2, l2, "w")?,
-            slice(s3, l3, "b")?,
-        );
-        let wsz = 3 * d.h * (d.i + d.h);
-        let traces = both(self.threads, |k| {
-            let wk = &w[k * wsz..][..wsz];
-            let bk = &bias[k * 6 * d.h..][..6 * d.h];
-            forward_direction(x, wk, bk, d, k == 1)
-        });
-        let y = scatter_outputs([&traces[0].hs, &traces[1].hs], d);
-        if self.keep_trace {
-            *self.trace.lock().expect("trace lock") = Some(traces);
-        }
-        Ok((CpuStorage::F32(y), Shape::from((d.b, d.t, 2 * d.h))))
+    fn forward(x: &[f32], w: &[f32], bias: &[f32], d: Dims, reverse: bool) -> Trace {
+        forward_direction(x, w, bias, d, reverse)
     }
 
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        b: &Tensor,
-        _y: &Tensor,
-        dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let d = rnn_dims(x.dims(), w.dims(), 3)?;
-        let guard = self.trace.lock().expect("trace lock");
-        let Some(traces) = guard.as_ref() else {
-            candle_core::bail!("fused GRU: backward without a forward pass")
-        };
-        let xv: Vec<f32> = x.flatten_all()?.to_vec1()?;
-        let wv: Vec<f32> = w.flatten_all()?.to_vec1()?;
-        let dyv: Vec<f32> = dy.flatten_all()?.to_vec1()?;
-        let wsz = 3 * d.h * (d.i + d.h);
-        let [(dx0, dw0, db0), (dx1, dw1, db1)] = both(self.threads, |k| {
-            let xs = gather_steps(&xv, d, k == 1);
-            backward_direction(&traces[k], &xs, &dyv, &wv[k * wsz..][..wsz], d, k)
-        });
-        let dx = scatter_input_grads([&dx0, &dx1], d);
-        let dev = &Device::Cpu;
-        Ok((
-            Some(Tensor::from_vec(dx, x.shape(), dev)?),
-            Some(Tensor::from_vec([dw0, dw1].concat(), w.shape(), dev)?),
-            Some(Tensor::from_vec([db0, db1].concat(), b.shape(), dev)?),
-        ))
+    fn outputs(tr: &Trace) -> &[f32] {
+        &tr.hs
+    }
+
+    fn backward(
+        tr: &Trace,
+        xs: &[f32],
+        dy: &[f32],
+        w: &[f32],
+        d: Dims,
+        k: usize,
+    ) -> DirectionGrads {
+        backward_direction(tr, xs, dy, w, d, k)
     }
 }
 
@@ -271,14 +222,5 @@ impl CustomOp3 for BiGru {
 /// `[W_ih | W_hh]`); `b` is `2 × 2 × 3H` (per direction `[b_ih, b_hh]`). Returns `B × T × 2H`.
 /// f32 on the CPU only.
 pub fn bigru_layer(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
-    if x.dtype() != DType::F32 || !x.device().is_cpu() {
-        candle_core::bail!("fused GRU: f32 CPU tensors only");
-    }
-    let op = BiGru {
-        threads: candle_core::utils::get_num_threads(),
-        keep_trace: x.track_op() || w.track_op() || b.track_op(),
-        trace: Mutex::new(None),
-    };
-    x.contiguous()?
-        .apply_op3(&w.contiguous()?, &b.contiguous()?, op)
+    apply_birnn::<GruCell>(x, w, b)
 }

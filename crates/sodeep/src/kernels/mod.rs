@@ -5,7 +5,10 @@
 pub mod gru;
 pub mod lstm;
 
-use candle_core::{CpuStorage, Layout, Result};
+use std::marker::PhantomData;
+use std::sync::Mutex;
+
+use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
 
 /// A row-major matrix view for [`gemm`]: data pointer, row stride, column stride.
 #[derive(Clone, Copy)]
@@ -201,4 +204,129 @@ pub(crate) fn both<R: Send>(threads: usize, f: impl Fn(usize) -> R + Sync) -> [R
     } else {
         [f(0), f(1)]
     }
+}
+
+/// Gradients of one direction: input (step order, `T·B × I`), weights, biases.
+pub(crate) type DirectionGrads = (Vec<f32>, Vec<f32>, Vec<f32>);
+
+/// The per-direction math of a recurrent cell; [`BiRnn`] does the rest.
+pub(crate) trait Cell: Send + Sync + 'static {
+    /// Op name.
+    const NAME: &'static str;
+    /// Gates per hidden unit (4 for the LSTM, 3 for the GRU).
+    const GATES: usize;
+    /// Bias values per direction, for hidden size `h`.
+    fn bias_len(h: usize) -> usize;
+    /// Activations kept for the backward pass.
+    type Trace: Send + Sync;
+    /// Runs one direction over `x` (`B × T × I`); `w` is `[W_ih | W_hh]`.
+    fn forward(x: &[f32], w: &[f32], bias: &[f32], d: Dims, reverse: bool) -> Self::Trace;
+    /// The outputs `h` in step order (`T·B × H`).
+    fn outputs(tr: &Self::Trace) -> &[f32];
+    /// Back-propagates one direction `k` given the layer's output gradient `dy`.
+    fn backward(
+        tr: &Self::Trace,
+        xs: &[f32],
+        dy: &[f32],
+        w: &[f32],
+        d: Dims,
+        k: usize,
+    ) -> DirectionGrads;
+}
+
+/// A bidirectional recurrent layer as one custom op:
+/// `(x: B × T × I, w: 2 × G·H × (I + H), b: 2 × …) → y: B × T × 2H`.
+pub(crate) struct BiRnn<C: Cell> {
+    threads: usize,
+    /// Whether a backward pass can follow; inference keeps no activations.
+    keep_trace: bool,
+    trace: Mutex<Option<[C::Trace; 2]>>,
+    cell: PhantomData<C>,
+}
+
+impl<C: Cell> BiRnn<C> {
+    fn dims(x: &[usize], w: &[usize], b: &[usize]) -> Result<Dims> {
+        let d = rnn_dims(x, w, C::GATES)?;
+        if b.iter().product::<usize>() != 2 * C::bias_len(d.h) || b.first() != Some(&2) {
+            candle_core::bail!("{}: bias shape {b:?}", C::NAME);
+        }
+        Ok(d)
+    }
+}
+
+impl<C: Cell> CustomOp3 for BiRnn<C> {
+    fn name(&self) -> &'static str {
+        C::NAME
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let d = Self::dims(l1.dims(), l2.dims(), l3.dims())?;
+        let (x, w, bias) = (
+            slice(s1, l1, "x")?,
+            slice(s2, l2, "w")?,
+            slice(s3, l3, "b")?,
+        );
+        let (wsz, bsz) = (C::GATES * d.h * (d.i + d.h), C::bias_len(d.h));
+        let traces = both(self.threads, |k| {
+            C::forward(x, &w[k * wsz..][..wsz], &bias[k * bsz..][..bsz], d, k == 1)
+        });
+        let y = scatter_outputs([C::outputs(&traces[0]), C::outputs(&traces[1])], d);
+        if self.keep_trace {
+            *self.trace.lock().expect("trace lock") = Some(traces);
+        }
+        Ok((CpuStorage::F32(y), Shape::from((d.b, d.t, 2 * d.h))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let d = Self::dims(x.dims(), w.dims(), b.dims())?;
+        let guard = self.trace.lock().expect("trace lock");
+        let Some(traces) = guard.as_ref() else {
+            candle_core::bail!("{}: backward without a forward pass", C::NAME)
+        };
+        let xv: Vec<f32> = x.flatten_all()?.to_vec1()?;
+        let wv: Vec<f32> = w.flatten_all()?.to_vec1()?;
+        let dyv: Vec<f32> = dy.flatten_all()?.to_vec1()?;
+        let wsz = C::GATES * d.h * (d.i + d.h);
+        let [(dx0, dw0, db0), (dx1, dw1, db1)] = both(self.threads, |k| {
+            let xs = gather_steps(&xv, d, k == 1);
+            C::backward(&traces[k], &xs, &dyv, &wv[k * wsz..][..wsz], d, k)
+        });
+        let dx = scatter_input_grads([&dx0, &dx1], d);
+        let dev = &Device::Cpu;
+        Ok((
+            Some(Tensor::from_vec(dx, x.shape(), dev)?),
+            Some(Tensor::from_vec([dw0, dw1].concat(), w.shape(), dev)?),
+            Some(Tensor::from_vec([db0, db1].concat(), b.shape(), dev)?),
+        ))
+    }
+}
+
+/// Applies the fused layer of cell `C` (f32 on the CPU only).
+pub(crate) fn apply_birnn<C: Cell>(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if x.dtype() != DType::F32 || !x.device().is_cpu() {
+        candle_core::bail!("{}: f32 CPU tensors only", C::NAME);
+    }
+    let op = BiRnn::<C> {
+        threads: candle_core::utils::get_num_threads(),
+        keep_trace: x.track_op() || w.track_op() || b.track_op(),
+        trace: Mutex::new(None),
+        cell: PhantomData,
+    };
+    x.contiguous()?
+        .apply_op3(&w.contiguous()?, &b.contiguous()?, op)
 }
