@@ -203,10 +203,12 @@ pub fn save_sorter_dir(dir: &Path, files: &SorterFiles) -> Result<()> {
     let card = serde_json::to_vec_pretty(files.card).expect("cards serialise");
     write_synced(&tmp.join(CARD_FILE), &card)?;
     let old = sibling(dir, "old");
-    if old.exists() {
-        fs::remove_dir_all(&old).map_err(|e| Error::io("cannot clear", &old, e))?;
-    }
+    // After a crash between the two renames only `old` holds a checkpoint: keep it until the
+    // new folder is in place, so that some complete folder exists at every moment.
     if dir.exists() {
+        if old.exists() {
+            fs::remove_dir_all(&old).map_err(|e| Error::io("cannot clear", &old, e))?;
+        }
         fs::rename(dir, &old).map_err(|e| Error::io("cannot move aside", dir, e))?;
     }
     fs::rename(&tmp, dir).map_err(|e| Error::io("cannot write", dir, e))?;

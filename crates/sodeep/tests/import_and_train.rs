@@ -183,3 +183,16 @@ fn a_resumed_run_records_the_schedule_in_force() {
     let card = sodeep::checkpoint::read_card(&dir.path().join("ckpt/sorter.json")).unwrap();
     assert_eq!(card.training.unwrap().lr_halve_every, 1);
 }
+
+#[test]
+fn a_checkpoint_left_aside_by_a_crash_is_found_and_replaced_safely() {
+    sodeep::set_threads(1);
+    let dir = tempfile::tempdir().unwrap();
+    train_sorter(&tiny(dir.path(), 2, Arch::Mlp), false, |_| {}).unwrap();
+    // simulate a kill between the two renames of a folder swap
+    std::fs::rename(dir.path().join("ckpt"), dir.path().join(".ckpt.old")).unwrap();
+    train_sorter(&tiny(dir.path(), 4, Arch::Mlp), true, |_| {}).unwrap();
+    let card = sodeep::checkpoint::read_card(&dir.path().join("ckpt/sorter.json")).unwrap();
+    assert_eq!(card.training.unwrap().step, 4);
+    assert!(!dir.path().join(".ckpt.old").exists());
+}
