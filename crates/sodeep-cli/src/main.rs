@@ -106,17 +106,10 @@ enum Command {
         #[arg(long)]
         notes: Option<String>,
     },
-    /// Time the synthetic data generator (vectors per second, with exact ranks, one thread).
-    BenchData {
-        /// Vector length.
-        #[arg(long, default_value_t = 100)]
-        len: usize,
-        /// Vectors per batch.
-        #[arg(long, default_value_t = 512)]
-        batch: usize,
-        /// Number of batches.
-        #[arg(long, default_value_t = 200)]
-        batches: usize,
+    /// Benchmarks: `bench sorters` (Rust against PyTorch), `bench data` (the generator).
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
     },
     /// Convert a PyTorch checkpoint of the reference implementation into a sorter folder.
     ImportTorch {
@@ -142,6 +135,49 @@ enum Command {
         force: bool,
     },
 }
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// Time the sorters against the PyTorch references of bench/, alternating the two.
+    Sorters {
+        /// Python interpreter with PyTorch.
+        #[arg(long, default_value = "python3")]
+        python: PathBuf,
+        /// Bench the Rust side alone.
+        #[arg(long)]
+        no_torch: bool,
+        /// Comma-separated subset of the cases.
+        #[arg(long)]
+        cases: Option<String>,
+        /// Timed repetitions per case.
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+        /// Vectors per batch.
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        /// Vector length.
+        #[arg(long, default_value_t = 100)]
+        len: usize,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Time the synthetic data generator (vectors per second, with exact ranks, one thread).
+    Data {
+        /// Vector length.
+        #[arg(long, default_value_t = 100)]
+        len: usize,
+        /// Vectors per batch.
+        #[arg(long, default_value_t = 512)]
+        batch: usize,
+        /// Number of batches.
+        #[arg(long, default_value_t = 200)]
+        batches: usize,
+    },
+}
+
+/// The PyTorch reference script, embedded so that the binary runs it from any directory.
+const TORCH_SCRIPT: &str = include_str!("../../../bench/torch_sorters.py");
 
 #[derive(clap::Args)]
 struct TrainArgs {
@@ -233,11 +269,34 @@ fn main() -> ExitCode {
             samples,
             notes,
         }) => export_sorter(&from, &out, half, samples, notes),
-        Some(Command::BenchData {
-            len,
-            batch,
-            batches,
+        Some(Command::Bench {
+            what:
+                BenchWhat::Data {
+                    len,
+                    batch,
+                    batches,
+                },
         }) => bench_data(len, batch, batches),
+        Some(Command::Bench {
+            what:
+                BenchWhat::Sorters {
+                    python,
+                    no_torch,
+                    cases,
+                    reps,
+                    batch,
+                    len,
+                    json,
+                },
+        }) => bench_sorters(
+            (!no_torch).then_some(python),
+            cases.as_deref(),
+            reps,
+            batch,
+            len,
+            threads,
+            json,
+        ),
         Some(Command::Rank {
             sorter,
             input,
@@ -363,6 +422,53 @@ fn export_sorter(
         r.card.dtype,
         r.f32.l1
     );
+    Ok(())
+}
+
+fn bench_sorters(
+    python: Option<PathBuf>,
+    cases: Option<&str>,
+    reps: usize,
+    batch: usize,
+    len: usize,
+    threads: usize,
+    json: bool,
+) -> Result<()> {
+    let cases: Vec<String> = match cases {
+        Some(c) => c.split(',').map(|s| s.trim().to_string()).collect(),
+        None => sodeep::bench::CASES.iter().map(|s| s.to_string()).collect(),
+    };
+    let script = std::env::temp_dir().join(format!("sodeep-torch-{}.py", std::process::id()));
+    std::fs::write(&script, TORCH_SCRIPT).context("cannot write the PyTorch script")?;
+    let cfg = sodeep::bench::BenchConfig {
+        batch,
+        d: len,
+        reps,
+        threads,
+        python,
+        script: script.clone(),
+        cases,
+    };
+    let report = sodeep::bench::bench_sorters(&cfg, |m| eprintln!("{m}"));
+    let _ = std::fs::remove_file(&script);
+    let report = report?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "batch {batch}, d {len}, {threads} thread(s), median of {reps}; PyTorch: {}",
+        report.torch
+    );
+    println!(
+        "{:<20} {:>10} {:>10} {:>8}",
+        "case", "rust s", "torch s", "ratio"
+    );
+    for (case, r) in &report.cases {
+        let t = r.torch_s.map_or("-".into(), |t| format!("{t:.4}"));
+        let ratio = r.ratio.map_or("-".into(), |v| format!("{v:.2}"));
+        println!("{case:<20} {:>10.4} {t:>10} {ratio:>8}", r.rust_s);
+    }
     Ok(())
 }
 

@@ -301,3 +301,32 @@ fn interrupted_training_resumes_bit_identically() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(weights(&one), weights(&two), "resumed from step {stopped}");
 }
+
+#[test]
+fn bench_sorters_rust_alone_and_data() {
+    let o = run(
+        "bench sorters --no-torch --cases gru-train,lstm-h128-loss --reps 1 --batch 4 --len 8 --json",
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for case in ["gru-train", "lstm-h128-loss"] {
+        let c = &v["cases"][case];
+        assert!(c["rust_s"].as_f64().unwrap() > 0.0, "{v}");
+        assert!(c["torch_s"].is_null() && c["ratio"].is_null(), "{v}");
+    }
+    // a Python without PyTorch: the command says so and benches the Rust side alone
+    let o = run(
+        "bench sorters --python /nonexistent/python --cases gru-train --reps 1 --batch 2 --len 4",
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Rust side alone"), "{}", stderr(&o));
+    fails_with(
+        &run("bench sorters --no-torch --cases nope", None),
+        &["unknown bench case"],
+    );
+    let o = run("bench data --batches 2 --batch 8 --len 10", None);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("vectors/s"));
+}

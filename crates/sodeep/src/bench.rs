@@ -1,0 +1,260 @@
+//! Side-by-side timing of the Rust sorters and their PyTorch references (`bench/`), case by
+//! case, alternating the two so that machine noise hits both alike.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Instant;
+
+use candle_core::{Device, Tensor, Var};
+use serde::Serialize;
+
+use crate::checkpoint::SorterCard;
+use crate::error::{Error, Result};
+use crate::optim::{Adam, AdamConfig};
+use crate::sorter::{init_sorter, Arch, Sorter, SorterConfig};
+
+/// The case names, in report order.
+pub const CASES: [&str; 6] = [
+    "lstm-h128-train",
+    "lstm-h128-forward",
+    "lstm-h512-train",
+    "gru-train",
+    "cnn-train",
+    "lstm-h128-loss",
+];
+
+/// Options of [`bench_sorters`].
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// Vectors per batch.
+    pub batch: usize,
+    /// Vector length.
+    pub d: usize,
+    /// Timed repetitions per case (after one warm-up run).
+    pub reps: usize,
+    /// Threads on both sides.
+    pub threads: usize,
+    /// Python interpreter, or `None` to bench the Rust side alone.
+    pub python: Option<PathBuf>,
+    /// The PyTorch reference script.
+    pub script: PathBuf,
+    /// Cases to run.
+    pub cases: Vec<String>,
+}
+
+/// Medians of one case.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseResult {
+    /// Rust median, seconds.
+    pub rust_s: f64,
+    /// PyTorch median, seconds, when PyTorch ran.
+    pub torch_s: Option<f64>,
+    /// `rust_s / torch_s`.
+    pub ratio: Option<f64>,
+}
+
+/// The whole report (`sodeep bench sorters --json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// Results by case name.
+    pub cases: BTreeMap<String, CaseResult>,
+    /// PyTorch's version, or why it did not run.
+    pub torch: String,
+    /// Batch, d, threads and repetitions.
+    pub batch: usize,
+    /// Vector length.
+    pub d: usize,
+    /// Threads on both sides.
+    pub threads: usize,
+    /// Timed repetitions per case.
+    pub reps: usize,
+}
+
+type Step = Box<dyn FnMut() -> Result<()>>;
+
+fn rust_case(case: &str, batch: usize, d: usize) -> Result<Step> {
+    let x = Tensor::randn(0f32, 1.0, (batch, d), &Device::Cpu)?;
+    let target = Tensor::rand(0f32, 1.0, (batch, d), &Device::Cpu)?;
+    let (arch, hidden) = match case {
+        "lstm-h128-train" | "lstm-h128-forward" | "lstm-h128-loss" => (Arch::Lstm, 128),
+        "lstm-h512-train" => (Arch::Lstm, 512),
+        "gru-train" => (Arch::Gru, Arch::Gru.default_hidden()),
+        "cnn-train" => (Arch::Cnn, Arch::Cnn.default_hidden()),
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "unknown bench case '{other}' (known: {})",
+                CASES.join(", ")
+            )))
+        }
+    };
+    let mut cfg = SorterConfig::new(arch, d);
+    cfg.hidden = hidden;
+    let (varmap, net) = init_sorter(&cfg, 0)?;
+    if case.ends_with("-train") {
+        let mut adam = Adam::new(&varmap, AdamConfig::default())?;
+        return Ok(Box::new(move || {
+            let loss = (net.forward_t(&x, true)? - &target)?.abs()?.mean_all()?;
+            adam.step(&loss.backward()?, 1e-3)
+        }));
+    }
+    // a frozen sorter: weights as constants
+    let weights = varmap
+        .data()
+        .lock()
+        .expect("var map lock")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().detach()))
+        .collect();
+    let sorter = Sorter::from_tensors(case, SorterCard::new(cfg, 0), weights, Path::new(case))?;
+    if case.ends_with("-forward") {
+        return Ok(Box::new(move || {
+            sorter
+                .net()
+                .forward_t(&x, false)
+                .map(|_| ())
+                .map_err(Into::into)
+        }));
+    }
+    let xv = Var::from_tensor(&x)?;
+    Ok(Box::new(move || {
+        let y = sorter.net().forward_t(xv.as_tensor(), false)?;
+        let loss = (y - &target)?.sqr()?.mean_all()?;
+        let grads = loss.backward()?;
+        grads
+            .get(xv.as_tensor())
+            .map(|_| ())
+            .ok_or_else(|| Error::InvalidArgument("no input gradient".into()))
+    }))
+}
+
+/// A running PyTorch reference process.
+struct TorchWorker {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl TorchWorker {
+    /// Starts the script; `Err(reason)` if Python or PyTorch is not available.
+    fn start(python: &Path, cfg: &BenchConfig) -> std::result::Result<(Self, String), String> {
+        let mut child = Command::new(python)
+            .arg(&cfg.script)
+            .args(["--threads", &cfg.threads.to_string()])
+            .args([
+                "--batch",
+                &cfg.batch.to_string(),
+                "--len",
+                &cfg.d.to_string(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", python.display()))?;
+        let stdin = child.stdin.take().expect("piped");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut first = String::new();
+        let _ = stdout.read_line(&mut first);
+        match first.trim().strip_prefix("ready torch ") {
+            Some(v) => Ok((
+                Self {
+                    child,
+                    stdin,
+                    stdout,
+                },
+                v.to_string(),
+            )),
+            None => {
+                let _ = child.kill();
+                Err(format!("PyTorch is not importable by {}", python.display()))
+            }
+        }
+    }
+
+    fn run(&mut self, case: &str) -> Result<f64> {
+        let fail = |what: String| Error::InvalidArgument(format!("PyTorch reference: {what}"));
+        writeln!(self.stdin, "{case}").map_err(|e| fail(e.to_string()))?;
+        self.stdin.flush().map_err(|e| fail(e.to_string()))?;
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .map_err(|e| fail(e.to_string()))?;
+        line.trim()
+            .parse()
+            .map_err(|_| fail(format!("case {case} printed '{}'", line.trim())))
+    }
+}
+
+impl Drop for TorchWorker {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        let _ = self.child.wait();
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Times every case of `cfg` on both sides, alternating them.
+pub fn bench_sorters(cfg: &BenchConfig, mut log: impl FnMut(&str)) -> Result<BenchReport> {
+    if cfg.reps == 0 || cfg.batch == 0 || cfg.d == 0 {
+        return Err(Error::InvalidArgument(
+            "--reps, --batch and --len must be at least 1".into(),
+        ));
+    }
+    let mut torch = None;
+    let torch_note = match &cfg.python {
+        None => "not run (--no-torch)".to_string(),
+        Some(py) => match TorchWorker::start(py, cfg) {
+            Ok((w, version)) => {
+                torch = Some(w);
+                version
+            }
+            Err(why) => {
+                log(&format!("{why}: benching the Rust side alone"));
+                format!("not run: {why}")
+            }
+        },
+    };
+    let mut cases = BTreeMap::new();
+    for case in &cfg.cases {
+        let mut step = rust_case(case, cfg.batch, cfg.d)?;
+        step()?;
+        if let Some(w) = torch.as_mut() {
+            w.run(case)?;
+        }
+        let (mut rs, mut ts) = (Vec::new(), Vec::new());
+        for _ in 0..cfg.reps {
+            let t0 = Instant::now();
+            step()?;
+            rs.push(t0.elapsed().as_secs_f64());
+            if let Some(w) = torch.as_mut() {
+                ts.push(w.run(case)?);
+            }
+        }
+        let rust_s = median(rs);
+        let torch_s = (!ts.is_empty()).then(|| median(ts));
+        let r = CaseResult {
+            rust_s,
+            torch_s,
+            ratio: torch_s.map(|t| rust_s / t),
+        };
+        log(&format!(
+            "{case}: rust {rust_s:.4} s, torch {}",
+            torch_s.map_or("-".into(), |t| format!("{t:.4} s"))
+        ));
+        cases.insert(case.clone(), r);
+    }
+    Ok(BenchReport {
+        cases,
+        torch: torch_note,
+        batch: cfg.batch,
+        d: cfg.d,
+        threads: cfg.threads,
+        reps: cfg.reps,
+    })
+}
