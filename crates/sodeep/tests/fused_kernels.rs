@@ -114,3 +114,42 @@ fn fused_kernels_match_reference() {
         }
     }
 }
+
+/// A frozen sorter (constant weights) inside a loss: the fused path computes only the input
+/// gradient, which must equal the reference's.
+#[test]
+fn frozen_sorters_give_the_reference_input_gradient() {
+    use sodeep::checkpoint::SorterCard;
+    use sodeep::sorter::Net;
+    for arch in [Arch::Lstm, Arch::Gru] {
+        let mut cfg = SorterConfig::new(arch, 6);
+        cfg.hidden = 5;
+        cfg.layers = 2;
+        let (varmap, _) = init_sorter(&cfg, 9).unwrap();
+        let weights = varmap
+            .data()
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_tensor().detach()))
+            .collect();
+        let path = std::path::Path::new("frozen");
+        let sorter =
+            sodeep::Sorter::from_tensors("frozen", SorterCard::new(cfg, 0), weights, path).unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let xs = generate(Distribution::Uniform, &mut rng, 3, 6).scores;
+        let x = Var::from_tensor(&Tensor::from_slice(&xs, (3, 6), &Device::Cpu).unwrap()).unwrap();
+        let grad = |y: Tensor| {
+            let g = y.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+            g.get(x.as_tensor()).unwrap().clone()
+        };
+        let fused = grad(sorter.forward(x.as_tensor()).unwrap());
+        let reference = match sorter.net().net() {
+            Net::Lstm(m) => m.forward_reference(x.as_tensor()).unwrap(),
+            Net::Gru(m) => m.forward_reference(x.as_tensor()).unwrap(),
+            _ => unreachable!(),
+        };
+        let reference = grad(reference);
+        assert!(max_rel(&fused, &reference) < 1e-4, "{arch:?}");
+    }
+}

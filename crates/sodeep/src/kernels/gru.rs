@@ -90,6 +90,7 @@ fn backward_direction(
     w: &[f32],
     d: Dims,
     k: usize,
+    weights: bool,
 ) -> DirectionGrads {
     let (b, t, i, h) = (d.b, d.t, d.i, d.h);
     let g3 = 3 * h;
@@ -138,38 +139,43 @@ fn backward_direction(
             }
         }
     }
-    let mut dw = vec![0f32; g3 * ld];
-    // SAFETY: sizes follow from the buffers.
-    unsafe {
-        let dgi_t = Mat::rows(&dgi, g3).t();
-        gemm(
-            g3,
-            i,
-            t * b,
-            (dw.as_mut_ptr(), ld),
-            false,
-            dgi_t,
-            Mat::rows(xs, i),
-        );
-        let dgh_t = Mat::rows(&dgh, g3).t().offset(b * g3);
-        let hs = Mat::rows(&tr.hs, h);
-        gemm(
-            g3,
-            h,
-            (t - 1) * b,
-            (dw.as_mut_ptr().add(i), ld),
-            false,
-            dgh_t,
-            hs,
-        );
-    }
-    let mut db = vec![0f32; 2 * g3];
-    for (row_i, row_h) in dgi.chunks(g3).zip(dgh.chunks(g3)) {
-        for j in 0..g3 {
-            db[j] += row_i[j];
-            db[g3 + j] += row_h[j];
+    let (dw, db) = if weights {
+        let mut dw = vec![0f32; g3 * ld];
+        // SAFETY: sizes follow from the buffers.
+        unsafe {
+            let dgi_t = Mat::rows(&dgi, g3).t();
+            gemm(
+                g3,
+                i,
+                t * b,
+                (dw.as_mut_ptr(), ld),
+                false,
+                dgi_t,
+                Mat::rows(xs, i),
+            );
+            let dgh_t = Mat::rows(&dgh, g3).t().offset(b * g3);
+            let hs = Mat::rows(&tr.hs, h);
+            gemm(
+                g3,
+                h,
+                (t - 1) * b,
+                (dw.as_mut_ptr().add(i), ld),
+                false,
+                dgh_t,
+                hs,
+            );
         }
-    }
+        let mut db = vec![0f32; 2 * g3];
+        for (row_i, row_h) in dgi.chunks(g3).zip(dgh.chunks(g3)) {
+            for j in 0..g3 {
+                db[j] += row_i[j];
+                db[g3 + j] += row_h[j];
+            }
+        }
+        (dw, db)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let mut dxs = vec![0f32; t * b * i];
     // SAFETY: dgi is T·B × 3H, W_ih is 3H × I.
     unsafe {
@@ -213,8 +219,9 @@ impl Cell for GruCell {
         w: &[f32],
         d: Dims,
         k: usize,
+        weights: bool,
     ) -> DirectionGrads {
-        backward_direction(tr, xs, dy, w, d, k)
+        backward_direction(tr, xs, dy, w, d, k, weights)
     }
 }
 

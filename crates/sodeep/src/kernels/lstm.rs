@@ -94,6 +94,7 @@ fn backward_direction(
     w: &[f32],
     d: Dims,
     k: usize,
+    weights: bool,
 ) -> DirectionGrads {
     let (b, t, i, h) = (d.b, d.t, d.i, d.h);
     let g4 = 4 * h;
@@ -142,36 +143,41 @@ fn backward_direction(
             }
         }
     }
-    let mut dw = vec![0f32; g4 * ld];
-    let dg_t = Mat::rows(&dg, g4).t(); // 4H × T·B
-                                       // SAFETY: all sizes follow from the buffers above.
-    unsafe {
-        gemm(
-            g4,
-            i,
-            t * b,
-            (dw.as_mut_ptr(), ld),
-            false,
-            dg_t,
-            Mat::rows(xs, i),
-        );
-        // h_{s−1} pairs with the gates of step s ≥ 1
-        gemm(
-            g4,
-            h,
-            (t - 1) * b,
-            (dw.as_mut_ptr().add(i), ld),
-            false,
-            dg_t.offset(b * g4),
-            Mat::rows(&tr.hs, h),
-        );
-    }
-    let mut db = vec![0f32; g4];
-    for row in dg.chunks(g4) {
-        for (a, v) in db.iter_mut().zip(row) {
-            *a += v;
+    let (dw, db) = if weights {
+        let mut dw = vec![0f32; g4 * ld];
+        let dg_t = Mat::rows(&dg, g4).t(); // 4H × T·B
+                                           // SAFETY: all sizes follow from the buffers above.
+        unsafe {
+            gemm(
+                g4,
+                i,
+                t * b,
+                (dw.as_mut_ptr(), ld),
+                false,
+                dg_t,
+                Mat::rows(xs, i),
+            );
+            // h_{s−1} pairs with the gates of step s ≥ 1
+            gemm(
+                g4,
+                h,
+                (t - 1) * b,
+                (dw.as_mut_ptr().add(i), ld),
+                false,
+                dg_t.offset(b * g4),
+                Mat::rows(&tr.hs, h),
+            );
         }
-    }
+        let mut db = vec![0f32; g4];
+        for row in dg.chunks(g4) {
+            for (a, v) in db.iter_mut().zip(row) {
+                *a += v;
+            }
+        }
+        (dw, db)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let mut dxs = vec![0f32; t * b * i];
     // SAFETY: dg is T·B × 4H, W_ih is 4H × I.
     unsafe {
@@ -215,8 +221,9 @@ impl Cell for LstmCell {
         w: &[f32],
         d: Dims,
         k: usize,
+        weights: bool,
     ) -> DirectionGrads {
-        backward_direction(tr, xs, dy, w, d, k)
+        backward_direction(tr, xs, dy, w, d, k, weights)
     }
 }
 

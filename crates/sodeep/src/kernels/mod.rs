@@ -223,7 +223,8 @@ pub(crate) trait Cell: Send + Sync + 'static {
     fn forward(x: &[f32], w: &[f32], bias: &[f32], d: Dims, reverse: bool) -> Self::Trace;
     /// The outputs `h` in step order (`T·B × H`).
     fn outputs(tr: &Self::Trace) -> &[f32];
-    /// Back-propagates one direction `k` given the layer's output gradient `dy`.
+    /// Back-propagates one direction `k` given the layer's output gradient `dy`; the weight and
+    /// bias gradients are left empty unless `weights` is set.
     fn backward(
         tr: &Self::Trace,
         xs: &[f32],
@@ -231,6 +232,7 @@ pub(crate) trait Cell: Send + Sync + 'static {
         w: &[f32],
         d: Dims,
         k: usize,
+        weights: bool,
     ) -> DirectionGrads;
 }
 
@@ -240,6 +242,9 @@ pub(crate) struct BiRnn<C: Cell> {
     threads: usize,
     /// Whether a backward pass can follow; inference keeps no activations.
     keep_trace: bool,
+    /// Whether the weights need gradients; a frozen sorter inside a loss needs only the
+    /// input's, which saves the two weight-gradient GEMMs.
+    weight_grads: bool,
     trace: Mutex<Option<[C::Trace; 2]>>,
     cell: PhantomData<C>,
 }
@@ -304,15 +309,20 @@ impl<C: Cell> CustomOp3 for BiRnn<C> {
         let wsz = C::GATES * d.h * (d.i + d.h);
         let [(dx0, dw0, db0), (dx1, dw1, db1)] = both(self.threads, |k| {
             let xs = gather_steps(&xv, d, k == 1);
-            C::backward(&traces[k], &xs, &dyv, &wv[k * wsz..][..wsz], d, k)
+            let wk = &wv[k * wsz..][..wsz];
+            C::backward(&traces[k], &xs, &dyv, wk, d, k, self.weight_grads)
         });
         let dx = scatter_input_grads([&dx0, &dx1], d);
         let dev = &Device::Cpu;
-        Ok((
-            Some(Tensor::from_vec(dx, x.shape(), dev)?),
-            Some(Tensor::from_vec([dw0, dw1].concat(), w.shape(), dev)?),
-            Some(Tensor::from_vec([db0, db1].concat(), b.shape(), dev)?),
-        ))
+        let (dw, db) = if self.weight_grads {
+            (
+                Some(Tensor::from_vec([dw0, dw1].concat(), w.shape(), dev)?),
+                Some(Tensor::from_vec([db0, db1].concat(), b.shape(), dev)?),
+            )
+        } else {
+            (None, None)
+        };
+        Ok((Some(Tensor::from_vec(dx, x.shape(), dev)?), dw, db))
     }
 }
 
@@ -324,6 +334,7 @@ pub(crate) fn apply_birnn<C: Cell>(x: &Tensor, w: &Tensor, b: &Tensor) -> Result
     let op = BiRnn::<C> {
         threads: candle_core::utils::get_num_threads(),
         keep_trace: x.track_op() || w.track_op() || b.track_op(),
+        weight_grads: w.track_op() || b.track_op(),
         trace: Mutex::new(None),
         cell: PhantomData,
     };
