@@ -652,36 +652,23 @@ fn import_torch(
 
 fn train(a: TrainArgs, threads: usize) -> Result<()> {
     let mut cfg = if a.resume {
-        let card = sodeep::train::load_checkpoint(&a.out)?.card;
-        let rec = card
-            .training
-            .clone()
-            .context("checkpoint card has no training record")?;
+        let cfg = TrainConfig::from_checkpoint(&a.out)?;
         if let Some(arch) = &a.arch {
-            if Arch::from_name(arch)? != card.config.arch {
+            if Arch::from_name(arch)? != cfg.sorter.arch {
                 bail!(
                     "--arch {arch} differs from the checkpoint's {}",
-                    card.config.arch.name()
+                    cfg.sorter.arch.name()
                 );
             }
         }
         if let Some(len) = a.len {
-            if len != card.config.d {
+            if len != cfg.sorter.d {
                 bail!(
                     "--len {len} differs from the checkpoint's d = {}",
-                    card.config.d
+                    cfg.sorter.d
                 );
             }
         }
-        let mut cfg = TrainConfig::new(card.config.clone(), &a.out);
-        cfg.batch = rec.batch;
-        cfg.lr = rec.lr;
-        cfg.lr_halve_every = rec.lr_halve_every;
-        cfg.save_every = rec.save_every;
-        cfg.seed = rec.seed;
-        cfg.val_samples = rec.val_samples;
-        cfg.val_seed = rec.val_seed;
-        cfg.distribution = Distribution::from_name(&rec.distribution)?;
         cfg
     } else {
         let arch = a

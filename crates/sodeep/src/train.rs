@@ -76,6 +76,29 @@ impl TrainConfig {
         }
     }
 
+    /// The configuration the checkpoint in `out/ckpt` was trained with (for `--resume`).
+    pub fn from_checkpoint(out: &Path) -> Result<Self> {
+        let dir =
+            resolve_dir(&out.join("ckpt")).ok_or_else(|| Error::NoCheckpoint(out.to_path_buf()))?;
+        let card = checkpoint::read_card(&dir.join(checkpoint::CARD_FILE))?;
+        let rec = card.training.ok_or_else(|| Error::BadWeights {
+            path: dir.clone(),
+            reason: "the card has no training record".into(),
+        })?;
+        let mut cfg = TrainConfig::new(card.config, out);
+        cfg.steps = rec.step;
+        cfg.batch = rec.batch;
+        cfg.lr = rec.lr;
+        cfg.lr_halve_every = rec.lr_halve_every;
+        cfg.save_every = rec.save_every;
+        cfg.seed = rec.seed;
+        cfg.val_samples = rec.val_samples;
+        cfg.val_seed = rec.val_seed;
+        cfg.distribution = Distribution::from_name(&rec.distribution)?;
+        cfg.threads = rec.threads;
+        Ok(cfg)
+    }
+
     fn validate(&self) -> Result<()> {
         self.sorter.validate()?;
         if self.sorter.arch == Arch::Handcrafted {
