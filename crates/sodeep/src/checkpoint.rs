@@ -23,7 +23,7 @@ pub const CARD_FILE: &str = "sorter.json";
 pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 
 /// How a sorter was trained (written by `train-sorter`, kept by the model cards).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainingRecord {
     /// Steps done.
     pub step: usize,

@@ -235,24 +235,11 @@ fn weights_of(varmap: &VarMap) -> HashMap<String, Tensor> {
 fn fresh_state(cfg: &TrainConfig) -> Result<State> {
     let (varmap, net) = init_sorter(&cfg.sorter, cfg.seed)?;
     let adam = Adam::new(&varmap, AdamConfig::default())?;
+    // the hyper-parameters are filled in by `train_sorter`, for fresh and resumed runs alike
     let record = TrainingRecord {
-        step: 0,
         val_l1: f64::NAN,
-        val_l1_by_distribution: BTreeMap::new(),
         best_val_l1: f64::INFINITY,
-        best_step: 0,
-        seed: cfg.seed,
-        batch: cfg.batch,
-        lr: cfg.lr,
-        lr_halve_every: cfg.lr_halve_every,
-        save_every: cfg.save_every,
-        val_samples: cfg.val_samples,
-        val_seed: cfg.val_seed,
-        distribution: cfg.distribution.name().into(),
-        threads: cfg.threads,
-        wall_seconds: 0.0,
-        vectors_per_second: 0.0,
-        machine: machine_description(),
+        ..Default::default()
     };
     Ok(State {
         varmap,
@@ -386,7 +373,7 @@ pub fn train_sorter(
         }
         fresh_state(cfg)?
     };
-    // a resumed run may change the schedule or the batch: the card records what is in force
+    // the card records the hyper-parameters in force (a resumed run may change the schedule)
     let r = &mut st.record;
     r.batch = cfg.batch;
     r.lr = cfg.lr;
