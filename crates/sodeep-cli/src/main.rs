@@ -196,6 +196,10 @@ struct TrainArgs {
     /// Standardise each vector before the network (rank-preserving; not in the paper).
     #[arg(long)]
     standardize: bool,
+    /// Output head of the lstm sorters: mixing (the paper's d×d×2h affine) or position
+    /// (one 2h → 1 affine shared by all positions).
+    #[arg(long)]
+    head: Option<String>,
     /// Total steps; a resumed run continues up to this count.
     #[arg(long, default_value_t = 1000)]
     steps: usize,
@@ -227,6 +231,11 @@ struct TrainArgs {
     #[arg(long)]
     resume: bool,
 }
+
+// The kernels allocate tens of megabytes per call; glibc maps and unmaps blocks that large on
+// every call, and the page faults cost a fifth of a forward pass. mimalloc keeps them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -678,6 +687,10 @@ fn train(a: TrainArgs, threads: usize) -> Result<()> {
         let len = a.len.context("--len is required")?;
         let mut sorter = sorter_config(arch, len, a.hidden, a.layers)?;
         sorter.standardize = a.standardize;
+        if let Some(h) = &a.head {
+            sorter.head = sodeep::sorter::Head::from_name(h)?;
+            sorter.validate()?;
+        }
         TrainConfig::new(sorter, &a.out)
     };
     cfg.steps = a.steps;

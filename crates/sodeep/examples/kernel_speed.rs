@@ -9,7 +9,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use rand::SeedableRng;
 use sodeep::sorter::{
-    init_sorter, Arch, GruSorter, GruSorterConfig, LstmSorter, LstmSorterConfig, SorterConfig,
+    init_sorter, Arch, GruSorter, GruSorterConfig, Head, LstmSorter, LstmSorterConfig, SorterConfig,
 };
 use sodeep::synthetic::{generate, Distribution};
 

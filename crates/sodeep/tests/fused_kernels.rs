@@ -5,7 +5,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
 use rand::SeedableRng;
 use sodeep::sorter::{
-    init_sorter, Arch, GruSorter, GruSorterConfig, LstmSorter, LstmSorterConfig, SorterConfig,
+    init_sorter, Arch, GruSorter, GruSorterConfig, Head, LstmSorter, LstmSorterConfig, SorterConfig,
 };
 use sodeep::synthetic::{generate, Distribution};
 
@@ -37,7 +37,16 @@ fn check(arch: Arch, batch: usize, d: usize, hidden: usize, layers: usize, seed:
             Box::new(move |x| n2.forward_reference(x).unwrap()),
         )
     } else {
-        let net = LstmSorter::new(LstmSorterConfig { d, hidden, layers }, vb).unwrap();
+        let net = LstmSorter::new(
+            LstmSorterConfig {
+                d,
+                hidden,
+                layers,
+                head: Head::Mixing,
+            },
+            vb,
+        )
+        .unwrap();
         let n2 = net.clone();
         (
             Box::new(move |x| net.forward_fused(x).unwrap()),

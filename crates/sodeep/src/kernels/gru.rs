@@ -3,7 +3,8 @@
 
 use candle_core::{Result, Tensor};
 
-use super::{apply_birnn, gather_steps, gemm, sigmoid, Cell, Dims, DirectionGrads, Mat};
+use super::simd::{sigmoid, tanh, vectorized};
+use super::{apply_birnn, gather_steps, gemm, Cell, Dims, DirectionGrads, Mat};
 
 /// Activations of one direction in step order: per row `[r | z | n | W_hn h + b_hn]`
 /// (`T·B × 4H`) and the outputs (`T·B × H`).
@@ -30,10 +31,8 @@ impl Cell for GruCell {
         let ld = i + h;
         let (b_ih, b_hh) = bias.split_at(g3);
         let xs = gather_steps(x, d, reverse);
+        // b_ih is added in the gate pass rather than copied into every row first
         let mut gi = vec![0f32; t * b * g3];
-        for row in gi.chunks_mut(g3) {
-            row.copy_from_slice(b_ih);
-        }
         let w_ih_t = Mat::rows(w, ld).t();
         let w_hh_t = Mat::rows(w, ld).offset(i).t();
         // SAFETY: sizes match the buffers.
@@ -43,7 +42,7 @@ impl Cell for GruCell {
                 g3,
                 i,
                 (gi.as_mut_ptr(), g3),
-                true,
+                false,
                 Mat::rows(&xs, i),
                 w_ih_t,
             )
@@ -51,6 +50,7 @@ impl Cell for GruCell {
         let mut acts = vec![0f32; t * b * 4 * h];
         let mut hs = vec![0f32; t * b * h];
         let mut gh = vec![0f32; b * g3];
+        let zeros = vec![0f32; b * h];
         for s in 0..t {
             for row in gh.chunks_mut(g3) {
                 row.copy_from_slice(b_hh);
@@ -71,25 +71,10 @@ impl Cell for GruCell {
                     )
                 };
             }
-            let h_now = &mut rest[..b * h];
+            let h_prev = h_prev.unwrap_or(&zeros);
+            let gis = &gi[s * b * g3..][..b * g3];
             let a = &mut acts[s * b * 4 * h..][..b * 4 * h];
-            for bi in 0..b {
-                let gir = &gi[(s * b + bi) * g3..][..g3];
-                let ghr = &gh[bi * g3..][..g3];
-                let ar = &mut a[bi * 4 * h..][..4 * h];
-                for j in 0..h {
-                    let r = sigmoid(gir[j] + ghr[j]);
-                    let z = sigmoid(gir[h + j] + ghr[h + j]);
-                    let ghn = ghr[2 * h + j];
-                    let n = (gir[2 * h + j] + r * ghn).tanh();
-                    let hp = h_prev.map_or(0.0, |hp| hp[bi * h + j]);
-                    h_now[bi * h + j] = n + z * (hp - n);
-                    ar[j] = r;
-                    ar[h + j] = z;
-                    ar[2 * h + j] = n;
-                    ar[3 * h + j] = ghn;
-                }
-            }
+            forward_gates(gis, b_ih, &gh, h_prev, a, &mut rest[..b * h], h);
         }
         Trace { acts, hs }
     }
@@ -114,31 +99,25 @@ impl Cell for GruCell {
         let mut dgi = vec![0f32; t * b * g3];
         let mut dgh = vec![0f32; t * b * g3];
         let mut dh_next = vec![0f32; b * h];
+        let zeros = vec![0f32; b * h];
         let w_hh = Mat::rows(w, ld).offset(i);
         for s in (0..t).rev() {
             let tt = d.time(s, k == 1);
             let a = &tr.acts[s * b * 4 * h..][..b * 4 * h];
-            let h_prev = (s > 0).then(|| &tr.hs[(s - 1) * b * h..][..b * h]);
-            for bi in 0..b {
-                let ar = &a[bi * 4 * h..][..4 * h];
-                let dyr = &dy[(bi * t + tt) * 2 * h + k * h..][..h];
-                let row = (s * b + bi) * g3;
-                for j in 0..h {
-                    let (r, z, n, ghn) = (ar[j], ar[h + j], ar[2 * h + j], ar[3 * h + j]);
-                    let hp = h_prev.map_or(0.0, |hp| hp[bi * h + j]);
-                    let dh = dyr[j] + dh_next[bi * h + j];
-                    let dpn = dh * (1.0 - z) * (1.0 - n * n);
-                    let dpr = dpn * ghn * r * (1.0 - r);
-                    let dpz = dh * (hp - n) * z * (1.0 - z);
-                    dgi[row + j] = dpr;
-                    dgi[row + h + j] = dpz;
-                    dgi[row + 2 * h + j] = dpn;
-                    dgh[row + j] = dpr;
-                    dgh[row + h + j] = dpz;
-                    dgh[row + 2 * h + j] = dpn * r;
-                    dh_next[bi * h + j] = dh * z;
-                }
-            }
+            let h_prev = if s > 0 {
+                &tr.hs[(s - 1) * b * h..][..b * h]
+            } else {
+                &zeros[..]
+            };
+            let rows = s * b * g3..(s + 1) * b * g3;
+            backward_gates(
+                a,
+                h_prev,
+                (dy, tt * 2 * h + k * h, t * 2 * h),
+                (&mut dgi[rows.clone()], &mut dgh[rows]),
+                &mut dh_next,
+                h,
+            );
             if s > 0 {
                 let dghs = &dgh[s * b * g3..][..b * g3];
                 // SAFETY: dghs is B × 3H, W_hh is 3H × H.
@@ -214,4 +193,101 @@ impl Cell for GruCell {
 /// f32 on the CPU only.
 pub fn bigru_layer(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     apply_birnn::<GruCell>(x, w, b)
+}
+
+vectorized!(
+    /// Gate math of one forward step for all `B` rows: `gi` (`B × 3H`, this step's input
+    /// projections less `b_ih`) and `gh` (`B × 3H`, `W_hh h + b_hh`) give the new outputs `h_now`; `acts`
+    /// gets `[r | z | n | W_hn h + b_hn]` per row for the backward pass.
+    fn forward_gates = forward_gates_body(
+        gi: &[f32],
+        b_ih: &[f32],
+        gh: &[f32],
+        h_prev: &[f32],
+        acts: &mut [f32],
+        h_now: &mut [f32],
+        h: usize,
+    )
+);
+
+#[inline(always)]
+fn forward_gates_body(
+    gi: &[f32],
+    b_ih: &[f32],
+    gh: &[f32],
+    h_prev: &[f32],
+    acts: &mut [f32],
+    h_now: &mut [f32],
+    h: usize,
+) {
+    let rows = gi
+        .chunks_exact(3 * h)
+        .zip(gh.chunks_exact(3 * h))
+        .zip(h_prev.chunks_exact(h))
+        .zip(acts.chunks_exact_mut(4 * h).zip(h_now.chunks_exact_mut(h)));
+    for (((gir, ghr), hp), (ar, hn)) in rows {
+        let (gir, ghr) = (&gir[..3 * h], &ghr[..3 * h]);
+        // one output slice per loop, so that each loop is vectorised (see the LSTM's gate pass)
+        let (rz, rest) = ar.split_at_mut(2 * h);
+        let (ar_n, ar_g) = rest.split_at_mut(h);
+        for (j, v) in rz.iter_mut().enumerate() {
+            *v = sigmoid(gir[j] + b_ih[j] + ghr[j]);
+        }
+        ar_g[..h].copy_from_slice(&ghr[2 * h..]);
+        let (r, z) = rz.split_at(h);
+        for (j, v) in ar_n.iter_mut().enumerate() {
+            *v = tanh(gir[2 * h + j] + b_ih[2 * h + j] + r[j] * ghr[2 * h + j]);
+        }
+        for j in 0..h {
+            hn[j] = ar_n[j] + z[j] * (hp[j] - ar_n[j]);
+        }
+    }
+}
+
+vectorized!(
+    /// Gate gradients of one backward step for all `B` rows. `dy` is the layer's output
+    /// gradient with this step's offset and row stride; `dh_next` enters as the gradient from
+    /// later steps and leaves as its part through `z` (the recurrent GEMM adds the rest).
+    fn backward_gates = backward_gates_body(
+        acts: &[f32],
+        h_prev: &[f32],
+        dy: (&[f32], usize, usize),
+        dg: (&mut [f32], &mut [f32]),
+        dh_next: &mut [f32],
+        h: usize,
+    )
+);
+
+#[inline(always)]
+fn backward_gates_body(
+    acts: &[f32],
+    h_prev: &[f32],
+    (dy, dy_offset, dy_stride): (&[f32], usize, usize),
+    (dgi, dgh): (&mut [f32], &mut [f32]),
+    dh_next: &mut [f32],
+    h: usize,
+) {
+    let rows = acts
+        .chunks_exact(4 * h)
+        .zip(h_prev.chunks_exact(h))
+        .zip(dgi.chunks_exact_mut(3 * h).zip(dgh.chunks_exact_mut(3 * h)))
+        .zip(dh_next.chunks_exact_mut(h));
+    for (bi, (((ar, hp), (dgir, dghr)), dhn)) in rows.enumerate() {
+        let dyr = &dy[bi * dy_stride + dy_offset..][..h];
+        let (ar, dgir, dghr) = (&ar[..4 * h], &mut dgir[..3 * h], &mut dghr[..3 * h]);
+        for j in 0..h {
+            let (r, z, n, ghn) = (ar[j], ar[h + j], ar[2 * h + j], ar[3 * h + j]);
+            let dh = dyr[j] + dhn[j];
+            let dpn = dh * (1.0 - z) * (1.0 - n * n);
+            let dpr = dpn * ghn * r * (1.0 - r);
+            let dpz = dh * (hp[j] - n) * z * (1.0 - z);
+            dgir[j] = dpr;
+            dgir[h + j] = dpz;
+            dgir[2 * h + j] = dpn;
+            dghr[j] = dpr;
+            dghr[h + j] = dpz;
+            dghr[2 * h + j] = dpn * r;
+            dhn[j] = dh * z;
+        }
+    }
 }

@@ -8,7 +8,8 @@
 
 use candle_core::{Result, Tensor};
 
-use super::{apply_birnn, gather_steps, gemm, sigmoid, Cell, Dims, DirectionGrads, Mat};
+use super::simd::{sigmoid, tanh, vectorized};
+use super::{apply_birnn, gather_steps, gemm, Cell, Dims, DirectionGrads, Mat};
 
 /// Activations of one direction, in step order (step `s` is time `s` forward, `T − 1 − s`
 /// backward): post-activation gates (`T·B × 4H`), cells and outputs (`T·B × H`).
@@ -35,10 +36,8 @@ impl Cell for LstmCell {
         let g4 = 4 * h;
         let ld = i + h;
         let xs = gather_steps(x, d, reverse);
+        // the bias is added in the gate pass rather than copied into every row first
         let mut gates = vec![0f32; t * b * g4];
-        for row in gates.chunks_mut(g4) {
-            row.copy_from_slice(bias);
-        }
         let w_ih_t = Mat::rows(w, ld).t(); // I × 4H
         let w_hh_t = Mat::rows(w, ld).offset(i).t(); // H × 4H
                                                      // SAFETY: sizes match the buffers above.
@@ -48,13 +47,14 @@ impl Cell for LstmCell {
                 g4,
                 i,
                 (gates.as_mut_ptr(), g4),
-                true,
+                false,
                 Mat::rows(&xs, i),
                 w_ih_t,
             );
         }
         let mut cells = vec![0f32; t * b * h];
         let mut hs = vec![0f32; t * b * h];
+        let zeros = vec![0f32; b * h];
         for s in 0..t {
             let (done_h, rest_h) = hs.split_at_mut(s * b * h);
             let g = &mut gates[s * b * g4..][..b * g4];
@@ -74,26 +74,12 @@ impl Cell for LstmCell {
                 };
             }
             let (done_c, rest_c) = cells.split_at_mut(s * b * h);
-            let c_prev = (s > 0).then(|| &done_c[(s - 1) * b * h..][..b * h]);
-            let c_now = &mut rest_c[..b * h];
-            let h_now = &mut rest_h[..b * h];
-            for bi in 0..b {
-                let gr = &mut g[bi * g4..][..g4];
-                for j in 0..h {
-                    let ig = sigmoid(gr[j]);
-                    let fg = sigmoid(gr[h + j]);
-                    let gg = gr[2 * h + j].tanh();
-                    let og = sigmoid(gr[3 * h + j]);
-                    let cp = c_prev.map_or(0.0, |c| c[bi * h + j]);
-                    let c = fg * cp + ig * gg;
-                    gr[j] = ig;
-                    gr[h + j] = fg;
-                    gr[2 * h + j] = gg;
-                    gr[3 * h + j] = og;
-                    c_now[bi * h + j] = c;
-                    h_now[bi * h + j] = og * c.tanh();
-                }
-            }
+            let c_prev = if s > 0 {
+                &done_c[(s - 1) * b * h..][..b * h]
+            } else {
+                &zeros[..]
+            };
+            forward_gates(g, bias, c_prev, &mut rest_c[..b * h], &mut rest_h[..b * h], h);
         }
         Trace { gates, cells, hs }
     }
@@ -119,31 +105,32 @@ impl Cell for LstmCell {
         let mut dg = vec![0f32; t * b * g4];
         let mut dh_next = vec![0f32; b * h];
         let mut dc_next = vec![0f32; b * h];
+        let zeros = vec![0f32; b * h];
         let w_hh = Mat::rows(w, ld).offset(i); // 4H × H
         for s in (0..t).rev() {
             let tt = d.time(s, reverse);
             let gates = &tr.gates[s * b * g4..][..b * g4];
             let cells = &tr.cells[s * b * h..][..b * h];
-            let c_prev = (s > 0).then(|| &tr.cells[(s - 1) * b * h..][..b * h]);
+            let c_prev = if s > 0 {
+                &tr.cells[(s - 1) * b * h..][..b * h]
+            } else {
+                &zeros[..]
+            };
             let dgs = &mut dg[s * b * g4..][..b * g4];
-            for bi in 0..b {
-                let gr = &gates[bi * g4..][..g4];
-                let dyr = &dy[(bi * t + tt) * 2 * h + k * h..][..h];
-                let dgr = &mut dgs[bi * g4..][..g4];
-                for j in 0..h {
-                    let (ig, fg, gg, og) = (gr[j], gr[h + j], gr[2 * h + j], gr[3 * h + j]);
-                    let c = cells[bi * h + j];
-                    let tc = c.tanh();
-                    let dh = dyr[j] + dh_next[bi * h + j];
-                    let dc = dh * og * (1.0 - tc * tc) + dc_next[bi * h + j];
-                    let cp = c_prev.map_or(0.0, |cp| cp[bi * h + j]);
-                    dgr[j] = dc * gg * ig * (1.0 - ig);
-                    dgr[h + j] = dc * cp * fg * (1.0 - fg);
-                    dgr[2 * h + j] = dc * ig * (1.0 - gg * gg);
-                    dgr[3 * h + j] = dh * tc * og * (1.0 - og);
-                    dc_next[bi * h + j] = dc * fg;
-                }
-            }
+            backward_gates(
+                BackwardStep {
+                    gates,
+                    cells,
+                    c_prev,
+                    dy,
+                    dy_offset: tt * 2 * h + k * h,
+                    dy_stride: t * 2 * h,
+                },
+                dgs,
+                &dh_next,
+                &mut dc_next,
+                h,
+            );
             if s > 0 {
                 // SAFETY: dgs is B × 4H, w_hh is 4H × H, dh_next is B × H.
                 unsafe {
@@ -216,4 +203,117 @@ impl Cell for LstmCell {
 /// forward direction's outputs first, as PyTorch does. f32 on the CPU only.
 pub fn bilstm_layer(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     apply_birnn::<LstmCell>(x, w, b)
+}
+
+vectorized!(
+    /// Gate math of one forward step for all `B` rows: `g` holds the pre-activations
+    /// `[i | f | g | o]` per row, less the bias, and is overwritten with the activations;
+    /// writes `c` and `h`.
+    fn forward_gates = forward_gates_body(
+        g: &mut [f32],
+        bias: &[f32],
+        c_prev: &[f32],
+        c_now: &mut [f32],
+        h_now: &mut [f32],
+        h: usize,
+    )
+);
+
+#[inline(always)]
+fn forward_gates_body(
+    g: &mut [f32],
+    bias: &[f32],
+    c_prev: &[f32],
+    c_now: &mut [f32],
+    h_now: &mut [f32],
+    h: usize,
+) {
+    let rows = g
+        .chunks_exact_mut(4 * h)
+        .zip(c_prev.chunks_exact(h))
+        .zip(c_now.chunks_exact_mut(h).zip(h_now.chunks_exact_mut(h)));
+    // Each loop writes through one pointer only: loops that write several slices of the same
+    // buffer are not vectorised, since the compiler cannot rule out their overlap.
+    for ((gr, cp), (cn, hn)) in rows {
+        let (ifg, rest) = gr.split_at_mut(2 * h);
+        let (gg, go) = rest.split_at_mut(h);
+        let (b_if, rest) = bias.split_at(2 * h);
+        let (b_g, b_o) = rest.split_at(h);
+        for (v, b) in ifg.iter_mut().zip(b_if) {
+            *v = sigmoid(*v + b);
+        }
+        for (v, b) in go.iter_mut().zip(b_o) {
+            *v = sigmoid(*v + b);
+        }
+        for (v, b) in gg.iter_mut().zip(b_g) {
+            *v = tanh(*v + b);
+        }
+        let (gi, gf, gg, go) = (&ifg[..h], &ifg[h..2 * h], &gg[..h], &go[..h]);
+        for j in 0..h {
+            cn[j] = gf[j] * cp[j] + gi[j] * gg[j];
+        }
+        for j in 0..h {
+            hn[j] = go[j] * tanh(cn[j]);
+        }
+    }
+}
+
+/// What one backward step reads: the step's activations, the previous cells, and the layer's
+/// output gradient (`B × T × 2H`) with this step's offset and the row stride.
+struct BackwardStep<'a> {
+    gates: &'a [f32],
+    cells: &'a [f32],
+    c_prev: &'a [f32],
+    dy: &'a [f32],
+    dy_offset: usize,
+    dy_stride: usize,
+}
+
+vectorized!(
+    /// Gate gradients of one backward step for all `B` rows; `dh_next` (the recurrent
+    /// gradient, read) and `dc_next` (read and overwritten) carry the state between steps.
+    fn backward_gates = backward_gates_body(
+        st: BackwardStep,
+        dg: &mut [f32],
+        dh_next: &[f32],
+        dc_next: &mut [f32],
+        h: usize,
+    )
+);
+
+#[inline(always)]
+fn backward_gates_body(
+    st: BackwardStep,
+    dg: &mut [f32],
+    dh_next: &[f32],
+    dc_next: &mut [f32],
+    h: usize,
+) {
+    let rows = st
+        .gates
+        .chunks_exact(4 * h)
+        .zip(st.cells.chunks_exact(h).zip(st.c_prev.chunks_exact(h)))
+        .zip(dg.chunks_exact_mut(4 * h))
+        .zip(dh_next.chunks_exact(h).zip(dc_next.chunks_exact_mut(h)));
+    for (bi, (((gr, (cr, cp)), dgr), (dhn, dcn))) in rows.enumerate() {
+        let dyr = &st.dy[bi * st.dy_stride + st.dy_offset..][..h];
+        let (gi, rest) = gr.split_at(h);
+        let (gf, rest) = rest.split_at(h);
+        let (gg, go) = rest.split_at(h);
+        let (di, rest) = dgr.split_at_mut(h);
+        let (df, rest) = rest.split_at_mut(h);
+        let (dgg, dog) = rest.split_at_mut(h);
+        let (go, dog) = (&go[..h], &mut dog[..h]);
+        for j in 0..h {
+            let (ig, fg, g, og) = (gi[j], gf[j], gg[j], go[j]);
+            let tc = tanh(cr[j]);
+            let dh = dyr[j] + dhn[j];
+            let dc = dh * og * (1.0 - tc * tc) + dcn[j];
+            di[j] = dc * g * ig * (1.0 - ig);
+            df[j] = dc * cp[j] * fg * (1.0 - fg);
+            dgg[j] = dc * ig * (1.0 - g * g);
+            dog[j] = dh * tc * og * (1.0 - og);
+            dcn[j] = dc * fg;
+        }
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod gru;
 pub mod lstm;
+mod simd;
 
 use std::marker::PhantomData;
 use std::sync::Mutex;
@@ -130,10 +131,6 @@ pub(crate) fn rnn_dims(x: &[usize], w: &[usize], gates: usize) -> Result<Dims> {
         i: *i,
         h,
     })
-}
-
-pub(crate) fn sigmoid(v: f32) -> f32 {
-    1.0 / (1.0 + (-v).exp())
 }
 
 /// The contiguous f32 data of a custom op's input.

@@ -8,6 +8,8 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{ops::sigmoid, VarBuilder};
 
+use super::Head;
+
 /// Configuration of [`LstmSorter`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LstmSorterConfig {
@@ -17,6 +19,8 @@ pub struct LstmSorterConfig {
     pub hidden: usize,
     /// Number of stacked bidirectional layers (2 in the paper).
     pub layers: usize,
+    /// Output head (the paper's is [`Head::Mixing`]).
+    pub head: Head,
 }
 
 /// Weights of one direction of one layer.
@@ -129,8 +133,13 @@ impl LstmSorter {
                 RnnDirection::new(&lvb, l, true, input, h, 4)?,
             ]);
         }
-        let conv_w = vb.get((d, d, 2 * h), "conv1.weight")?;
-        let conv_b = vb.get(d, "conv1.bias")?;
+        let (conv_w, conv_b) = match config.head {
+            Head::Mixing => (
+                vb.get((d, d, 2 * h), "conv1.weight")?,
+                vb.get(d, "conv1.bias")?,
+            ),
+            Head::Position => (vb.get((1, 2 * h), "head.weight")?, vb.get(1, "head.bias")?),
+        };
         Ok(Self {
             config,
             layers,
@@ -222,10 +231,19 @@ impl LstmSorter {
     /// The affine output layer on the `B × d × 2h` encoder output.
     fn head(&self, h: &Tensor) -> Result<Tensor> {
         let (b, d) = (h.dim(0)?, self.config.d);
-        let w = self.conv_w.reshape((d, ()))?;
-        h.reshape((b, ()))?
-            .matmul(&w.t()?)?
-            .broadcast_add(&self.conv_b)
+        match self.config.head {
+            Head::Mixing => {
+                let w = self.conv_w.reshape((d, ()))?;
+                h.reshape((b, ()))?
+                    .matmul(&w.t()?)?
+                    .broadcast_add(&self.conv_b)
+            }
+            Head::Position => h
+                .reshape((b * d, ()))?
+                .matmul(&self.conv_w.t()?)?
+                .reshape((b, d))?
+                .broadcast_add(&self.conv_b),
+        }
     }
 }
 
