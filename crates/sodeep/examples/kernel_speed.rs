@@ -45,6 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 d,
                 hidden: cfg.hidden,
                 layers: cfg.layers,
+                head: Head::Mixing,
             };
             let n = LstmSorter::new(c, vb)?;
             let m = n.clone();

@@ -79,7 +79,14 @@ impl Cell for LstmCell {
             } else {
                 &zeros[..]
             };
-            forward_gates(g, bias, c_prev, &mut rest_c[..b * h], &mut rest_h[..b * h], h);
+            forward_gates(
+                g,
+                bias,
+                c_prev,
+                &mut rest_c[..b * h],
+                &mut rest_h[..b * h],
+                h,
+            );
         }
         Trace { gates, cells, hs }
     }
