@@ -81,17 +81,70 @@ impl CnnSorter {
     }
 }
 
-impl ModuleT for CnnSorter {
-    /// `x`: `B × d` → `B × d`. `train` selects batch statistics (and updates the running ones).
-    fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+impl CnnSorter {
+    /// The plain candle implementation (one matmul per kernel tap on the shifted, zero-padded
+    /// input): the reference the fused convolution is tested against, and the path for other
+    /// devices and dtypes.
+    pub fn forward_reference_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        self.run(x, train, false)
+    }
+
+    /// The fused path: each dilated convolution is one custom op with GEMMs per tap.
+    pub fn forward_fused_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        self.run(x, train, true)
+    }
+
+    fn run(&self, x: &Tensor, train: bool, fused: bool) -> Result<Tensor> {
         let mut h = x.unsqueeze(1)?;
         for (dilation, conv, bn) in &self.blocks {
-            let padded = h.pad_with_zeros(2, *dilation, *dilation)?;
-            let y = bn.forward_t(&conv.forward(&padded)?, train)?.relu()?;
+            let z = match (fused, conv.bias()) {
+                (true, Some(bias)) => {
+                    crate::kernels::conv::dilated_conv1d(&h, conv.weight(), bias, *dilation)?
+                }
+                _ => conv_reference(&h, conv, *dilation)?,
+            };
+            let y = bn.forward_t(&z, train)?.relu()?;
             // residual connections between the equally wide middle blocks keep the scores'
             // own values within reach of the head, and the deep stack trainable
             h = if y.dims() == h.dims() { (y + h)? } else { y };
         }
         self.head.forward(&h)?.squeeze(1)
+    }
+}
+
+/// `conv` with "same" zero padding, as `Σ_k W_k · shift_k(x)` in plain candle ops.
+///
+/// Not candle's `conv1d`: in candle 0.11 its input and kernel gradients disagree with finite
+/// differences once there are several channels (for example a 3 × 2 × 5 input with a
+/// 3 × 2 × 3 kernel: input gradient 0.649 where finite differences give −1.659), and the first
+/// CNN sorters were trained with those gradients.
+fn conv_reference(x: &Tensor, conv: &Conv1d, dilation: usize) -> Result<Tensor> {
+    let (cout, _, taps) = conv.weight().dims3()?;
+    let len = x.dim(2)?;
+    let half = (taps - 1) / 2 * dilation;
+    let padded = x.pad_with_zeros(2, half, half)?;
+    let mut y: Option<Tensor> = None;
+    for k in 0..taps {
+        let shifted = padded.narrow(2, k * dilation, len)?;
+        let w_k = conv.weight().narrow(2, k, 1)?.squeeze(2)?;
+        let term = w_k.broadcast_matmul(&shifted)?;
+        y = Some(match y {
+            None => term,
+            Some(acc) => (acc + term)?,
+        });
+    }
+    let y = y.expect("at least one tap");
+    match conv.bias() {
+        Some(b) => y.broadcast_add(&b.reshape((1, cout, 1))?),
+        None => Ok(y),
+    }
+}
+
+impl ModuleT for CnnSorter {
+    /// `x`: `B × d` → `B × d`. `train` selects batch statistics (and updates the running ones).
+    /// Uses the fused convolution for f32 on the CPU, the reference otherwise.
+    fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let fused = x.device().is_cpu() && x.dtype() == candle_core::DType::F32;
+        self.run(x, train, fused)
     }
 }
