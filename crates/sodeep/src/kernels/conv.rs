@@ -130,7 +130,6 @@ impl CustomOp3 for DilatedConv {
         }
         let yp = SendPtr(y.as_mut_ptr());
         split_batch(d.b, self.threads, |range| {
-            let yp = yp;
             for bi in range {
                 for k in 0..d.taps {
                     let Some((s, lo, hi)) = d.tap(k) else {
@@ -178,7 +177,6 @@ impl CustomOp3 for DilatedConv {
         let dxp = SendPtr(dx.as_mut_ptr());
         // each thread sums its vectors' weight gradients; the partial sums are added after
         let partial = split_batch(d.b, self.threads, |range| {
-            let dxp = dxp;
             let mut dw = vec![0f32; wn];
             for bi in range {
                 for k in 0..d.taps {
