@@ -74,6 +74,13 @@ struct SendPtr(*mut f32);
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
+impl SendPtr {
+    /// The pointer (a method, so that closures capture the whole `SendPtr`, not its field).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 impl DilatedConv {
     fn dims(&self, x: &[usize], w: &[usize], b: &[usize]) -> Result<ConvDims> {
         let ([bsz, cin, len], [cout, wcin, taps], [bc]) = (x, w, b) else {
@@ -143,7 +150,7 @@ impl CustomOp3 for DilatedConv {
                             d.cout,
                             hi - lo,
                             d.cin,
-                            (yp.0.add(bi * ys + lo), d.len),
+                            (yp.get().add(bi * ys + lo), d.len),
                             true,
                             tap_weights(w, d, k),
                             Mat {
@@ -197,7 +204,7 @@ impl CustomOp3 for DilatedConv {
                             d.cin,
                             hi - lo,
                             d.cout,
-                            (dxp.0.offset(src), d.len),
+                            (dxp.get().offset(src), d.len),
                             true,
                             tap_weights(&wv, d, k).t(),
                             dy_b,
