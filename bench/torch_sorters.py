@@ -5,6 +5,9 @@ Written for this project (not copied): the same architectures, sizes and PyTorch
 as crates/sodeep/src/sorter. Protocol: the Rust side writes a case name per line on stdin; this
 script runs that case once and prints its wall time in seconds on one line. `quit` ends it.
 The first line printed is `ready torch <version>` once the imports are done.
+
+With `--memory-probe CASE` it instead builds that case, runs one step, prints the growth of the
+peak resident set size during the step (bytes, from /proc/self/status) and exits.
 """
 import argparse
 import sys
@@ -66,6 +69,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--len", type=int, default=100)
+    ap.add_argument("--memory-probe", default=None)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -91,13 +95,8 @@ def main():
             models[case] = (m, opt)
         return models[case]
 
-    print(f"ready torch {torch.__version__}", flush=True)
-    for line in sys.stdin:
-        case = line.strip()
-        if case == "quit":
-            break
+    def run(case):
         m, opt = model(case)
-        t0 = time.perf_counter()
         if case.endswith("-train"):
             m.train()
             opt.zero_grad()
@@ -113,7 +112,31 @@ def main():
             xi = x.clone().requires_grad_(True)
             loss = (m(xi) - target).pow(2).mean()
             loss.backward()
+
+    if a.memory_probe:
+        model(a.memory_probe)
+        before = status_kb("VmRSS")
+        run(a.memory_probe)
+        print((status_kb("VmHWM") - before) * 1024, flush=True)
+        return
+
+    print(f"ready torch {torch.__version__}", flush=True)
+    for line in sys.stdin:
+        case = line.strip()
+        if case == "quit":
+            break
+        model(case)
+        t0 = time.perf_counter()
+        run(case)
         print(f"{time.perf_counter() - t0:.6f}", flush=True)
+
+
+def status_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 if __name__ == "__main__":

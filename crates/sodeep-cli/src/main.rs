@@ -161,6 +161,22 @@ enum BenchWhat {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
+        /// Also measure the peak memory of one step of each case, each side in a fresh process.
+        #[arg(long)]
+        memory: bool,
+    },
+    /// Print how far the peak resident set size grows during one step of CASE (bytes); run by
+    /// `bench sorters --memory` in a fresh process.
+    #[command(hide = true)]
+    MemoryProbe {
+        /// The case.
+        case: String,
+        /// Vectors per batch.
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        /// Vector length.
+        #[arg(long, default_value_t = 100)]
+        len: usize,
     },
     /// Time the synthetic data generator (vectors per second, with exact ranks, one thread).
     Data {
@@ -311,16 +327,18 @@ fn main() -> ExitCode {
                     batch,
                     len,
                     json,
+                    memory,
                 },
         }) => bench_sorters(
             (!no_torch).then_some(python),
             cases.as_deref(),
-            reps,
-            batch,
-            len,
-            threads,
+            (reps, batch, len, threads),
             json,
+            memory,
         ),
+        Some(Command::Bench {
+            what: BenchWhat::MemoryProbe { case, batch, len },
+        }) => memory_probe(&case, batch, len),
         Some(Command::Rank {
             sorter,
             input,
@@ -452,11 +470,9 @@ fn export_sorter(
 fn bench_sorters(
     python: Option<PathBuf>,
     cases: Option<&str>,
-    reps: usize,
-    batch: usize,
-    len: usize,
-    threads: usize,
+    (reps, batch, len, threads): (usize, usize, usize, usize),
     json: bool,
+    memory: bool,
 ) -> Result<()> {
     let cases: Vec<String> = match cases {
         Some(c) => c.split(',').map(|s| s.trim().to_string()).collect(),
@@ -472,6 +488,11 @@ fn bench_sorters(
         python,
         script: script.clone(),
         cases,
+        memory_probe: if memory {
+            Some(std::env::current_exe().context("cannot find this executable for the probes")?)
+        } else {
+            None
+        },
     };
     let report = sodeep::bench::bench_sorters(&cfg, |m| eprintln!("{m}"));
     let _ = std::fs::remove_file(&script);
@@ -493,7 +514,26 @@ fn bench_sorters(
         let ratio = r.ratio.map_or("-".into(), |v| format!("{v:.2}"));
         println!("{case:<20} {:>10.4} {t:>10} {ratio:>8}", r.rust_s);
     }
+    if !report.memory.is_empty() {
+        println!("peak memory of one step (MiB, fresh processes)");
+        println!("{:<20} {:>10} {:>10} {:>8}", "case", "rust", "torch", "ratio");
+        for (case, m) in &report.memory {
+            let t = m.torch_mb.map_or("-".into(), |t| format!("{t:.1}"));
+            let ratio = m.ratio.map_or("-".into(), |v| format!("{v:.2}"));
+            println!("{case:<20} {:>10.1} {t:>10} {ratio:>8}", m.rust_mb);
+        }
+    }
     Ok(())
+}
+
+fn memory_probe(case: &str, batch: usize, len: usize) -> Result<()> {
+    match sodeep::bench::step_peak_bytes(case, batch, len)? {
+        Some(bytes) => {
+            println!("{bytes}");
+            Ok(())
+        }
+        None => bail!("peak memory is read from /proc/self/status, which this OS lacks"),
+    }
 }
 
 fn bench_data(len: usize, batch: usize, batches: usize) -> Result<()> {

@@ -42,6 +42,9 @@ pub struct BenchConfig {
     pub script: PathBuf,
     /// Cases to run.
     pub cases: Vec<String>,
+    /// Also measure each case's peak memory by running `EXE bench memory-probe CASE` and the
+    /// script's `--memory-probe CASE` in fresh processes (Linux only).
+    pub memory_probe: Option<PathBuf>,
 }
 
 /// Medians of one case.
@@ -70,6 +73,20 @@ pub struct BenchReport {
     pub threads: usize,
     /// Timed repetitions per case.
     pub reps: usize,
+    /// Peak memory of one step of each case, when measured.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub memory: BTreeMap<String, MemoryResult>,
+}
+
+/// Growth of the peak resident set size during one step, each side in a fresh process.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryResult {
+    /// Rust, MiB.
+    pub rust_mb: f64,
+    /// PyTorch, MiB, when PyTorch ran.
+    pub torch_mb: Option<f64>,
+    /// `rust_mb / torch_mb`.
+    pub ratio: Option<f64>,
 }
 
 type Step = Box<dyn FnMut() -> Result<()>>;
@@ -194,6 +211,39 @@ impl Drop for TorchWorker {
     }
 }
 
+/// A field of `/proc/self/status`, in bytes (`None` where there is no such file).
+fn status_bytes(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Builds `case`, runs one step and returns how far the peak resident set size grew during it,
+/// in bytes. Meant for a fresh process (`sodeep bench memory-probe`), where no freed memory is
+/// waiting to be reused; `None` where `/proc/self/status` does not exist.
+pub fn step_peak_bytes(case: &str, batch: usize, d: usize) -> Result<Option<u64>> {
+    let mut step = rust_case(case, batch, d)?;
+    let Some(before) = status_bytes("VmRSS:") else {
+        return Ok(None);
+    };
+    step()?;
+    Ok(status_bytes("VmHWM:").map(|peak| peak.saturating_sub(before)))
+}
+
+/// Runs a probe command and reads the number of bytes it prints.
+fn probe(cmd: &mut Command) -> Result<f64> {
+    let out = cmd
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| Error::InvalidArgument(format!("memory probe: {e}")))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .parse::<f64>()
+        .map(|b| b / (1024.0 * 1024.0))
+        .map_err(|_| Error::InvalidArgument(format!("memory probe printed '{}'", text.trim())))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -249,8 +299,41 @@ pub fn bench_sorters(cfg: &BenchConfig, mut log: impl FnMut(&str)) -> Result<Ben
         ));
         cases.insert(case.clone(), r);
     }
+    let mut memory = BTreeMap::new();
+    if let Some(exe) = &cfg.memory_probe {
+        let common = |c: &mut Command| {
+            c.args(["--batch", &cfg.batch.to_string(), "--len", &cfg.d.to_string()]);
+        };
+        for case in &cfg.cases {
+            let mut rust = Command::new(exe);
+            rust.args(["--threads", &cfg.threads.to_string(), "bench", "memory-probe", case]);
+            common(&mut rust);
+            let rust_mb = probe(&mut rust)?;
+            let torch_mb = match (&torch, &cfg.python) {
+                (Some(_), Some(py)) => {
+                    let mut t = Command::new(py);
+                    t.arg(&cfg.script)
+                        .args(["--threads", &cfg.threads.to_string(), "--memory-probe", case]);
+                    common(&mut t);
+                    Some(probe(&mut t)?)
+                }
+                _ => None,
+            };
+            log(&format!(
+                "{case}: peak memory of one step: rust {rust_mb:.1} MiB, torch {}",
+                torch_mb.map_or("-".into(), |t| format!("{t:.1} MiB"))
+            ));
+            let r = MemoryResult {
+                rust_mb,
+                torch_mb,
+                ratio: torch_mb.map(|t| rust_mb / t),
+            };
+            memory.insert(case.clone(), r);
+        }
+    }
     Ok(BenchReport {
         cases,
+        memory,
         torch: torch_note,
         batch: cfg.batch,
         d: cfg.d,
