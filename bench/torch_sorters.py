@@ -70,12 +70,14 @@ def main():
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--len", type=int, default=100)
     ap.add_argument("--memory-probe", default=None)
+    ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     d, b = a.len, a.batch
-    x = torch.randn(b, d)
-    target = torch.rand(b, d)
+    dev = torch.device(a.device)
+    x = torch.randn(b, d).to(dev)
+    target = torch.rand(b, d).to(dev)
     models = {}
 
     def model(case):
@@ -87,7 +89,7 @@ def main():
                 "lstm-h512-train": lambda: LstmSorter(d, 512),
                 "gru-train": lambda: GruSorter(d),
                 "cnn-train": lambda: CnnSorter(d),
-            }[case]()
+            }[case]().to(dev)
             opt = torch.optim.Adam(m.parameters(), lr=1e-3)
             if case == "lstm-h128-loss":
                 for p in m.parameters():
@@ -128,6 +130,8 @@ def main():
         model(case)
         t0 = time.perf_counter()
         run(case)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
         print(f"{time.perf_counter() - t0:.6f}", flush=True)
 
 

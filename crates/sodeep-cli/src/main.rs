@@ -212,6 +212,10 @@ struct TrainArgs {
     /// Standardise each vector before the network (rank-preserving; not in the paper).
     #[arg(long)]
     standardize: bool,
+    /// Device: cpu, or cuda / cuda:N (needs a build with --features cuda; the fused CPU kernels
+    /// then fall back to plain candle ops).
+    #[arg(long, default_value = "cpu")]
+    device: String,
     /// Output head of the lstm sorters: mixing (the paper's d×d×2h affine) or position
     /// (one 2h → 1 affine shared by all positions).
     #[arg(long)]
@@ -516,7 +520,10 @@ fn bench_sorters(
     }
     if !report.memory.is_empty() {
         println!("peak memory of one step (MiB, fresh processes)");
-        println!("{:<20} {:>10} {:>10} {:>8}", "case", "rust", "torch", "ratio");
+        println!(
+            "{:<20} {:>10} {:>10} {:>8}",
+            "case", "rust", "torch", "ratio"
+        );
         for (case, m) in &report.memory {
             let t = m.torch_mb.map_or("-".into(), |t| format!("{t:.1}"));
             let ratio = m.ratio.map_or("-".into(), |v| format!("{v:.2}"));
@@ -524,6 +531,21 @@ fn bench_sorters(
         }
     }
     Ok(())
+}
+
+/// `cpu`, `cuda` or `cuda:N`.
+fn parse_device(spec: &str) -> Result<candle_core::Device> {
+    let ordinal = match spec {
+        "cpu" => return Ok(candle_core::Device::Cpu),
+        "cuda" => 0,
+        other => match other.strip_prefix("cuda:").map(str::parse::<usize>) {
+            Some(Ok(n)) => n,
+            _ => bail!("unknown device '{spec}' (known: cpu, cuda, cuda:N)"),
+        },
+    };
+    candle_core::Device::new_cuda(ordinal).with_context(|| {
+        format!("cannot use {spec}: this build needs --features cuda and a CUDA GPU")
+    })
 }
 
 fn memory_probe(case: &str, batch: usize, len: usize) -> Result<()> {
@@ -750,6 +772,7 @@ fn train(a: TrainArgs, threads: usize) -> Result<()> {
     };
     cfg.steps = a.steps;
     cfg.threads = threads;
+    cfg.device = parse_device(&a.device)?;
     if let Some(v) = a.batch {
         cfg.batch = v;
     }

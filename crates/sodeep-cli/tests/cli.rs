@@ -186,6 +186,19 @@ fn unknown_names_and_bad_arguments() {
         &["unknown architecture"],
     );
     fails_with(&train("--resume"), &["nothing to resume"]);
+    fails_with(
+        &train("--arch lstm --len 4 --device gpu"),
+        &["unknown device"],
+    );
+    fails_with(
+        &train("--arch gru --len 4 --head position"),
+        &["lstm sorters only"],
+    );
+    #[cfg(not(feature = "cuda"))]
+    fails_with(
+        &train("--arch lstm --len 4 --device cuda"),
+        &["--features cuda"],
+    );
     // an output folder that cannot be written: a path below a regular file
     let file = dir.path().join("file");
     std::fs::write(&file, "x").unwrap();

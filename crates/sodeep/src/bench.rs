@@ -302,18 +302,33 @@ pub fn bench_sorters(cfg: &BenchConfig, mut log: impl FnMut(&str)) -> Result<Ben
     let mut memory = BTreeMap::new();
     if let Some(exe) = &cfg.memory_probe {
         let common = |c: &mut Command| {
-            c.args(["--batch", &cfg.batch.to_string(), "--len", &cfg.d.to_string()]);
+            c.args([
+                "--batch",
+                &cfg.batch.to_string(),
+                "--len",
+                &cfg.d.to_string(),
+            ]);
         };
         for case in &cfg.cases {
             let mut rust = Command::new(exe);
-            rust.args(["--threads", &cfg.threads.to_string(), "bench", "memory-probe", case]);
+            rust.args([
+                "--threads",
+                &cfg.threads.to_string(),
+                "bench",
+                "memory-probe",
+                case,
+            ]);
             common(&mut rust);
             let rust_mb = probe(&mut rust)?;
             let torch_mb = match (&torch, &cfg.python) {
                 (Some(_), Some(py)) => {
                     let mut t = Command::new(py);
-                    t.arg(&cfg.script)
-                        .args(["--threads", &cfg.threads.to_string(), "--memory-probe", case]);
+                    t.arg(&cfg.script).args([
+                        "--threads",
+                        &cfg.threads.to_string(),
+                        "--memory-probe",
+                        case,
+                    ]);
                     common(&mut t);
                     Some(probe(&mut t)?)
                 }

@@ -59,6 +59,9 @@ pub struct TrainingRecord {
     pub vectors_per_second: f64,
     /// Description of the machine of the last run.
     pub machine: String,
+    /// The learning curve: `(step, wall seconds, validation L1)` at every validation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub curve: Vec<(usize, f64, f64)>,
 }
 
 /// A sorter's card: what it is, and how it was made.

@@ -53,7 +53,7 @@ impl Adam {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
-        let zeros = |v: &Var| Tensor::zeros(v.shape(), DType::F32, &Device::Cpu);
+        let zeros = |v: &Var| Tensor::zeros(v.shape(), DType::F32, v.device());
         let m = vars
             .iter()
             .map(|(_, v)| zeros(v))
@@ -105,8 +105,8 @@ impl Adam {
     pub fn state(&self) -> Result<HashMap<String, Tensor>> {
         let mut out = HashMap::new();
         for (i, (name, _)) in self.vars.iter().enumerate() {
-            out.insert(format!("m.{name}"), self.m[i].clone());
-            out.insert(format!("v.{name}"), self.v[i].clone());
+            out.insert(format!("m.{name}"), self.m[i].to_device(&Device::Cpu)?);
+            out.insert(format!("v.{name}"), self.v[i].to_device(&Device::Cpu)?);
         }
         out.insert(
             "step".into(),
@@ -129,7 +129,7 @@ impl Adam {
                         var.dims()
                     )));
                 }
-                *slot = t.to_dtype(DType::F32)?;
+                *slot = t.to_dtype(DType::F32)?.to_device(var.device())?;
             }
         }
         let step = state.get("step").ok_or_else(|| missing("step"))?;

@@ -55,6 +55,9 @@ pub struct TrainConfig {
     pub threads: usize,
     /// Output folder: `ckpt/` and `best/` go there.
     pub out: PathBuf,
+    /// Where the training runs. On a GPU the fused CPU kernels fall back to the plain candle
+    /// implementation; checkpoints are always written from CPU copies.
+    pub device: Device,
 }
 
 impl TrainConfig {
@@ -73,6 +76,7 @@ impl TrainConfig {
             distribution: Distribution::All,
             threads: 1,
             out: out.into(),
+            device: Device::Cpu,
         }
     }
 
@@ -204,11 +208,11 @@ pub fn validation_set(cfg: &TrainConfig) -> Batch {
 }
 
 /// Mean L1 of `net` on `val` (evaluation mode), overall and per distribution.
-fn validate(net: &SorterNet, val: &Batch) -> Result<(f64, BTreeMap<String, f64>)> {
+fn validate(net: &SorterNet, val: &Batch, device: &Device) -> Result<(f64, BTreeMap<String, f64>)> {
     let d = val.d;
     let mut preds = Vec::with_capacity(val.scores.len());
     for chunk in val.scores.chunks(512 * d) {
-        let x = Tensor::from_slice(chunk, (chunk.len() / d, d), &Device::Cpu)?;
+        let x = Tensor::from_slice(chunk, (chunk.len() / d, d), device)?;
         let y = net.forward_t(&x, false)?;
         preds.extend(y.flatten_all()?.to_vec1::<f32>()?);
     }
@@ -228,12 +232,39 @@ fn weights_of(varmap: &VarMap) -> HashMap<String, Tensor> {
         .lock()
         .expect("var map lock")
         .iter()
-        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-        .collect()
+        .map(|(k, v)| Ok((k.clone(), v.as_tensor().to_device(&Device::Cpu)?)))
+        .collect::<candle_core::Result<_>>()
+        .expect("copying weights to the CPU")
+}
+
+/// The same variables on `device`, and the network built on them.
+fn move_to(varmap: VarMap, cfg: &SorterConfig, device: &Device) -> Result<(VarMap, SorterNet)> {
+    let moved = VarMap::new();
+    {
+        let src = varmap.data().lock().expect("var map lock");
+        let mut dst = moved.data().lock().expect("var map lock");
+        for (name, var) in src.iter() {
+            dst.insert(
+                name.clone(),
+                candle_core::Var::from_tensor(&var.as_tensor().to_device(device)?)?,
+            );
+        }
+    }
+    let net = SorterNet::new(
+        cfg,
+        candle_nn::VarBuilder::from_varmap(&moved, candle_core::DType::F32, device),
+    )?;
+    Ok((moved, net))
 }
 
 fn fresh_state(cfg: &TrainConfig) -> Result<State> {
+    // initialised on the CPU (candle's GPU generators cannot be seeded), then moved
     let (varmap, net) = init_sorter(&cfg.sorter, cfg.seed)?;
+    let (varmap, net) = if cfg.device.is_cpu() {
+        (varmap, net)
+    } else {
+        move_to(varmap, &cfg.sorter, &cfg.device)?
+    };
     let adam = Adam::new(&varmap, AdamConfig::default())?;
     // the hyper-parameters are filled in by `train_sorter`, for fresh and resumed runs alike
     let record = TrainingRecord {
@@ -313,7 +344,7 @@ fn resumed_state(cfg: &TrainConfig) -> Result<State> {
                     ),
                 });
             }
-            var.set(t)?;
+            var.set(&t.to_device(var.device())?)?;
         }
     }
     adam.load_state(&opt)?;
@@ -401,8 +432,8 @@ pub fn train_sorter(
             cfg.batch,
             d,
         );
-        let x = Tensor::from_vec(batch.scores, (cfg.batch, d), &Device::Cpu)?;
-        let target = Tensor::from_vec(batch.ranks, (cfg.batch, d), &Device::Cpu)?;
+        let x = Tensor::from_vec(batch.scores, (cfg.batch, d), &cfg.device)?;
+        let target = Tensor::from_vec(batch.ranks, (cfg.batch, d), &cfg.device)?;
         let pred = st.net.forward_t(&x, true)?;
         let loss = (pred - target)?.abs()?.mean_all()?;
         let grads = loss.backward()?;
@@ -412,11 +443,14 @@ pub fn train_sorter(
         let elapsed = start.elapsed().as_secs_f64();
         let vps = (done * cfg.batch) as f64 / elapsed.max(1e-9);
         if st.record.step % cfg.save_every == 0 || st.record.step == cfg.steps {
-            let (l1, by_dist) = validate(&st.net, &val)?;
+            let (l1, by_dist) = validate(&st.net, &val, &cfg.device)?;
             st.record.val_l1 = l1;
             st.record.val_l1_by_distribution = by_dist;
             st.record.vectors_per_second = vps;
             st.record.wall_seconds = base_wall + elapsed;
+            st.record
+                .curve
+                .push((st.record.step, st.record.wall_seconds, l1));
             let improved = l1 < st.record.best_val_l1;
             if improved {
                 st.record.best_val_l1 = l1;
