@@ -233,3 +233,35 @@ fn fused_convolutions_match_reference() {
         }
     }
 }
+
+/// The fused training-mode BatchNorm updates the running statistics exactly as candle's does.
+#[test]
+fn fused_batch_norm_updates_running_statistics() {
+    let (batch, d, channels) = (5, 12, 4);
+    let mut cfg = SorterConfig::new(Arch::Cnn, d);
+    cfg.hidden = channels;
+    let build = || {
+        let (varmap, _) = init_sorter(&cfg, 3).unwrap();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        (varmap, CnnSorter::new(CnnSorterConfig { d, channels }, vb).unwrap())
+    };
+    let ((vm_ref, net_ref), (vm_fused, net_fused)) = (build(), build());
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+    let xs = generate(Distribution::Uniform, &mut rng, batch, d).scores;
+    let x = Tensor::from_slice(&xs, (batch, d), &Device::Cpu).unwrap();
+    for _ in 0..2 {
+        net_ref.forward_reference_t(&x, true).unwrap();
+        net_fused.forward_fused_t(&x, true).unwrap();
+    }
+    let (a, b) = (vm_ref.data().lock().unwrap(), vm_fused.data().lock().unwrap());
+    let mut checked = 0;
+    for (name, v) in a.iter().filter(|(n, _)| n.contains("running_")) {
+        let w = &b[name];
+        assert!(max_rel(w.as_tensor(), v.as_tensor()) < 1e-5, "{name}");
+        let init = if name.ends_with("running_var") { 1.0 } else { 0.0 };
+        let moved = (v.as_tensor() - init).unwrap().abs().unwrap().max_all().unwrap();
+        assert!(moved.to_scalar::<f32>().unwrap() > 1e-4, "{name} never updated");
+        checked += 1;
+    }
+    assert_eq!(checked, 16);
+}

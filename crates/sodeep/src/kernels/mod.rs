@@ -2,6 +2,7 @@
 //! candle implementation of the same layer stays in `sorter/` as the reference that the tests
 //! compare against.
 
+pub mod batchnorm;
 pub mod conv;
 pub mod gru;
 pub mod lstm;

@@ -89,7 +89,8 @@ impl CnnSorter {
         self.run(x, train, false)
     }
 
-    /// The fused path: each dilated convolution is one custom op with GEMMs per tap.
+    /// The fused path: each dilated convolution is one custom op with GEMMs per tap, and in
+    /// training mode BatchNorm + ReLU is another.
     pub fn forward_fused_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         self.run(x, train, true)
     }
@@ -103,7 +104,11 @@ impl CnnSorter {
                 }
                 _ => conv_reference(&h, conv, *dilation)?,
             };
-            let y = bn.forward_t(&z, train)?.relu()?;
+            let y = if fused && train {
+                crate::kernels::batchnorm::batch_norm_relu_train(&z, bn)?
+            } else {
+                bn.forward_t(&z, train)?.relu()?
+            };
             // residual connections between the equally wide middle blocks keep the scores'
             // own values within reach of the head, and the deep stack trainable
             h = if y.dims() == h.dims() { (y + h)? } else { y };

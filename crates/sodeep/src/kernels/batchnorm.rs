@@ -1,0 +1,185 @@
+//! Training-mode BatchNorm followed by ReLU, as one candle op.
+//!
+//! candle's `BatchNorm::forward_t` in training mode transposes and copies its input, then runs
+//! about ten elementwise passes; with the ReLU after it, that was a third of a CNN sorter's
+//! training step once the convolutions were fused. Here the forward pass is one pass for the
+//! per-channel statistics and one for the output, and the backward pass two more:
+//!
+//! `y = relu(γ·x̂ + β)`, `x̂ = (x − μ) / √(σ² + ε)`, with μ and the biased σ² over batch and
+//! positions. With `g = dy·[y > 0]`: `dβ = Σ g`, `dγ = Σ g·x̂`, and
+//! `dx = γ/√(σ² + ε) · (g − dβ/n − x̂·dγ/n)` (n values per channel).
+
+use std::sync::{Arc, Mutex};
+
+use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor, Var};
+use candle_nn::BatchNorm;
+
+use super::slice;
+
+/// Per-channel batch statistics: means and biased variances.
+type Stats = (Vec<f64>, Vec<f64>);
+
+/// `(x: B × C × L, γ: C, β: C) → relu(γ·x̂ + β)`.
+struct BnRelu {
+    eps: f64,
+    /// The batch statistics of the last forward pass, for the running averages.
+    stats: Arc<Mutex<Option<Stats>>>,
+}
+
+/// Channel `c`'s values of vector `b`.
+fn rows(x: &[f32], c: usize, len: usize, chans: usize) -> impl Iterator<Item = &[f32]> {
+    x.chunks_exact(chans * len).map(move |v| &v[c * len..][..len])
+}
+
+fn dims(x: &[usize], g: &[usize], b: &[usize]) -> Result<(usize, usize, usize)> {
+    match (x, g, b) {
+        ([bs, c, l], [gc], [bc]) if c == gc && c == bc && bs * l > 0 => Ok((*bs, *c, *l)),
+        _ => candle_core::bail!("fused batch-norm: bad shapes x {x:?}, γ {g:?}, β {b:?}"),
+    }
+}
+
+impl CustomOp3 for BnRelu {
+    fn name(&self) -> &'static str {
+        "fused-batchnorm-relu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (b, chans, len) = dims(l1.dims(), l2.dims(), l3.dims())?;
+        let (x, gamma, beta) = (
+            slice(s1, l1, "x")?,
+            slice(s2, l2, "γ")?,
+            slice(s3, l3, "β")?,
+        );
+        let n = (b * len) as f64;
+        let mut means = vec![0f64; chans];
+        let mut vars = vec![0f64; chans];
+        let mut y = vec![0f32; x.len()];
+        for c in 0..chans {
+            let mean = rows(x, c, len, chans)
+                .map(|r| r.iter().map(|&v| v as f64).sum::<f64>())
+                .sum::<f64>()
+                / n;
+            let var = rows(x, c, len, chans)
+                .map(|r| r.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>())
+                .sum::<f64>()
+                / n;
+            means[c] = mean;
+            vars[c] = var;
+            let scale = gamma[c] / ((var + self.eps).sqrt() as f32);
+            let shift = beta[c] - mean as f32 * scale;
+            for (src, dst) in rows(x, c, len, chans).zip(y.chunks_exact_mut(chans * len)) {
+                for (o, &v) in dst[c * len..][..len].iter_mut().zip(src) {
+                    *o = (v * scale + shift).max(0.0);
+                }
+            }
+        }
+        *self.stats.lock().expect("stats lock") = Some((means, vars));
+        Ok((CpuStorage::F32(y), Shape::from((b, chans, len))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        gamma: &Tensor,
+        beta: &Tensor,
+        y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (b, chans, len) = dims(x.dims(), gamma.dims(), beta.dims())?;
+        let Some((means, vars)) = self.stats.lock().expect("stats lock").clone() else {
+            candle_core::bail!("fused batch-norm: backward without a forward pass")
+        };
+        let xv: Vec<f32> = x.flatten_all()?.to_vec1()?;
+        let yv: Vec<f32> = y.flatten_all()?.to_vec1()?;
+        let dyv: Vec<f32> = dy.flatten_all()?.to_vec1()?;
+        let gv: Vec<f32> = gamma.to_vec1()?;
+        let n = (b * len) as f64;
+        let (mut dgamma, mut dbeta) = (vec![0f32; chans], vec![0f32; chans]);
+        let mut dx = vec![0f32; xv.len()];
+        for c in 0..chans {
+            let inv_std = 1.0 / (vars[c] + self.eps).sqrt();
+            let mean = means[c];
+            // g = dy where the ReLU passed, else 0
+            let (mut sum_g, mut sum_gx) = (0f64, 0f64);
+            for ((xr, yr), dyr) in rows(&xv, c, len, chans)
+                .zip(rows(&yv, c, len, chans))
+                .zip(rows(&dyv, c, len, chans))
+            {
+                for ((&xi, &yi), &di) in xr.iter().zip(yr).zip(dyr) {
+                    if yi > 0.0 {
+                        sum_g += di as f64;
+                        sum_gx += di as f64 * (xi as f64 - mean) * inv_std;
+                    }
+                }
+            }
+            dbeta[c] = sum_g as f32;
+            dgamma[c] = sum_gx as f32;
+            let k = gv[c] as f64 * inv_std;
+            let (mg, mgx) = (sum_g / n, sum_gx / n);
+            let rows_out = dx.chunks_exact_mut(chans * len).map(|v| &mut v[c * len..][..len]);
+            for (((xr, yr), dyr), dr) in rows(&xv, c, len, chans)
+                .zip(rows(&yv, c, len, chans))
+                .zip(rows(&dyv, c, len, chans))
+                .zip(rows_out)
+            {
+                for (((&xi, &yi), &di), o) in xr.iter().zip(yr).zip(dyr).zip(dr.iter_mut()) {
+                    let g = if yi > 0.0 { di as f64 } else { 0.0 };
+                    let xh = (xi as f64 - mean) * inv_std;
+                    *o = (k * (g - mg - xh * mgx)) as f32;
+                }
+            }
+        }
+        let dev = &Device::Cpu;
+        Ok((
+            Some(Tensor::from_vec(dx, x.shape(), dev)?),
+            Some(Tensor::from_vec(dgamma, gamma.shape(), dev)?),
+            Some(Tensor::from_vec(dbeta, beta.shape(), dev)?),
+        ))
+    }
+}
+
+/// `relu(bn(x))` for `x: B × C × L` in training mode, updating `bn`'s running statistics as
+/// candle's `BatchNorm::forward_t(x, true)` does (momentum-weighted means; the variance with
+/// the unbiased factor `n / (n − 1)`). f32 on the CPU; `bn` must have an affine weight and bias.
+pub fn batch_norm_relu_train(x: &Tensor, bn: &BatchNorm) -> Result<Tensor> {
+    let (eps, momentum) = (bn.eps(), bn.momentum());
+    if x.dtype() != DType::F32 || !x.device().is_cpu() {
+        candle_core::bail!("fused batch-norm: f32 CPU tensors only");
+    }
+    let Some((gamma, beta)) = bn.weight_and_bias() else {
+        candle_core::bail!("fused batch-norm: the layer has no affine weight and bias")
+    };
+    let stats = Arc::new(Mutex::new(None));
+    let op = BnRelu {
+        eps,
+        stats: stats.clone(),
+    };
+    let y = x
+        .contiguous()?
+        .apply_op3(&gamma.contiguous()?, &beta.contiguous()?, op)?;
+    let Some((means, vars)) = stats.lock().expect("stats lock").clone() else {
+        candle_core::bail!("fused batch-norm: the forward pass left no statistics")
+    };
+    let n = (x.dim(0)? * x.dim(2)?) as f64;
+    let to_f32 = |v: Vec<f64>| v.into_iter().map(|s| s as f32).collect::<Vec<f32>>();
+    let dev = x.device();
+    let mean = Tensor::from_vec(to_f32(means), gamma.shape(), dev)?;
+    let var = Tensor::from_vec(to_f32(vars), gamma.shape(), dev)?;
+    let (rm, rv) = (bn.running_mean(), bn.running_var());
+    let new_mean = ((rm * (1.0 - momentum))? + (mean * momentum)?)?;
+    let new_var = ((rv * (1.0 - momentum))? + (var * (momentum * n / (n - 1.0)))?)?;
+    // The running statistics are variables (candle's BatchNorm keeps them as `Var`s); a `Var`
+    // made from a variable shares its storage, so `set` writes the BatchNorm's own values, as
+    // candle's training pass does.
+    Var::from_tensor(rm)?.set(&new_mean)?;
+    Var::from_tensor(rv)?.set(&new_var)?;
+    Ok(y)
+}
