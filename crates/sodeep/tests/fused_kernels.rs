@@ -243,7 +243,10 @@ fn fused_batch_norm_updates_running_statistics() {
     let build = || {
         let (varmap, _) = init_sorter(&cfg, 3).unwrap();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        (varmap, CnnSorter::new(CnnSorterConfig { d, channels }, vb).unwrap())
+        (
+            varmap,
+            CnnSorter::new(CnnSorterConfig { d, channels }, vb).unwrap(),
+        )
     };
     let ((vm_ref, net_ref), (vm_fused, net_fused)) = (build(), build());
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
@@ -253,14 +256,29 @@ fn fused_batch_norm_updates_running_statistics() {
         net_ref.forward_reference_t(&x, true).unwrap();
         net_fused.forward_fused_t(&x, true).unwrap();
     }
-    let (a, b) = (vm_ref.data().lock().unwrap(), vm_fused.data().lock().unwrap());
+    let (a, b) = (
+        vm_ref.data().lock().unwrap(),
+        vm_fused.data().lock().unwrap(),
+    );
     let mut checked = 0;
     for (name, v) in a.iter().filter(|(n, _)| n.contains("running_")) {
         let w = &b[name];
         assert!(max_rel(w.as_tensor(), v.as_tensor()) < 1e-5, "{name}");
-        let init = if name.ends_with("running_var") { 1.0 } else { 0.0 };
-        let moved = (v.as_tensor() - init).unwrap().abs().unwrap().max_all().unwrap();
-        assert!(moved.to_scalar::<f32>().unwrap() > 1e-4, "{name} never updated");
+        let init = if name.ends_with("running_var") {
+            1.0
+        } else {
+            0.0
+        };
+        let moved = (v.as_tensor() - init)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap();
+        assert!(
+            moved.to_scalar::<f32>().unwrap() > 1e-4,
+            "{name} never updated"
+        );
         checked += 1;
     }
     assert_eq!(checked, 16);

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor, Var};
 use candle_nn::BatchNorm;
 
+use super::simd::vectorized;
 use super::slice;
 
 /// Per-channel batch statistics: means and biased variances.
@@ -28,7 +29,8 @@ struct BnRelu {
 
 /// Channel `c`'s values of vector `b`.
 fn rows(x: &[f32], c: usize, len: usize, chans: usize) -> impl Iterator<Item = &[f32]> {
-    x.chunks_exact(chans * len).map(move |v| &v[c * len..][..len])
+    x.chunks_exact(chans * len)
+        .map(move |v| &v[c * len..][..len])
 }
 
 fn dims(x: &[usize], g: &[usize], b: &[usize]) -> Result<(usize, usize, usize)> {
@@ -63,12 +65,13 @@ impl CustomOp3 for BnRelu {
         let mut vars = vec![0f64; chans];
         let mut y = vec![0f32; x.len()];
         for c in 0..chans {
+            // per-row sums in f32, added across rows in f64
             let mean = rows(x, c, len, chans)
-                .map(|r| r.iter().map(|&v| v as f64).sum::<f64>())
+                .map(|r| centered_sums(r, 0.0).0 as f64)
                 .sum::<f64>()
                 / n;
             let var = rows(x, c, len, chans)
-                .map(|r| r.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>())
+                .map(|r| centered_sums(r, mean as f32).1 as f64)
                 .sum::<f64>()
                 / n;
             means[c] = mean;
@@ -76,9 +79,7 @@ impl CustomOp3 for BnRelu {
             let scale = gamma[c] / ((var + self.eps).sqrt() as f32);
             let shift = beta[c] - mean as f32 * scale;
             for (src, dst) in rows(x, c, len, chans).zip(y.chunks_exact_mut(chans * len)) {
-                for (o, &v) in dst[c * len..][..len].iter_mut().zip(src) {
-                    *o = (v * scale + shift).max(0.0);
-                }
+                affine_relu(src, &mut dst[c * len..][..len], scale, shift);
             }
         }
         *self.stats.lock().expect("stats lock") = Some((means, vars));
@@ -107,34 +108,35 @@ impl CustomOp3 for BnRelu {
         for c in 0..chans {
             let inv_std = 1.0 / (vars[c] + self.eps).sqrt();
             let mean = means[c];
-            // g = dy where the ReLU passed, else 0
             let (mut sum_g, mut sum_gx) = (0f64, 0f64);
             for ((xr, yr), dyr) in rows(&xv, c, len, chans)
                 .zip(rows(&yv, c, len, chans))
                 .zip(rows(&dyv, c, len, chans))
             {
-                for ((&xi, &yi), &di) in xr.iter().zip(yr).zip(dyr) {
-                    if yi > 0.0 {
-                        sum_g += di as f64;
-                        sum_gx += di as f64 * (xi as f64 - mean) * inv_std;
-                    }
-                }
+                let (g, gx) = masked_sums(xr, yr, dyr, mean as f32);
+                sum_g += g as f64;
+                sum_gx += gx as f64;
             }
+            sum_gx *= inv_std;
             dbeta[c] = sum_g as f32;
             dgamma[c] = sum_gx as f32;
             let k = gv[c] as f64 * inv_std;
-            let (mg, mgx) = (sum_g / n, sum_gx / n);
-            let rows_out = dx.chunks_exact_mut(chans * len).map(|v| &mut v[c * len..][..len]);
+            let coef = InputGrad {
+                mean: mean as f32,
+                inv_std: inv_std as f32,
+                k: k as f32,
+                mg: (sum_g / n) as f32,
+                mgx: (sum_gx / n) as f32,
+            };
+            let rows_out = dx
+                .chunks_exact_mut(chans * len)
+                .map(|v| &mut v[c * len..][..len]);
             for (((xr, yr), dyr), dr) in rows(&xv, c, len, chans)
                 .zip(rows(&yv, c, len, chans))
                 .zip(rows(&dyv, c, len, chans))
                 .zip(rows_out)
             {
-                for (((&xi, &yi), &di), o) in xr.iter().zip(yr).zip(dyr).zip(dr.iter_mut()) {
-                    let g = if yi > 0.0 { di as f64 } else { 0.0 };
-                    let xh = (xi as f64 - mean) * inv_std;
-                    *o = (k * (g - mg - xh * mgx)) as f32;
-                }
+                input_grad(xr, yr, dyr, dr, coef);
             }
         }
         let dev = &Device::Cpu;
@@ -183,3 +185,95 @@ pub fn batch_norm_relu_train(x: &Tensor, bn: &BatchNorm) -> Result<Tensor> {
     Var::from_tensor(rv)?.set(&new_var)?;
     Ok(y)
 }
+
+#[inline(always)]
+fn affine_relu_body(src: &[f32], dst: &mut [f32], scale: f32, shift: f32) {
+    for (o, &v) in dst.iter_mut().zip(src) {
+        *o = (v * scale + shift).max(0.0);
+    }
+}
+
+vectorized!(
+    /// `dst = relu(src·scale + shift)`.
+    fn affine_relu = affine_relu_body(src: &[f32], dst: &mut [f32], scale: f32, shift: f32)
+);
+
+#[inline(always)]
+fn masked_sums_body(x: &[f32], y: &[f32], dy: &[f32], mean: f32) -> (f32, f32) {
+    // eight partial sums, so that the compiler may keep them in one vector register
+    let (mut sg, mut sgx) = ([0f32; 8], [0f32; 8]);
+    let lanes = x
+        .chunks_exact(8)
+        .zip(y.chunks_exact(8))
+        .zip(dy.chunks_exact(8));
+    for ((xc, yc), dc) in lanes {
+        for l in 0..8 {
+            // g = dy where the ReLU passed, else 0
+            let g = if yc[l] > 0.0 { dc[l] } else { 0.0 };
+            sg[l] += g;
+            sgx[l] += g * (xc[l] - mean);
+        }
+    }
+    let tail = x.len() / 8 * 8;
+    for ((&xi, &yi), &di) in x[tail..].iter().zip(&y[tail..]).zip(&dy[tail..]) {
+        let g = if yi > 0.0 { di } else { 0.0 };
+        sg[0] += g;
+        sgx[0] += g * (xi - mean);
+    }
+    (sg.iter().sum(), sgx.iter().sum())
+}
+
+#[inline(always)]
+fn centered_sums_body(x: &[f32], mean: f32) -> (f32, f32) {
+    let (mut s1, mut s2) = ([0f32; 8], [0f32; 8]);
+    for xc in x.chunks_exact(8) {
+        for l in 0..8 {
+            let v = xc[l] - mean;
+            s1[l] += v;
+            s2[l] += v * v;
+        }
+    }
+    for &xi in &x[x.len() / 8 * 8..] {
+        let v = xi - mean;
+        s1[0] += v;
+        s2[0] += v * v;
+    }
+    (s1.iter().sum(), s2.iter().sum())
+}
+
+vectorized!(
+    /// `(Σ (x − c), Σ (x − c)²)` over one row.
+    fn centered_sums = centered_sums_body(x: &[f32], c: f32) -> (f32, f32)
+);
+
+vectorized!(
+    /// `(Σ g, Σ g·(x − μ))` over one row, with `g = dy·[y > 0]`.
+    fn masked_sums = masked_sums_body(x: &[f32], y: &[f32], dy: &[f32], mean: f32) -> (f32, f32)
+);
+
+/// Per-channel constants of the input gradient.
+#[derive(Clone, Copy)]
+struct InputGrad {
+    mean: f32,
+    inv_std: f32,
+    /// `γ / √(σ² + ε)`.
+    k: f32,
+    /// `Σ g / n`.
+    mg: f32,
+    /// `Σ g·x̂ / n`.
+    mgx: f32,
+}
+
+#[inline(always)]
+fn input_grad_body(x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], c: InputGrad) {
+    for (((&xi, &yi), &di), o) in x.iter().zip(y).zip(dy).zip(dx.iter_mut()) {
+        let g = if yi > 0.0 { di } else { 0.0 };
+        let xh = (xi - c.mean) * c.inv_std;
+        *o = c.k * (g - c.mg - xh * c.mgx);
+    }
+}
+
+vectorized!(
+    /// One row of `dx = γ/√(σ² + ε) · (g − Σg/n − x̂·Σg·x̂/n)`.
+    fn input_grad = input_grad_body(x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], c: InputGrad)
+);

@@ -54,13 +54,13 @@ pub(crate) fn tanh(x: f32) -> f32 {
 /// vectorised for 256-bit registers; a closure would not do, because it is not inlined into
 /// the function that carries the target features.
 macro_rules! vectorized {
-    ($(#[$m:meta])* fn $name:ident = $body:ident($($arg:ident: $ty:ty),* $(,)?)) => {
+    ($(#[$m:meta])* fn $name:ident = $body:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?) => {
         $(#[$m])*
-        fn $name($($arg: $ty),*) {
+        fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2_fma($($arg: $ty),*) {
+                unsafe fn avx2_fma($($arg: $ty),*) $(-> $ret)? {
                     $body($($arg),*)
                 }
                 if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
