@@ -27,12 +27,6 @@ struct BnRelu {
     stats: Arc<Mutex<Option<Stats>>>,
 }
 
-/// Channel `c`'s values of vector `b`.
-fn rows(x: &[f32], c: usize, len: usize, chans: usize) -> impl Iterator<Item = &[f32]> {
-    x.chunks_exact(chans * len)
-        .map(move |v| &v[c * len..][..len])
-}
-
 fn dims(x: &[usize], g: &[usize], b: &[usize]) -> Result<(usize, usize, usize)> {
     match (x, g, b) {
         ([bs, c, l], [gc], [bc]) if c == gc && c == bc && bs * l > 0 => Ok((*bs, *c, *l)),
@@ -64,23 +58,29 @@ impl CustomOp3 for BnRelu {
         let mut means = vec![0f64; chans];
         let mut vars = vec![0f64; chans];
         let mut y = vec![0f32; x.len()];
-        for c in 0..chans {
-            // per-row sums in f32, added across rows in f64
-            let mean = rows(x, c, len, chans)
-                .map(|r| centered_sums(r, 0.0).0 as f64)
-                .sum::<f64>()
-                / n;
-            let var = rows(x, c, len, chans)
-                .map(|r| centered_sums(r, mean as f32).1 as f64)
-                .sum::<f64>()
-                / n;
-            means[c] = mean;
-            vars[c] = var;
-            let scale = gamma[c] / ((var + self.eps).sqrt() as f32);
-            let shift = beta[c] - mean as f32 * scale;
-            for (src, dst) in rows(x, c, len, chans).zip(y.chunks_exact_mut(chans * len)) {
-                affine_relu(src, &mut dst[c * len..][..len], scale, shift);
+        // Every pass walks the buffers in memory order (vector by vector, channel by channel)
+        // with per-channel accumulators; per-row sums are f32, added across rows in f64.
+        for v in x.chunks_exact(chans * len) {
+            for (c, r) in v.chunks_exact(len).enumerate() {
+                means[c] += centered_sums(r, 0.0).0 as f64;
             }
+        }
+        means.iter_mut().for_each(|m| *m /= n);
+        for v in x.chunks_exact(chans * len) {
+            for (c, r) in v.chunks_exact(len).enumerate() {
+                vars[c] += centered_sums(r, means[c] as f32).1 as f64;
+            }
+        }
+        vars.iter_mut().for_each(|s| *s /= n);
+        let (scale, shift): (Vec<f32>, Vec<f32>) = (0..chans)
+            .map(|c| {
+                let scale = gamma[c] / ((vars[c] + self.eps).sqrt() as f32);
+                (scale, beta[c] - means[c] as f32 * scale)
+            })
+            .unzip();
+        let rows = x.chunks_exact(len).zip((0..chans).cycle());
+        for ((src, c), dst) in rows.zip(y.chunks_exact_mut(len)) {
+            affine_relu(src, dst, scale[c], shift[c]);
         }
         *self.stats.lock().expect("stats lock") = Some((means, vars));
         Ok((CpuStorage::F32(y), Shape::from((b, chans, len))))
@@ -105,39 +105,35 @@ impl CustomOp3 for BnRelu {
         let n = (b * len) as f64;
         let (mut dgamma, mut dbeta) = (vec![0f32; chans], vec![0f32; chans]);
         let mut dx = vec![0f32; xv.len()];
-        for c in 0..chans {
-            let inv_std = 1.0 / (vars[c] + self.eps).sqrt();
-            let mean = means[c];
-            let (mut sum_g, mut sum_gx) = (0f64, 0f64);
-            for ((xr, yr), dyr) in rows(&xv, c, len, chans)
-                .zip(rows(&yv, c, len, chans))
-                .zip(rows(&dyv, c, len, chans))
-            {
-                let (g, gx) = masked_sums(xr, yr, dyr, mean as f32);
-                sum_g += g as f64;
-                sum_gx += gx as f64;
-            }
-            sum_gx *= inv_std;
-            dbeta[c] = sum_g as f32;
-            dgamma[c] = sum_gx as f32;
-            let k = gv[c] as f64 * inv_std;
-            let coef = InputGrad {
-                mean: mean as f32,
-                inv_std: inv_std as f32,
-                k: k as f32,
-                mg: (sum_g / n) as f32,
-                mgx: (sum_gx / n) as f32,
-            };
-            let rows_out = dx
-                .chunks_exact_mut(chans * len)
-                .map(|v| &mut v[c * len..][..len]);
-            for (((xr, yr), dyr), dr) in rows(&xv, c, len, chans)
-                .zip(rows(&yv, c, len, chans))
-                .zip(rows(&dyv, c, len, chans))
-                .zip(rows_out)
-            {
-                input_grad(xr, yr, dyr, dr, coef);
-            }
+        let (mut sum_g, mut sum_gx) = (vec![0f64; chans], vec![0f64; chans]);
+        let row_sets = || {
+            xv.chunks_exact(len)
+                .zip(yv.chunks_exact(len))
+                .zip(dyv.chunks_exact(len))
+                .zip((0..chans).cycle())
+        };
+        for (((xr, yr), dyr), c) in row_sets() {
+            let (g, gx) = masked_sums(xr, yr, dyr, means[c] as f32);
+            sum_g[c] += g as f64;
+            sum_gx[c] += gx as f64;
+        }
+        let coefs: Vec<InputGrad> = (0..chans)
+            .map(|c| {
+                let inv_std = 1.0 / (vars[c] + self.eps).sqrt();
+                let sgx = sum_gx[c] * inv_std;
+                dbeta[c] = sum_g[c] as f32;
+                dgamma[c] = sgx as f32;
+                InputGrad {
+                    mean: means[c] as f32,
+                    inv_std: inv_std as f32,
+                    k: (gv[c] as f64 * inv_std) as f32,
+                    mg: (sum_g[c] / n) as f32,
+                    mgx: (sgx / n) as f32,
+                }
+            })
+            .collect();
+        for ((((xr, yr), dyr), c), dr) in row_sets().zip(dx.chunks_exact_mut(len)) {
+            input_grad(xr, yr, dyr, dr, coefs[c]);
         }
         let dev = &Device::Cpu;
         Ok((
@@ -198,6 +194,12 @@ vectorized!(
     fn affine_relu = affine_relu_body(src: &[f32], dst: &mut [f32], scale: f32, shift: f32)
 );
 
+/// A slice of `chunks_exact(8)` as an array, so that its length is known to the compiler.
+#[inline(always)]
+fn lane8(v: &[f32]) -> &[f32; 8] {
+    v.try_into().expect("chunks of eight")
+}
+
 #[inline(always)]
 fn masked_sums_body(x: &[f32], y: &[f32], dy: &[f32], mean: f32) -> (f32, f32) {
     // eight partial sums, so that the compiler may keep them in one vector register
@@ -207,9 +209,10 @@ fn masked_sums_body(x: &[f32], y: &[f32], dy: &[f32], mean: f32) -> (f32, f32) {
         .zip(y.chunks_exact(8))
         .zip(dy.chunks_exact(8));
     for ((xc, yc), dc) in lanes {
+        let (xc, yc, dc) = (lane8(xc), lane8(yc), lane8(dc));
         for l in 0..8 {
-            // g = dy where the ReLU passed, else 0
-            let g = if yc[l] > 0.0 { dc[l] } else { 0.0 };
+            // g = dy where the ReLU passed, else 0 (a multiply, not a branch)
+            let g = dc[l] * ((yc[l] > 0.0) as u32 as f32);
             sg[l] += g;
             sgx[l] += g * (xc[l] - mean);
         }
@@ -227,6 +230,7 @@ fn masked_sums_body(x: &[f32], y: &[f32], dy: &[f32], mean: f32) -> (f32, f32) {
 fn centered_sums_body(x: &[f32], mean: f32) -> (f32, f32) {
     let (mut s1, mut s2) = ([0f32; 8], [0f32; 8]);
     for xc in x.chunks_exact(8) {
+        let xc = lane8(xc);
         for l in 0..8 {
             let v = xc[l] - mean;
             s1[l] += v;
