@@ -8,24 +8,40 @@
 #                                     against the GPU's own validation figure, and times a training
 #                                     step against PyTorch CUDA (bench/torch_sorters.py) on that GPU
 #
-# Untested so far: no GPU has been lent to this project's sessions (see the README).
+# `build` was run on the 2-core dev machine (CUDA 13.0 wheels, compute capability 9.0): it links.
+# `run` is untested: no GPU has been lent to this project's sessions (see the README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 case "${1:-}" in
 build)
-    python3 -m venv .cuda-venv
-    .cuda-venv/bin/pip install -q nvidia-cuda-nvcc-cu12 nvidia-cuda-runtime-cu12 nvidia-cublas-cu12 nvidia-curand-cu12
-    site=$(.cuda-venv/bin/python -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))')/nvidia
-    export CUDA_ROOT="$site/cuda_nvcc" PATH="$site/cuda_nvcc/bin:$PATH"
-    export NVCC_PREPEND_FLAGS="-I$site/cuda_runtime/include -I$site/cublas/include -I$site/curand/include"
+    # CUDA 13.0 from PyPI: the oldest CUDA 13, so that its PTX loads on any CUDA 13 driver
+    [ -x .cuda-venv/bin/pip ] || python3 -m venv .cuda-venv
+    .cuda-venv/bin/pip install -q "nvidia-cuda-nvcc==13.0.*" "nvidia-cuda-runtime==13.0.*" \
+        "nvidia-cublas==13.0.*" "nvidia-curand" "nvidia-cuda-crt==13.0.*" "nvidia-cuda-cccl==13.0.*" \
+        "nvidia-nvvm==13.0.*" "nvidia-cuda-nvrtc==13.0.*"
+    root=$(.cuda-venv/bin/python -c 'import nvidia, os; print(os.path.join(nvidia.__path__[0], "cu13"))')
+    export CUDA_ROOT="$root" CUDA_PATH="$root" CUDA_TOOLKIT_ROOT_DIR="$root" PATH="$root/bin:$PATH"
+    export LIBRARY_PATH="$root/lib:${LIBRARY_PATH:-}" LD_LIBRARY_PATH="$root/lib:${LD_LIBRARY_PATH:-}"
     export CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-90}"   # H200; candle needs it without a GPU here
+    # The wheels ship versioned libraries only, and no libcuda (that comes with the driver):
+    # link against unversioned names and a stub libcuda whose soname is the driver's, so that
+    # the GPU machine's own libcuda.so.1 is loaded at run time.
+    for n in cublas cublasLt cudart nvrtc; do ln -sf "$root/lib/lib$n.so.13" "$root/lib/lib$n.so"; done
+    ln -sf "$(ls "$root"/lib/libcurand.so.* | head -1)" "$root/lib/libcurand.so"
+    cargo build --release --features cuda --target-dir target/cuda 2>/dev/null || true   # compiles; may fail to link
+    nm target/cuda/release/deps/libcudarc-*.rlib 2>/dev/null | awk '/ U cu[A-Z]/ {print "void " $2 "(void) {}"}' |
+        sort -u > target/cuda/cuda_stub.c
+    gcc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$root/lib/libcuda.so" target/cuda/cuda_stub.c
     cargo build --release --features cuda --target-dir target/cuda
-    mkdir -p target/cuda-bin && cp target/cuda/release/sodeep target/cuda-bin/sodeep
+    mkdir -p target/cuda-bin && strip -o target/cuda-bin/sodeep target/cuda/release/sodeep
     echo "built target/cuda-bin/sodeep (compute capability $CUDA_COMPUTE_CAP)"
     ;;
 run)
     bin="${2:-target/cuda-bin/sodeep}"
+    # cuBLAS, cuRAND and the CUDA runtime from the PyTorch install's nvidia-* wheels
+    libs=$(python3 -c 'import glob, os, nvidia; print(":".join(sorted({os.path.dirname(p) for p in glob.glob(os.path.join(nvidia.__path__[0], "**", "lib*.so*"), recursive=True)})))')
+    export LD_LIBRARY_PATH="$libs:${LD_LIBRARY_PATH:-}"
     out="${OUT:-$(mktemp -d)}/gpu-check"
     rm -rf "$out"
     steps=300 batch=256
