@@ -273,6 +273,13 @@ fn keep_freed_memory() {
 
 fn main() -> ExitCode {
     keep_freed_memory();
+    // Like other command-line tools, end quietly when the reader of stdout goes away
+    // (`sodeep list-sorters | head`); Rust's default turns that into a panic in `println!`.
+    #[cfg(unix)]
+    // SAFETY: restores the default action of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let threads = cli.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()

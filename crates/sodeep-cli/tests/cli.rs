@@ -346,3 +346,17 @@ fn bench_sorters_rust_alone_and_data() {
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("vectors/s"));
 }
+
+/// A reader that stops early (`sodeep list-sorters | head -1`) ends the command quietly.
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let mut child = bin()
+        .arg("list-sorters")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
