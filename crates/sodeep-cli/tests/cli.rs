@@ -360,3 +360,15 @@ fn closed_stdout_is_not_a_panic() {
     let out = child.wait_with_output().unwrap();
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }
+
+/// `best-100` is an alias: it loads the shipped sorter it names.
+#[test]
+fn best_100_is_an_alias_of_a_shipped_sorter() {
+    let o = run("eval-sorter --sorter best-100 --samples 20 --json", None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["sorter"], "lstm-100");
+    assert!(v["l1"].as_f64().unwrap() < 0.03);
+    let listing = run("list-sorters", None);
+    assert!(String::from_utf8_lossy(&listing.stdout).contains("best-100"));
+}

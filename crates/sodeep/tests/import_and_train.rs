@@ -196,3 +196,29 @@ fn a_checkpoint_left_aside_by_a_crash_is_found_and_replaced_safely() {
     assert_eq!(card.training.unwrap().step, 4);
     assert!(!dir.path().join(".ckpt.old").exists());
 }
+
+/// An `lstm` with the position head trains, records its learning curve, and loads back as a
+/// frozen sorter whose card keeps the head.
+#[test]
+fn position_head_trains_and_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = tiny(dir.path(), 4, Arch::Lstm);
+    cfg.sorter.head = sodeep::sorter::Head::Position;
+    sodeep::train::train_sorter(&cfg, false, |_| {}).unwrap();
+    let sorter = sodeep::Sorter::load_dir(&dir.path().join("ckpt")).unwrap();
+    assert_eq!(sorter.card().config.head, sodeep::sorter::Head::Position);
+    let record = sorter.card().training.clone().unwrap();
+    let steps: Vec<usize> = record.curve.iter().map(|p| p.0).collect();
+    assert_eq!(steps, vec![2, 4]);
+    let x = candle_core::Tensor::zeros((3, 6), candle_core::DType::F32, &candle_core::Device::Cpu)
+        .unwrap();
+    assert_eq!(sorter.forward(&x).unwrap().dims(), &[3, 6]);
+    // per direction: W_ih (16 × input), W_hh (16 × 4), two biases of 16; input 1, then 8;
+    // the head: 8 weights and a bias (the mixing head alone would have 6 · 6 · 8 + 6)
+    let params: usize = load_safetensors(&dir.path().join("ckpt/sorter.safetensors"))
+        .unwrap()
+        .values()
+        .map(|t| t.elem_count())
+        .sum();
+    assert_eq!(params, 2 * (16 + 64 + 32) + 2 * (128 + 64 + 32) + 8 + 1);
+}
