@@ -223,7 +223,8 @@ pub(crate) trait Cell: Send + Sync + 'static {
     /// The outputs `h` in step order (`T·B × H`).
     fn outputs(tr: &Self::Trace) -> &[f32];
     /// Back-propagates one direction `k` given the layer's output gradient `dy`; the weight and
-    /// bias gradients are left empty unless `weights` is set.
+    /// bias gradients are left empty, and `xs` (the inputs in step order) is empty, unless
+    /// `weights` is set.
     fn backward(
         tr: &Self::Trace,
         xs: &[f32],
@@ -302,12 +303,21 @@ impl<C: Cell> CustomOp3 for BiRnn<C> {
         let Some(traces) = guard.as_ref() else {
             candle_core::bail!("{}: backward without a forward pass", C::NAME)
         };
-        let xv: Vec<f32> = x.flatten_all()?.to_vec1()?;
+        // the inputs only serve the weight gradients: a frozen layer skips copying them
+        let xv: Vec<f32> = if self.weight_grads {
+            x.flatten_all()?.to_vec1()?
+        } else {
+            Vec::new()
+        };
         let wv: Vec<f32> = w.flatten_all()?.to_vec1()?;
         let dyv: Vec<f32> = dy.flatten_all()?.to_vec1()?;
         let wsz = C::GATES * d.h * (d.i + d.h);
         let [(dx0, dw0, db0), (dx1, dw1, db1)] = both(self.threads, |k| {
-            let xs = gather_steps(&xv, d, k == 1);
+            let xs = if self.weight_grads {
+                gather_steps(&xv, d, k == 1)
+            } else {
+                Vec::new()
+            };
             let wk = &wv[k * wsz..][..wsz];
             C::backward(&traces[k], &xs, &dyv, wk, d, k, self.weight_grads)
         });
