@@ -4,7 +4,10 @@
 use candle_core::{Result, Tensor};
 
 use super::simd::{sigmoid, tanh, vectorized};
-use super::{apply_birnn, gather_steps, gemm, Cell, Dims, DirectionGrads, Mat};
+use super::{
+    apply_birnn, column_sums, gather_steps, gemm, input_and_weight_grads, Cell, Dims,
+    DirectionGrads, Mat,
+};
 
 /// Activations of one direction in step order: per row `[r | z | n | W_hn h + b_hn]`
 /// (`T·B × 4H`) and the outputs (`T·B × H`).
@@ -134,56 +137,12 @@ impl Cell for GruCell {
                 }
             }
         }
-        let (dw, db) = if weights {
-            let mut dw = vec![0f32; g3 * ld];
-            // SAFETY: sizes follow from the buffers.
-            unsafe {
-                let dgi_t = Mat::rows(&dgi, g3).t();
-                gemm(
-                    g3,
-                    i,
-                    t * b,
-                    (dw.as_mut_ptr(), ld),
-                    false,
-                    dgi_t,
-                    Mat::rows(xs, i),
-                );
-                let dgh_t = Mat::rows(&dgh, g3).t().offset(b * g3);
-                let hs = Mat::rows(&tr.hs, h);
-                gemm(
-                    g3,
-                    h,
-                    (t - 1) * b,
-                    (dw.as_mut_ptr().add(i), ld),
-                    false,
-                    dgh_t,
-                    hs,
-                );
-            }
-            let mut db = vec![0f32; 2 * g3];
-            for (row_i, row_h) in dgi.chunks(g3).zip(dgh.chunks(g3)) {
-                for j in 0..g3 {
-                    db[j] += row_i[j];
-                    db[g3 + j] += row_h[j];
-                }
-            }
-            (dw, db)
+        let (dxs, dw) = input_and_weight_grads((&dgi, &dgh), xs, &tr.hs, w, d, g3, weights);
+        let db = if weights {
+            [column_sums(&dgi, g3), column_sums(&dgh, g3)].concat()
         } else {
-            (Vec::new(), Vec::new())
+            Vec::new()
         };
-        let mut dxs = vec![0f32; t * b * i];
-        // SAFETY: dgi is T·B × 3H, W_ih is 3H × I.
-        unsafe {
-            gemm(
-                t * b,
-                i,
-                g3,
-                (dxs.as_mut_ptr(), i),
-                false,
-                Mat::rows(&dgi, g3),
-                Mat::rows(w, ld),
-            );
-        }
         (dxs, dw, db)
     }
 }

@@ -9,7 +9,10 @@
 use candle_core::{Result, Tensor};
 
 use super::simd::{sigmoid, tanh, vectorized};
-use super::{apply_birnn, gather_steps, gemm, Cell, Dims, DirectionGrads, Mat};
+use super::{
+    apply_birnn, column_sums, gather_steps, gemm, input_and_weight_grads, Cell, Dims,
+    DirectionGrads, Mat,
+};
 
 /// Activations of one direction, in step order (step `s` is time `s` forward, `T − 1 − s`
 /// backward): post-activation gates (`T·B × 4H`), cells and outputs (`T·B × H`).
@@ -153,54 +156,12 @@ impl Cell for LstmCell {
                 }
             }
         }
-        let (dw, db) = if weights {
-            let mut dw = vec![0f32; g4 * ld];
-            let dg_t = Mat::rows(&dg, g4).t(); // 4H × T·B
-                                               // SAFETY: all sizes follow from the buffers above.
-            unsafe {
-                gemm(
-                    g4,
-                    i,
-                    t * b,
-                    (dw.as_mut_ptr(), ld),
-                    false,
-                    dg_t,
-                    Mat::rows(xs, i),
-                );
-                // h_{s−1} pairs with the gates of step s ≥ 1
-                gemm(
-                    g4,
-                    h,
-                    (t - 1) * b,
-                    (dw.as_mut_ptr().add(i), ld),
-                    false,
-                    dg_t.offset(b * g4),
-                    Mat::rows(&tr.hs, h),
-                );
-            }
-            let mut db = vec![0f32; g4];
-            for row in dg.chunks(g4) {
-                for (a, v) in db.iter_mut().zip(row) {
-                    *a += v;
-                }
-            }
-            (dw, db)
+        let (dxs, dw) = input_and_weight_grads((&dg, &dg), xs, &tr.hs, w, d, g4, weights);
+        let db = if weights {
+            column_sums(&dg, g4)
         } else {
-            (Vec::new(), Vec::new())
+            Vec::new()
         };
-        let mut dxs = vec![0f32; t * b * i];
-        // SAFETY: dg is T·B × 4H, W_ih is 4H × I.
-        unsafe {
-            gemm(
-                t * b,
-                i,
-                g4,
-                (dxs.as_mut_ptr(), i),
-                false,
-                Mat::rows(&dg, g4),
-                Mat::rows(w, ld),
-            );
-        }
         (dxs, dw, db)
     }
 }

@@ -192,6 +192,75 @@ pub(crate) fn scatter_input_grads(dxs: [&[f32]; 2], d: Dims) -> Vec<f32> {
     dx
 }
 
+/// The input and weight gradients every cell's backward pass ends with, given the gradients of
+/// the pre-activations in step order: `dg_in` (`T·B × G·H`, through the input projection) and
+/// `dg_h` (the same shape, through the recurrent product). Returns `dx = dg_in · W_ih` (step
+/// order, `T·B × I`) and, when `weights` is set, `dW = [dg_inᵀ · x | dg_h,s≥1ᵀ · h_{s−1}]`
+/// (`G·H × (I + H)`; empty otherwise). `xs` and `hs` are the inputs and outputs in step order.
+pub(crate) fn input_and_weight_grads(
+    (dg_in, dg_h): (&[f32], &[f32]),
+    xs: &[f32],
+    hs: &[f32],
+    w: &[f32],
+    d: Dims,
+    gh: usize,
+    weights: bool,
+) -> (Vec<f32>, Vec<f32>) {
+    let (b, t, i, h) = (d.b, d.t, d.i, d.h);
+    let ld = i + h;
+    let mut dw = Vec::new();
+    if weights {
+        dw = vec![0f32; gh * ld];
+        // SAFETY: all sizes follow from the buffers' shapes above.
+        unsafe {
+            gemm(
+                gh,
+                i,
+                t * b,
+                (dw.as_mut_ptr(), ld),
+                false,
+                Mat::rows(dg_in, gh).t(),
+                Mat::rows(xs, i),
+            );
+            // h_{s−1} pairs with the gates of step s ≥ 1
+            gemm(
+                gh,
+                h,
+                (t - 1) * b,
+                (dw.as_mut_ptr().add(i), ld),
+                false,
+                Mat::rows(dg_h, gh).t().offset(b * gh),
+                Mat::rows(hs, h),
+            );
+        }
+    }
+    let mut dxs = vec![0f32; t * b * i];
+    // SAFETY: dg_in is T·B × G·H, W_ih is G·H × I.
+    unsafe {
+        gemm(
+            t * b,
+            i,
+            gh,
+            (dxs.as_mut_ptr(), i),
+            false,
+            Mat::rows(dg_in, gh),
+            Mat::rows(w, ld),
+        );
+    }
+    (dxs, dw)
+}
+
+/// The sums of the columns of a row-major matrix with `cols` columns (a bias gradient).
+pub(crate) fn column_sums(m: &[f32], cols: usize) -> Vec<f32> {
+    let mut out = vec![0f32; cols];
+    for row in m.chunks_exact(cols) {
+        for (a, v) in out.iter_mut().zip(row) {
+            *a += v;
+        }
+    }
+    out
+}
+
 /// Runs `f(0)` and `f(1)` (the two directions) on two threads when allowed, else in turn.
 pub(crate) fn both<R: Send>(threads: usize, f: impl Fn(usize) -> R + Sync) -> [R; 2] {
     if threads >= 2 {
