@@ -11,7 +11,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor, Var};
+use candle_core::{CpuStorage, CustomOp3, Device, Layout, Result, Shape, Tensor, Var};
 use candle_nn::BatchNorm;
 
 use super::simd::vectorized;
@@ -149,7 +149,7 @@ impl CustomOp3 for BnRelu {
 /// the unbiased factor `n / (n − 1)`). f32 on the CPU; `bn` must have an affine weight and bias.
 pub fn batch_norm_relu_train(x: &Tensor, bn: &BatchNorm) -> Result<Tensor> {
     let (eps, momentum) = (bn.eps(), bn.momentum());
-    if x.dtype() != DType::F32 || !x.device().is_cpu() {
+    if !super::fused_applies(x) {
         candle_core::bail!("fused batch-norm: f32 CPU tensors only");
     }
     let Some((gamma, beta)) = bn.weight_and_bias() else {

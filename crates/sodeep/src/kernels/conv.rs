@@ -7,7 +7,7 @@
 //! inside the vector (outside it the padding is zero and contributes nothing). The backward
 //! pass is the same three GEMMs transposed. The batch is split across the allowed threads.
 
-use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp3, Device, Layout, Result, Shape, Tensor};
 
 use super::{gemm, slice, Mat};
 
@@ -259,7 +259,7 @@ impl CustomOp3 for DilatedConv {
 /// side): `x` is `B × C_in × L`, `w` is `C_out × C_in × K` with `K` odd, `bias` is `C_out`.
 /// The same as padding `x` and calling candle's `conv1d`. f32 on the CPU only.
 pub fn dilated_conv1d(x: &Tensor, w: &Tensor, bias: &Tensor, dilation: usize) -> Result<Tensor> {
-    if x.dtype() != DType::F32 || !x.device().is_cpu() {
+    if !super::fused_applies(x) {
         candle_core::bail!("fused conv: f32 CPU tensors only");
     }
     let op = DilatedConv {

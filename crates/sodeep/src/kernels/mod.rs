@@ -135,6 +135,12 @@ pub(crate) fn rnn_dims(x: &[usize], w: &[usize], gates: usize) -> Result<Dims> {
     })
 }
 
+/// Whether the fused ops take `x`: f32 tensors on the CPU. Elsewhere the sorters run their
+/// plain candle reference implementations.
+pub fn fused_applies(x: &Tensor) -> bool {
+    x.device().is_cpu() && x.dtype() == DType::F32
+}
+
 /// The contiguous f32 data of a custom op's input.
 pub(crate) fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
     let CpuStorage::F32(v) = s else {
@@ -406,7 +412,7 @@ impl<C: Cell> CustomOp3 for BiRnn<C> {
 
 /// Applies the fused layer of cell `C` (f32 on the CPU only).
 pub(crate) fn apply_birnn<C: Cell>(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
-    if x.dtype() != DType::F32 || !x.device().is_cpu() {
+    if !fused_applies(x) {
         candle_core::bail!("{}: f32 CPU tensors only", C::NAME);
     }
     let op = BiRnn::<C> {

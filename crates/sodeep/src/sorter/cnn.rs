@@ -149,7 +149,6 @@ impl ModuleT for CnnSorter {
     /// `x`: `B × d` → `B × d`. `train` selects batch statistics (and updates the running ones).
     /// Uses the fused convolution for f32 on the CPU, the reference otherwise.
     fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let fused = x.device().is_cpu() && x.dtype() == candle_core::DType::F32;
-        self.run(x, train, fused)
+        self.run(x, train, crate::kernels::fused_applies(x))
     }
 }

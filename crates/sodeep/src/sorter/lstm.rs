@@ -251,7 +251,7 @@ impl Module for LstmSorter {
     /// `x`: `B × d` scores → `B × d` predicted SoDeep ranks. Uses the fused kernel for f32 on
     /// the CPU, the reference implementation otherwise.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
+        if crate::kernels::fused_applies(x) {
             self.forward_fused(x)
         } else {
             self.forward_reference(x)
