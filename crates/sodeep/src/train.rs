@@ -226,15 +226,14 @@ struct State {
     record: TrainingRecord,
 }
 
-fn weights_of(varmap: &VarMap) -> HashMap<String, Tensor> {
-    varmap
-        .data()
-        .lock()
-        .expect("var map lock")
+/// CPU copies of the weights (a GPU run's checkpoints are written from these).
+fn weights_of(varmap: &VarMap) -> Result<HashMap<String, Tensor>> {
+    let vars = varmap.data().lock().expect("var map lock");
+    let copies = vars
         .iter()
         .map(|(k, v)| Ok((k.clone(), v.as_tensor().to_device(&Device::Cpu)?)))
-        .collect::<candle_core::Result<_>>()
-        .expect("copying weights to the CPU")
+        .collect::<candle_core::Result<_>>()?;
+    Ok(copies)
 }
 
 /// The same variables on `device`, and the network built on them.
@@ -367,7 +366,7 @@ fn resumed_state(cfg: &TrainConfig) -> Result<State> {
 }
 
 fn save(cfg: &TrainConfig, st: &State, which: &str) -> Result<()> {
-    let weights = weights_of(&st.varmap);
+    let weights = weights_of(&st.varmap)?;
     let mut card = SorterCard::new(cfg.sorter.clone(), parameter_count(&weights));
     card.training = Some(st.record.clone());
     let opt = st.adam.state()?;
