@@ -27,6 +27,19 @@ struct BnRelu {
     stats: Arc<Mutex<Option<Stats>>>,
 }
 
+/// Per channel, over all vectors: `Σ (x − m)` and `Σ (x − m)²`, `m` being the channel's entry
+/// of `centres`. The buffer is walked in memory order with per-channel accumulators; per-row
+/// sums are f32, added across rows in f64.
+fn channel_sums(x: &[f32], chans: usize, len: usize, centres: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let (mut s1, mut s2) = (vec![0f64; chans], vec![0f64; chans]);
+    for (r, c) in x.chunks_exact(len).zip((0..chans).cycle()) {
+        let (a, b) = centered_sums(r, centres[c] as f32);
+        s1[c] += a as f64;
+        s2[c] += b as f64;
+    }
+    (s1, s2)
+}
+
 fn dims(x: &[usize], g: &[usize], b: &[usize]) -> Result<(usize, usize, usize)> {
     match (x, g, b) {
         ([bs, c, l], [gc], [bc]) if c == gc && c == bc && bs * l > 0 => Ok((*bs, *c, *l)),
@@ -55,23 +68,18 @@ impl CustomOp3 for BnRelu {
             slice(s3, l3, "β")?,
         );
         let n = (b * len) as f64;
-        let mut means = vec![0f64; chans];
-        let mut vars = vec![0f64; chans];
         let mut y = vec![0f32; x.len()];
-        // Every pass walks the buffers in memory order (vector by vector, channel by channel)
-        // with per-channel accumulators; per-row sums are f32, added across rows in f64.
-        for v in x.chunks_exact(chans * len) {
-            for (c, r) in v.chunks_exact(len).enumerate() {
-                means[c] += centered_sums(r, 0.0).0 as f64;
-            }
-        }
-        means.iter_mut().for_each(|m| *m /= n);
-        for v in x.chunks_exact(chans * len) {
-            for (c, r) in v.chunks_exact(len).enumerate() {
-                vars[c] += centered_sums(r, means[c] as f32).1 as f64;
-            }
-        }
-        vars.iter_mut().for_each(|s| *s /= n);
+        // the mean first, then the variance around it (one pass would lose precision)
+        let means: Vec<f64> = channel_sums(x, chans, len, &vec![0.0; chans])
+            .0
+            .iter()
+            .map(|v| v / n)
+            .collect();
+        let vars: Vec<f64> = channel_sums(x, chans, len, &means)
+            .1
+            .iter()
+            .map(|v| v / n)
+            .collect();
         let (scale, shift): (Vec<f32>, Vec<f32>) = (0..chans)
             .map(|c| {
                 let scale = gamma[c] / ((vars[c] + self.eps).sqrt() as f32);
