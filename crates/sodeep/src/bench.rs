@@ -249,6 +249,53 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The peak memory of one step of each case, each side in a fresh process: `EXE bench
+/// memory-probe CASE` and, when PyTorch runs, the script's `--memory-probe CASE`.
+fn measure_memory(
+    cfg: &BenchConfig,
+    exe: &Path,
+    with_torch: bool,
+    log: &mut impl FnMut(&str),
+) -> Result<BTreeMap<String, MemoryResult>> {
+    let sizes = [
+        "--batch".to_string(),
+        cfg.batch.to_string(),
+        "--len".into(),
+        cfg.d.to_string(),
+    ];
+    let threads = ["--threads".to_string(), cfg.threads.to_string()];
+    let mut memory = BTreeMap::new();
+    for case in &cfg.cases {
+        let rust_mb = probe(
+            Command::new(exe)
+                .args(&threads)
+                .args(["bench", "memory-probe", case])
+                .args(&sizes),
+        )?;
+        let torch_mb = match (with_torch, &cfg.python) {
+            (true, Some(py)) => Some(probe(
+                Command::new(py)
+                    .arg(&cfg.script)
+                    .args(&threads)
+                    .args(["--memory-probe", case])
+                    .args(&sizes),
+            )?),
+            _ => None,
+        };
+        log(&format!(
+            "{case}: peak memory of one step: rust {rust_mb:.1} MiB, torch {}",
+            torch_mb.map_or("-".into(), |t| format!("{t:.1} MiB"))
+        ));
+        let r = MemoryResult {
+            rust_mb,
+            torch_mb,
+            ratio: torch_mb.map(|t| rust_mb / t),
+        };
+        memory.insert(case.clone(), r);
+    }
+    Ok(memory)
+}
+
 /// Times every case of `cfg` on both sides, alternating them.
 pub fn bench_sorters(cfg: &BenchConfig, mut log: impl FnMut(&str)) -> Result<BenchReport> {
     if cfg.reps == 0 || cfg.batch == 0 || cfg.d == 0 {
@@ -299,53 +346,10 @@ pub fn bench_sorters(cfg: &BenchConfig, mut log: impl FnMut(&str)) -> Result<Ben
         ));
         cases.insert(case.clone(), r);
     }
-    let mut memory = BTreeMap::new();
-    if let Some(exe) = &cfg.memory_probe {
-        let common = |c: &mut Command| {
-            c.args([
-                "--batch",
-                &cfg.batch.to_string(),
-                "--len",
-                &cfg.d.to_string(),
-            ]);
-        };
-        for case in &cfg.cases {
-            let mut rust = Command::new(exe);
-            rust.args([
-                "--threads",
-                &cfg.threads.to_string(),
-                "bench",
-                "memory-probe",
-                case,
-            ]);
-            common(&mut rust);
-            let rust_mb = probe(&mut rust)?;
-            let torch_mb = match (&torch, &cfg.python) {
-                (Some(_), Some(py)) => {
-                    let mut t = Command::new(py);
-                    t.arg(&cfg.script).args([
-                        "--threads",
-                        &cfg.threads.to_string(),
-                        "--memory-probe",
-                        case,
-                    ]);
-                    common(&mut t);
-                    Some(probe(&mut t)?)
-                }
-                _ => None,
-            };
-            log(&format!(
-                "{case}: peak memory of one step: rust {rust_mb:.1} MiB, torch {}",
-                torch_mb.map_or("-".into(), |t| format!("{t:.1} MiB"))
-            ));
-            let r = MemoryResult {
-                rust_mb,
-                torch_mb,
-                ratio: torch_mb.map(|t| rust_mb / t),
-            };
-            memory.insert(case.clone(), r);
-        }
-    }
+    let memory = match &cfg.memory_probe {
+        Some(exe) => measure_memory(cfg, exe, torch.is_some(), &mut log)?,
+        None => BTreeMap::new(),
+    };
     Ok(BenchReport {
         cases,
         memory,
