@@ -5,8 +5,9 @@
 //!
 //! Data flows through the modules in this order:
 //! [`synthetic`] score vectors → [`sorter`] networks → [`train`] (with [`optim`]) →
-//! [`checkpoint`] folders → [`eval`] and [`report`]. [`rank`] and [`metrics`] hold the exact
-//! rank math; [`registry`] finds the shipped sorters; [`torch_import`] converts PyTorch
+//! [`checkpoint`] folders → [`eval`] and [`report`]. A frozen sorter is a [`ranker::Ranker`];
+//! [`loss`] turns any ranker into Spearman, mAP and Recall losses for a model. [`rank`] and
+//! [`metrics`] hold the exact rank math; [`registry`] finds the shipped sorters; [`torch_import`] converts PyTorch
 //! checkpoints.
 //!
 //! ```no_run
@@ -25,9 +26,11 @@ pub mod error;
 pub mod eval;
 pub mod export;
 pub mod kernels;
+pub mod loss;
 pub mod metrics;
 pub mod optim;
 pub mod rank;
+pub mod ranker;
 pub mod registry;
 pub mod report;
 pub mod sorter;
@@ -36,6 +39,7 @@ pub mod torch_import;
 pub mod train;
 
 pub use error::{Error, Result};
+pub use ranker::Ranker;
 pub use sorter::{Arch, Sorter, SorterConfig};
 
 /// Sets the number of CPU threads used by candle's kernels and by rayon.

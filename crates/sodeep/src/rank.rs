@@ -50,6 +50,16 @@ pub fn sodeep_rank<T: Copy + Into<f64>>(scores: &[T]) -> Vec<f64> {
     out
 }
 
+/// SoDeep ranks (largest → `1/d`, smallest → `1`) where tied scores share the mean of the
+/// ranks they span, so that tied targets ask for the same rank.
+pub fn sodeep_rank_average<T: Copy + Into<f64>>(scores: &[T]) -> Vec<f64> {
+    let d = scores.len() as f64;
+    rank_ascending(scores, TieMethod::Average)
+        .into_iter()
+        .map(|r| (d + 1.0 - r) / d)
+        .collect()
+}
+
 /// Ascending ranks starting at 1 (1 = smallest), with the given tie method.
 pub fn rank_ascending<T: Copy + Into<f64>>(scores: &[T], ties: TieMethod) -> Vec<f64> {
     let n = scores.len();

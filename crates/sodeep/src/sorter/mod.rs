@@ -370,6 +370,7 @@ pub struct Sorter {
     name: String,
     card: SorterCard,
     net: SorterNet,
+    weights: HashMap<String, Tensor>,
 }
 
 impl Sorter {
@@ -383,6 +384,7 @@ impl Sorter {
             name: format!("handcrafted:{lambda}"),
             card: SorterCard::new(config, 0),
             net,
+            weights: HashMap::new(),
         })
     }
 
@@ -398,7 +400,7 @@ impl Sorter {
             let lambda = card.config.lambda.unwrap_or(DEFAULT_LAMBDA);
             return Self::handcrafted(lambda);
         }
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
+        let vb = VarBuilder::from_tensors(tensors.clone(), DType::F32, &Device::Cpu);
         let net = SorterNet::new(&card.config, vb).map_err(|e| Error::BadWeights {
             path: origin.to_path_buf(),
             reason: format!(
@@ -412,6 +414,7 @@ impl Sorter {
             name: name.to_string(),
             card,
             net,
+            weights: tensors,
         })
     }
 
@@ -475,6 +478,11 @@ impl Sorter {
     /// The vector length it takes, or `None` for the handcrafted sorter (any length).
     pub fn d(&self) -> Option<usize> {
         (self.card.config.arch != Arch::Handcrafted).then_some(self.card.config.d)
+    }
+
+    /// Its weight tensors by name (empty for the handcrafted sorter).
+    pub fn weights(&self) -> &HashMap<String, Tensor> {
+        &self.weights
     }
 
     /// The network, for callers that manage validation themselves.

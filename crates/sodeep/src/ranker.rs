@@ -1,0 +1,351 @@
+//! The [`Ranker`] interface: anything that maps score vectors to differentiable ranks.
+//!
+//! Every ranker speaks the SoDeep convention: a `B × n` batch of scores becomes a `B × n`
+//! batch of ranks where the largest score of a row gets `1/n` and the smallest `1`. Losses in
+//! [`crate::loss`] take any ranker, so a learned sorter, the handcrafted sorter and the
+//! analytic relaxations are interchangeable.
+//!
+//! # Ranking a batch of any size
+//! Learned sorters read vectors of a fixed length d, while a user's batch holds m scores (or m
+//! rows of a list). [`Grouping`] is the rule that reconciles the two; the losses apply it for
+//! every ranker:
+//! 1. The m items form lists: one list of all m, or one list per distinct group id (one query,
+//!    one user, ...). Ranks are only ever compared within a list.
+//! 2. The group length L is the ranker's fixed length d, or, for rankers that take any length,
+//!    the length of the longest list.
+//! 3. A list longer than L is shuffled (seeded) and cut into chunks of L; the last chunk and
+//!    every shorter list are padded to L with copies of members drawn at random from the same
+//!    list.
+//! 4. Predictions and targets go through the same grouping, so both sides see the same padded
+//!    groups; pads are masked out of every loss, and each real item counts exactly once.
+//!
+//! With an any-length ranker and no group ids this is the identity: one group of all m items.
+
+use std::sync::{Mutex, RwLock};
+
+use candle_core::{DType, Device, Tensor};
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::{Error, Result};
+use crate::optim::{Adam, AdamConfig};
+use crate::rank::sodeep_rank_rows;
+use crate::sorter::Sorter;
+
+/// Maps a batch of score vectors to differentiable ranks in the SoDeep convention.
+///
+/// Implementations must accept `f32` input (others may be accepted) and return ranks of the
+/// input's dtype, differentiable with respect to the scores. Learned sorters keep their weights
+/// frozen: no gradient reaches them.
+pub trait Ranker: Send + Sync {
+    /// A name for tables and errors (`lstm-100`, `handcrafted:10`, ...).
+    fn name(&self) -> String;
+    /// The vector length the ranker is limited to, or `None` when any length works.
+    fn fixed_len(&self) -> Option<usize>;
+    /// `B × n` scores → `B × n` ranks: largest → `1/n`, smallest → `1`.
+    fn rank(&self, scores: &Tensor) -> Result<Tensor>;
+}
+
+impl Ranker for Sorter {
+    fn name(&self) -> String {
+        Sorter::name(self).to_string()
+    }
+
+    fn fixed_len(&self) -> Option<usize> {
+        self.d()
+    }
+
+    fn rank(&self, scores: &Tensor) -> Result<Tensor> {
+        self.forward(scores)
+    }
+}
+
+/// Which end of the order gets the first rank.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Largest score first (the SoDeep convention).
+    #[default]
+    Descending,
+    /// Smallest score first (`scipy.stats.rankdata`, torchsort's default).
+    Ascending,
+}
+
+/// How ranks are scaled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scale {
+    /// Ranks in (0, 1]: the first rank is `1/n`.
+    #[default]
+    Normalized,
+    /// Ranks 1..n.
+    Raw,
+}
+
+/// Options that convert SoDeep ranks to the convention a caller wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RankOptions {
+    /// Descending (default) or ascending.
+    pub order: Order,
+    /// Normalised (default) or raw.
+    pub scale: Scale,
+}
+
+/// Ranks `scores` (`B × n`) through `ranker` with the given order and scale.
+///
+/// Ascending ranks are the descending ranks of `−scores`; raw ranks are normalised ranks × n.
+pub fn rank_with(ranker: &dyn Ranker, scores: &Tensor, options: RankOptions) -> Result<Tensor> {
+    let input = match options.order {
+        Order::Descending => scores.clone(),
+        Order::Ascending => scores.neg()?,
+    };
+    let ranks = ranker.rank(&input)?;
+    match options.scale {
+        Scale::Normalized => Ok(ranks),
+        Scale::Raw => Ok((ranks * input.dim(1)? as f64)?),
+    }
+}
+
+/// How m items are laid out in `groups × len` slots for ranking (see the module docs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grouping {
+    /// Number of groups G.
+    pub groups: usize,
+    /// Slots per group L.
+    pub len: usize,
+    /// `G·L` item indices, row-major: which item fills each slot.
+    pub index: Vec<u32>,
+    /// `G·L` weights: 1 for the slot that holds an item's own copy, 0 for a pad.
+    pub mask: Vec<f32>,
+    /// For each of the m items, the slot (`g·L + position`) of its own copy.
+    pub slot: Vec<u32>,
+}
+
+impl Grouping {
+    /// Lays out `m` items. `lists` gives one id per item (or `None` for a single list),
+    /// `fixed_len` is the ranker's fixed length (or `None` for any length), and `rng` drives
+    /// the shuffle and the pads.
+    pub fn new(
+        m: usize,
+        lists: Option<&[u32]>,
+        fixed_len: Option<usize>,
+        rng: &mut impl Rng,
+    ) -> Result<Self> {
+        if m == 0 {
+            return Err(Error::Empty("no item to rank".into()));
+        }
+        let members: Vec<Vec<u32>> = match lists {
+            None => vec![(0..m as u32).collect()],
+            Some(ids) => {
+                if ids.len() != m {
+                    return Err(Error::InvalidArgument(format!(
+                        "{} group ids for {m} items: give one id per item",
+                        ids.len()
+                    )));
+                }
+                let mut by_id: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
+                for (i, &id) in ids.iter().enumerate() {
+                    by_id.entry(id).or_default().push(i as u32);
+                }
+                by_id.into_values().collect()
+            }
+        };
+        let longest = members.iter().map(Vec::len).max().unwrap_or(1);
+        let len = match fixed_len {
+            Some(0) => {
+                return Err(Error::InvalidArgument(
+                    "a ranker with a fixed length of 0".into(),
+                ))
+            }
+            Some(d) => d,
+            None => longest,
+        };
+        let mut index = Vec::new();
+        let mut mask = Vec::new();
+        let mut slot = vec![0u32; m];
+        for mut list in members {
+            if list.len() > len {
+                list.shuffle(rng);
+            }
+            for chunk in list.chunks(len) {
+                let base = index.len() as u32;
+                for (k, &item) in chunk.iter().enumerate() {
+                    slot[item as usize] = base + k as u32;
+                    index.push(item);
+                    mask.push(1.0);
+                }
+                for _ in chunk.len()..len {
+                    index.push(list[rng.random_range(0..list.len())]);
+                    mask.push(0.0);
+                }
+            }
+        }
+        Ok(Self {
+            groups: index.len() / len,
+            len,
+            index,
+            mask,
+            slot,
+        })
+    }
+
+    /// Lays out `values` (`m` or `m × k`) as `G × L` (or `G × L × k`).
+    pub fn gather(&self, values: &Tensor) -> Result<Tensor> {
+        let idx = Tensor::from_slice(&self.index, self.index.len(), values.device())?;
+        let picked = values.index_select(&idx, 0)?;
+        let mut shape = vec![self.groups, self.len];
+        shape.extend_from_slice(&values.dims()[1..]);
+        Ok(picked.reshape(shape)?)
+    }
+
+    /// The pad mask as a `G × L` tensor.
+    pub fn mask_tensor(&self, dtype: DType, device: &Device) -> Result<Tensor> {
+        Ok(Tensor::from_slice(&self.mask, (self.groups, self.len), device)?.to_dtype(dtype)?)
+    }
+
+    /// Takes a `G × L` per-slot tensor back to the m items, in their original order.
+    pub fn scatter_back(&self, per_slot: &Tensor) -> Result<Tensor> {
+        let idx = Tensor::from_slice(&self.slot, self.slot.len(), per_slot.device())?;
+        Ok(per_slot.flatten_all()?.index_select(&idx, 0)?)
+    }
+}
+
+/// A learned sorter that can be fine-tuned while it serves as a ranker (the paper's optional
+/// step): it keeps the score vectors it is asked to rank and, on request, trains on them with
+/// an L1 loss against their exact ranks.
+///
+/// Ranking itself stays frozen: gradients reach the scores, never the sorter's weights, so a
+/// model's optimiser never moves the sorter. Only [`FineTuned::fine_tune`] does.
+pub struct FineTuned {
+    current: RwLock<Sorter>,
+    state: Mutex<TuneState>,
+    capacity: usize,
+}
+
+struct TuneState {
+    varmap: candle_nn::VarMap,
+    net: crate::sorter::SorterNet,
+    adam: Adam,
+    seen: Vec<Vec<f32>>,
+    next: usize,
+    rng: ChaCha8Rng,
+}
+
+impl FineTuned {
+    /// Wraps `sorter`, keeping at most `capacity` of the vectors it ranks.
+    pub fn new(sorter: Sorter, capacity: usize, seed: u64) -> Result<Self> {
+        use rand::SeedableRng;
+        if sorter.d().is_none() {
+            return Err(Error::InvalidArgument(
+                "the handcrafted sorter has no weights to fine-tune".into(),
+            ));
+        }
+        let varmap = candle_nn::VarMap::new();
+        let vb = candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let net = crate::sorter::SorterNet::new(&sorter.card().config, vb)?;
+        {
+            let vars = varmap.data().lock().expect("var map lock");
+            for (name, var) in vars.iter() {
+                let w = sorter
+                    .weights()
+                    .get(name)
+                    .ok_or_else(|| Error::BadWeights {
+                        path: sorter.name().into(),
+                        reason: format!("no tensor {name} to fine-tune"),
+                    })?;
+                var.set(w)?;
+            }
+        }
+        let adam = Adam::new(&varmap, AdamConfig::default())?;
+        Ok(Self {
+            current: RwLock::new(sorter),
+            state: Mutex::new(TuneState {
+                varmap,
+                net,
+                adam,
+                seen: Vec::new(),
+                next: 0,
+                rng: ChaCha8Rng::seed_from_u64(seed),
+            }),
+            capacity: capacity.max(1),
+        })
+    }
+
+    /// Number of score vectors kept so far.
+    pub fn seen(&self) -> usize {
+        self.state.lock().expect("fine-tune lock").seen.len()
+    }
+
+    /// Trains the sorter for `steps` steps of `batch` kept vectors at learning rate `lr`
+    /// (L1 against the exact ranks), then serves the new weights. Returns the mean L1 of the
+    /// last step, or `None` when no vector has been kept yet.
+    pub fn fine_tune(&self, steps: usize, batch: usize, lr: f64) -> Result<Option<f64>> {
+        let mut st = self.state.lock().expect("fine-tune lock");
+        if st.seen.is_empty() || steps == 0 {
+            return Ok(None);
+        }
+        let d = st.seen[0].len();
+        let mut last = None;
+        for _ in 0..steps {
+            let kept = st.seen.len();
+            let rows: Vec<usize> = (0..batch.max(1))
+                .map(|_| st.rng.random_range(0..kept))
+                .collect();
+            let flat: Vec<f32> = rows.iter().flat_map(|&r| st.seen[r].clone()).collect();
+            let target = sodeep_rank_rows(&flat, d);
+            let x = Tensor::from_vec(flat, (rows.len(), d), &Device::Cpu)?;
+            let y = Tensor::from_vec(target, (rows.len(), d), &Device::Cpu)?;
+            let loss = (st.net.forward_t(&x, false)? - y)?.abs()?.mean_all()?;
+            last = Some(loss.to_scalar::<f32>()? as f64);
+            let grads = loss.backward()?;
+            st.adam.step(&grads, lr)?;
+        }
+        let tensors = st
+            .varmap
+            .data()
+            .lock()
+            .expect("var map lock")
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), v.as_tensor().copy()?)))
+            .collect::<candle_core::Result<_>>()?;
+        let mut current = self.current.write().expect("sorter lock");
+        let updated = Sorter::from_tensors(
+            current.name(),
+            current.card().clone(),
+            tensors,
+            std::path::Path::new(current.name()),
+        )?;
+        *current = updated;
+        Ok(last)
+    }
+}
+
+impl Ranker for FineTuned {
+    fn name(&self) -> String {
+        format!(
+            "{}+finetune",
+            self.current.read().expect("sorter lock").name()
+        )
+    }
+
+    fn fixed_len(&self) -> Option<usize> {
+        self.current.read().expect("sorter lock").d()
+    }
+
+    fn rank(&self, scores: &Tensor) -> Result<Tensor> {
+        let sorter = self.current.read().expect("sorter lock").clone();
+        let ranks = sorter.forward(scores)?;
+        let rows: Vec<Vec<f32>> = scores.to_dtype(DType::F32)?.to_vec2()?;
+        let mut st = self.state.lock().expect("fine-tune lock");
+        for row in rows {
+            // a ring buffer: the newest vectors replace the oldest once full
+            if st.seen.len() < self.capacity {
+                st.seen.push(row);
+            } else {
+                let at = st.next;
+                st.seen[at] = row;
+                st.next = (at + 1) % self.capacity;
+            }
+        }
+        Ok(ranks)
+    }
+}
