@@ -80,3 +80,63 @@ pub fn plot_rank_sweep(sweep: &RankSweep, title: &str, path: &Path) -> Result<()
     root.present().map_err(|e| err(e.to_string()))?;
     Ok(())
 }
+
+/// Draws one line per named series (`y` per epoch, epochs 1..) to a PNG: the training curves
+/// of an experiment, one per loss.
+pub fn plot_curves(series: &[(String, Vec<f64>)], title: &str, y_desc: &str, path: &Path) -> Result<()> {
+    ensure_font();
+    let err = |e: String| Error::Plot {
+        path: path.to_path_buf(),
+        reason: e,
+    };
+    let finite = || series.iter().flat_map(|(_, ys)| ys.iter().cloned()).filter(|v| v.is_finite());
+    let lo = finite().fold(f64::INFINITY, f64::min);
+    let hi = finite().fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = if lo.is_finite() && hi > lo {
+        let pad = 0.05 * (hi - lo);
+        (lo - pad, hi + pad)
+    } else if lo.is_finite() {
+        (lo - 0.5, lo + 0.5)
+    } else {
+        (0.0, 1.0)
+    };
+    let epochs = series.iter().map(|(_, ys)| ys.len()).max().unwrap_or(1).max(2);
+    let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 24))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(1.0f64..epochs as f64, lo..hi)
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(y_desc)
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    for (k, (label, ys)) in series.iter().enumerate() {
+        let color = Palette99::pick(k).to_rgba();
+        chart
+            .draw_series(LineSeries::new(
+                ys.iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.is_finite())
+                    .map(|(i, &v)| ((i + 1) as f64, v)),
+                color.stroke_width(2),
+            ))
+            .map_err(|e| err(e.to_string()))?
+            .label(label.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    root.present().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}

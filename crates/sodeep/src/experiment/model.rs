@@ -1,0 +1,283 @@
+//! The models the experiments train, the shared training loop, and the linear baselines.
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::data::Matrix;
+use crate::error::{Error, Result};
+
+/// A ReLU multi-layer perceptron; `dims = [in, hidden..., out]` (two entries: a linear model).
+#[derive(Debug, Clone)]
+pub struct Mlp {
+    layers: Vec<(Var, Var)>,
+}
+
+impl Mlp {
+    /// PyTorch's default initialisation, U(±1/√fan_in) for weights and biases, drawn from a
+    /// seeded stream (candle's CPU generator cannot be seeded).
+    pub fn new(dims: &[usize], rng: &mut ChaCha8Rng) -> Result<Self> {
+        if dims.len() < 2 || dims.contains(&0) {
+            return Err(Error::InvalidArgument(format!(
+                "an MLP needs at least an input and an output size, all positive, got {dims:?}"
+            )));
+        }
+        let mut layers = Vec::new();
+        for pair in dims.windows(2) {
+            let (fan_in, fan_out) = (pair[0], pair[1]);
+            let b = 1.0 / (fan_in as f32).sqrt();
+            let mut draw = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-b..=b)).collect() };
+            let w = Var::from_vec(draw(fan_in * fan_out), (fan_out, fan_in), &Device::Cpu)?;
+            let bias = Var::from_vec(draw(fan_out), fan_out, &Device::Cpu)?;
+            layers.push((w, bias));
+        }
+        Ok(Self { layers })
+    }
+
+    /// `B × in` → `B × out`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mut h = x.clone();
+        for (k, (w, b)) in self.layers.iter().enumerate() {
+            h = h.matmul(&w.as_tensor().t()?)?.broadcast_add(b.as_tensor())?;
+            if k + 1 < self.layers.len() {
+                h = h.relu()?;
+            }
+        }
+        Ok(h)
+    }
+
+    /// Its trainable variables.
+    pub fn vars(&self) -> Vec<Var> {
+        self.layers
+            .iter()
+            .flat_map(|(w, b)| [w.clone(), b.clone()])
+            .collect()
+    }
+}
+
+/// Training settings shared by every run of an experiment.
+#[derive(Debug, Clone, Copy)]
+pub struct FitConfig {
+    /// Passes over the training split.
+    pub epochs: usize,
+    /// Examples per step.
+    pub batch: usize,
+    /// Adam(W) learning rate.
+    pub lr: f64,
+    /// Decoupled weight decay (0: plain Adam).
+    pub weight_decay: f64,
+    /// Seed of the batch order.
+    pub seed: u64,
+}
+
+/// What a training run achieved.
+#[derive(Debug, Clone)]
+pub struct Fit {
+    /// The best validation metric over the epochs (its weights are restored).
+    pub best_val: f64,
+    /// The epoch (0-based) of the best validation metric.
+    pub best_epoch: usize,
+    /// The validation metric after each epoch.
+    pub curve: Vec<f64>,
+}
+
+/// Trains `vars` with AdamW: each epoch shuffles `0..n_train` into batches and calls
+/// `step(batch_indices, epoch)` for the loss, then `end_epoch(epoch)` and `validate()` (higher is
+/// better). The weights of the best validation epoch are restored at the end, so the caller's
+/// test evaluation uses the epoch that validation chose.
+pub fn fit(
+    vars: &[Var],
+    n_train: usize,
+    cfg: FitConfig,
+    mut step: impl FnMut(&[usize], usize) -> Result<Tensor>,
+    mut end_epoch: impl FnMut(usize) -> Result<()>,
+    mut validate: impl FnMut() -> Result<f64>,
+) -> Result<Fit> {
+    if n_train == 0 {
+        return Err(Error::Empty("no training example".into()));
+    }
+    let mut opt = AdamW::new(
+        vars.to_vec(),
+        ParamsAdamW {
+            lr: cfg.lr,
+            weight_decay: cfg.weight_decay,
+            ..Default::default()
+        },
+    )?;
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let mut order: Vec<usize> = (0..n_train).collect();
+    let snapshot = |vars: &[Var]| -> Result<Vec<Tensor>> {
+        Ok(vars
+            .iter()
+            .map(|v| v.as_tensor().copy())
+            .collect::<candle_core::Result<_>>()?)
+    };
+    let mut best = (f64::NEG_INFINITY, 0, snapshot(vars)?);
+    let mut curve = Vec::with_capacity(cfg.epochs);
+    for epoch in 0..cfg.epochs {
+        order.shuffle(&mut rng);
+        for batch in order.chunks(cfg.batch.max(1)) {
+            // a lone example has no rank: skip it rather than feed a degenerate batch
+            if batch.len() < 2 && n_train >= 2 {
+                continue;
+            }
+            let loss = step(batch, epoch)?;
+            let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            if !value.is_finite() {
+                return Err(Error::InvalidArgument(format!(
+                    "the loss became {value} at epoch {epoch} (learning rate {}): lower the learning rate",
+                    cfg.lr
+                )));
+            }
+            opt.backward_step(&loss)?;
+        }
+        end_epoch(epoch)?;
+        let v = validate()?;
+        curve.push(v);
+        if v > best.0 {
+            best = (v, epoch, snapshot(vars)?);
+        }
+    }
+    for (var, saved) in vars.iter().zip(&best.2) {
+        var.set(saved)?;
+    }
+    Ok(Fit {
+        best_val: best.0,
+        best_epoch: best.1,
+        curve,
+    })
+}
+
+/// Column means and standard deviations of `x` (a constant column gets 1, not 0).
+pub fn column_stats(x: &Matrix) -> (Vec<f32>, Vec<f32>) {
+    let n = x.rows.max(1) as f64;
+    let mut mean = vec![0f64; x.cols];
+    let mut var = vec![0f64; x.cols];
+    for r in 0..x.rows {
+        for (c, &v) in x.row(r).iter().enumerate() {
+            mean[c] += v as f64 / n;
+        }
+    }
+    for r in 0..x.rows {
+        for (c, &v) in x.row(r).iter().enumerate() {
+            var[c] += (v as f64 - mean[c]).powi(2) / n;
+        }
+    }
+    let std = var
+        .iter()
+        .map(|&v| if v > 1e-12 { v.sqrt() as f32 } else { 1.0 })
+        .collect();
+    (mean.into_iter().map(|m| m as f32).collect(), std)
+}
+
+/// `(x − mean) / std` per column, as a tensor.
+pub fn standardized(x: &Matrix, mean: &[f32], std: &[f32]) -> Result<Tensor> {
+    let mut data = x.data.clone();
+    for row in data.chunks_mut(x.cols.max(1)) {
+        for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {
+            *v = (*v - m) / s;
+        }
+    }
+    Ok(Tensor::from_vec(data, (x.rows, x.cols), &Device::Cpu)?)
+}
+
+/// Ridge regression with an intercept, solved exactly: `(XᵀX + λI) w = Xᵀy` on the columns of
+/// `x` (already standardised) and centred `y`. Returns the weights and the intercept.
+pub fn ridge(x: &Matrix, y: &[f32], lambda: f64) -> Result<(Vec<f64>, f64)> {
+    let k = x.cols;
+    let n = x.rows.max(1) as f64;
+    let y_mean = y.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let mut a = vec![0f64; k * k];
+    let mut b = vec![0f64; k];
+    for r in 0..x.rows {
+        let row = x.row(r);
+        let yc = y[r] as f64 - y_mean;
+        for i in 0..k {
+            b[i] += row[i] as f64 * yc;
+            for j in 0..k {
+                a[i * k + j] += row[i] as f64 * row[j] as f64;
+            }
+        }
+    }
+    for i in 0..k {
+        a[i * k + i] += lambda;
+    }
+    let w = solve_spd(&mut a, &mut b, k).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "ridge regression with λ = {lambda} has no unique solution"
+        ))
+    })?;
+    let x_mean: Vec<f64> = (0..k)
+        .map(|c| (0..x.rows).map(|r| x.row(r)[c] as f64).sum::<f64>() / n)
+        .collect();
+    let intercept = y_mean - w.iter().zip(&x_mean).map(|(w, m)| w * m).sum::<f64>();
+    Ok((w, intercept))
+}
+
+/// Solves `A w = b` for symmetric positive definite `A` (`k × k`) by Cholesky; `None` if `A`
+/// is not positive definite.
+fn solve_spd(a: &mut [f64], b: &mut [f64], k: usize) -> Option<Vec<f64>> {
+    for j in 0..k {
+        let mut d = a[j * k + j];
+        for p in 0..j {
+            d -= a[j * k + p] * a[j * k + p];
+        }
+        if d <= 0.0 {
+            return None;
+        }
+        let d = d.sqrt();
+        a[j * k + j] = d;
+        for i in j + 1..k {
+            let mut s = a[i * k + j];
+            for p in 0..j {
+                s -= a[i * k + p] * a[j * k + p];
+            }
+            a[i * k + j] = s / d;
+        }
+    }
+    // forward then backward substitution with the lower factor L
+    for i in 0..k {
+        let mut s = b[i];
+        for p in 0..i {
+            s -= a[i * k + p] * b[p];
+        }
+        b[i] = s / a[i * k + i];
+    }
+    for i in (0..k).rev() {
+        let mut s = b[i];
+        for p in i + 1..k {
+            s -= a[p * k + i] * b[p];
+        }
+        b[i] = s / a[i * k + i];
+    }
+    Some(b.to_vec())
+}
+
+/// Predictions `x w + intercept` of a linear model.
+pub fn linear_predict(x: &Matrix, w: &[f64], intercept: f64) -> Vec<f32> {
+    (0..x.rows)
+        .map(|r| {
+            (x.row(r).iter().zip(w).map(|(&v, w)| v as f64 * w).sum::<f64>() + intercept) as f32
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ridge_recovers_a_linear_map() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let data: Vec<f32> = (0..200 * 3).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let x = Matrix::new(200, 3, data).unwrap();
+        let y: Vec<f32> = (0..200)
+            .map(|r| 2.0 * x.row(r)[0] - x.row(r)[2] + 0.5)
+            .collect();
+        let (w, b) = ridge(&x, &y, 1e-6).unwrap();
+        assert!((w[0] - 2.0).abs() < 1e-3 && w[1].abs() < 1e-3 && (w[2] + 1.0).abs() < 1e-3);
+        assert!((b - 0.5).abs() < 1e-3, "{b}");
+    }
+}
