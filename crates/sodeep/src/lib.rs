@@ -7,7 +7,8 @@
 //! [`synthetic`] score vectors → [`sorter`] networks → [`train`] (with [`optim`]) →
 //! [`checkpoint`] folders → [`eval`] and [`report`]. [`rank`] and [`metrics`] hold the exact
 //! rank math; [`registry`] finds the shipped sorters; [`torch_import`] converts PyTorch
-//! checkpoints.
+//! checkpoints. [`data`] supplies real datasets (built-in tables and digits, fetched MNIST, the
+//! user's CSV files) for experiments that rank with a trained sorter.
 //!
 //! ```no_run
 //! use candle_core::{Device, Tensor};
@@ -21,6 +22,7 @@
 
 pub mod bench;
 pub mod checkpoint;
+pub mod data;
 pub mod error;
 pub mod eval;
 pub mod export;
