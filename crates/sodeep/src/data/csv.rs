@@ -205,14 +205,14 @@ pub fn load_multilabel(path: impl AsRef<Path>, label_prefix: &str) -> Result<Mul
             path.display()
         )));
     }
-    for r in 0..table.rows {
+    for (r, &line) in lines.iter().enumerate() {
         for &c in &label_cols {
             let v = table.row(r)[c];
             if v != 0.0 && v != 1.0 {
                 return Err(Error::Csv {
                     path: path.to_path_buf(),
                     row: r + 1,
-                    line: lines[r],
+                    line,
                     column: header[c].clone(),
                     reason: format!("label cells must be 0 or 1, got {v}"),
                 });
