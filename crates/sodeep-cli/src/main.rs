@@ -111,6 +111,24 @@ enum Command {
         #[command(subcommand)]
         what: BenchWhat,
     },
+    /// Train a model with several losses (baselines and SoDeep rank losses) on real data and
+    /// compare them over seeds: `spearman`, `map` or `retrieval`.
+    Experiment(ExperimentArgs),
+    /// Rebuild the paper's tables on real data and write DIR/report.md (the main job).
+    Reproduce {
+        /// A short protocol (< 10 minutes on 2 cores) with the shipped sorters.
+        #[arg(long)]
+        quick: bool,
+        /// Output folder.
+        #[arg(long, default_value = "report")]
+        out: PathBuf,
+        /// Seeds per experiment (default: 2 with --quick, 5 otherwise).
+        #[arg(long)]
+        seeds: Option<usize>,
+        /// Where MNIST is cached (default: $SODEEP_DATA_DIR or ~/.cache/sodeep/data).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Convert a PyTorch checkpoint of the reference implementation into a sorter folder.
     ImportTorch {
         /// The .pth file.
@@ -190,6 +208,86 @@ enum BenchWhat {
         #[arg(long, default_value_t = 200)]
         batches: usize,
     },
+}
+
+#[derive(clap::Args)]
+struct ExperimentArgs {
+    /// spearman, map or retrieval.
+    task: String,
+    /// Built-in dataset: winequality or diabetes (spearman), digits-multilabel (map),
+    /// mnist-halves (retrieval). Default: the task's first.
+    #[arg(long, conflicts_with_all = ["train", "a"])]
+    data: Option<String>,
+    /// Training CSV (header row) for spearman or map.
+    #[arg(long)]
+    train: Option<PathBuf>,
+    /// Test CSV; without it a test split is held out of --train.
+    #[arg(long, requires = "train")]
+    test: Option<PathBuf>,
+    /// Target column (spearman with --train).
+    #[arg(long)]
+    target: Option<String>,
+    /// Prefix of the 0/1 label columns (map with --train).
+    #[arg(long)]
+    label_prefix: Option<String>,
+    /// First-modality CSV of paired rows (retrieval).
+    #[arg(long, requires = "b")]
+    a: Option<PathBuf>,
+    /// Second-modality CSV, row i paired with row i of --a.
+    #[arg(long, requires = "a")]
+    b: Option<PathBuf>,
+    /// Seeds.
+    #[arg(long, default_value_t = 5)]
+    seeds: usize,
+    /// Comma-separated losses: mse, l1, bce, hinge, sodeep:<sorter>, handcrafted[:λ].
+    #[arg(long)]
+    losses: Option<String>,
+    /// Comma-separated sorters for the default sodeep losses (default: every shipped sorter for
+    /// spearman, best-100 otherwise).
+    #[arg(long)]
+    sorters: Option<String>,
+    /// Epochs per run (default: the task's).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Examples per step.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Comma-separated learning rates searched for every loss (default: the task's).
+    #[arg(long)]
+    lrs: Option<String>,
+    /// Decoupled weight decay (AdamW).
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
+    /// Fraction of the training data held out for validation.
+    #[arg(long, default_value_t = 0.2)]
+    val_fraction: f64,
+    /// Hidden width of the MLPs (default: the task's).
+    #[arg(long)]
+    hidden: Option<usize>,
+    /// map: weight of the mAP rank term added to BCE.
+    #[arg(long)]
+    rank_weight: Option<f64>,
+    /// retrieval: margin of the recall loss in normalised-rank units.
+    #[arg(long)]
+    recall_margin: Option<f64>,
+    /// Remedy: an L1 term on the predictions for the first N epochs (spearman).
+    #[arg(long, default_value_t = 0)]
+    l1_warmup: usize,
+    /// Remedy: fine-tune the sorter on the score vectors it saw after every epoch.
+    #[arg(long)]
+    finetune: bool,
+    /// Remedy: standardise each score vector before the sorter reads it.
+    #[arg(long)]
+    align: bool,
+    /// Where MNIST is cached (default: $SODEEP_DATA_DIR or ~/.cache/sodeep/data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Write DIR/results.json and DIR/curves.png.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// The PyTorch reference script, embedded so that the binary runs it from any directory.
@@ -295,6 +393,13 @@ fn main() -> ExitCode {
             json,
         }) => eval_shipped(samples, seed, json),
         Some(Command::TrainSorter(a)) => train(a, threads),
+        Some(Command::Experiment(a)) => experiment(a),
+        Some(Command::Reproduce {
+            quick,
+            out,
+            seeds,
+            data_dir,
+        }) => reproduce(quick, out, seeds, data_dir),
         Some(Command::EvalSorter {
             sorter,
             len,
@@ -850,5 +955,130 @@ fn train(a: TrainArgs, threads: usize) -> Result<()> {
         summary.ckpt.display(),
         summary.best.display()
     );
+    Ok(())
+}
+
+fn comma_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(|x| x.trim().to_string())
+        .filter(|x| !x.is_empty())
+        .collect()
+}
+
+fn experiment_config(a: &ExperimentArgs) -> Result<sodeep::experiment::ExperimentConfig> {
+    use sodeep::experiment::{DataSource, ExperimentConfig, Task};
+    let task = Task::from_name(&a.task)?;
+    let mut cfg = ExperimentConfig::new(task);
+    cfg.data = match (&a.data, &a.train, &a.a, &a.b) {
+        (Some(name), None, None, None) => DataSource::Builtin(name.clone()),
+        (None, Some(train), None, None) => {
+            let column = match task {
+                sodeep::experiment::Task::Spearman => a
+                    .target
+                    .clone()
+                    .context("--train needs --target COL: the column to predict")?,
+                sodeep::experiment::Task::Map => a
+                    .label_prefix
+                    .clone()
+                    .context("--train needs --label-prefix P: the prefix of the 0/1 label columns")?,
+                sodeep::experiment::Task::Retrieval => {
+                    bail!("the retrieval task takes two CSV files of paired rows: --a A.csv --b B.csv")
+                }
+            };
+            DataSource::Csv {
+                train: train.clone(),
+                test: a.test.clone(),
+                column,
+            }
+        }
+        (None, None, Some(x), Some(y)) => {
+            if task != Task::Retrieval {
+                bail!("--a/--b give paired rows for the retrieval task; use --train for {}", task.name());
+            }
+            DataSource::Paired {
+                a: x.clone(),
+                b: y.clone(),
+            }
+        }
+        (None, None, None, None) => DataSource::Builtin(task.default_data().into()),
+        _ => bail!("give one data source: --data NAME, --train F.csv, or --a A.csv --b B.csv"),
+    };
+    cfg.seeds = a.seeds;
+    cfg.losses = a.losses.as_deref().map(comma_list);
+    if let Some(s) = &a.sorters {
+        cfg.sorters = comma_list(s);
+    }
+    if let Some(e) = a.epochs {
+        cfg.epochs = e;
+    }
+    cfg.batch = a.batch;
+    if let Some(l) = &a.lrs {
+        cfg.lrs = comma_list(l)
+            .iter()
+            .map(|v| v.parse::<f64>().with_context(|| format!("--lrs: '{v}' is not a number")))
+            .collect::<Result<_>>()?;
+    }
+    cfg.weight_decay = a.weight_decay;
+    cfg.val_fraction = a.val_fraction;
+    if let Some(h) = a.hidden {
+        cfg.hidden = h;
+    }
+    if let Some(w) = a.rank_weight {
+        cfg.rank_weight = w;
+    }
+    if let Some(m) = a.recall_margin {
+        cfg.recall_margin = m;
+    }
+    cfg.remedies.l1_warmup_epochs = a.l1_warmup;
+    cfg.remedies.finetune = a.finetune;
+    cfg.remedies.align = a.align;
+    cfg.data_dir = a.data_dir.clone();
+    Ok(cfg)
+}
+
+fn experiment(a: ExperimentArgs) -> Result<()> {
+    let cfg = experiment_config(&a)?;
+    if let Some(out) = &a.out {
+        sodeep::experiment::ensure_writable(out)?;
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("valid template"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let result = sodeep::experiment::run(&cfg, &|line: &str| bar.println(line));
+    bar.finish_and_clear();
+    let result = result?;
+    sodeep::experiment::maybe_write(&result, a.out.as_ref())?;
+    if a.json {
+        println!("{}", serde_json::to_string(&result)?);
+    } else {
+        println!(
+            "{} on {} ({} seeds, {:.0} s):\n",
+            result.task, result.data, cfg.seeds, result.seconds
+        );
+        print!("{}", result.table());
+        if let Some(out) = &a.out {
+            println!("\nwritten: {}/results.json, {}/curves.png", out.display(), out.display());
+        }
+    }
+    Ok(())
+}
+
+fn reproduce(quick: bool, out: PathBuf, seeds: Option<usize>, data_dir: Option<PathBuf>) -> Result<()> {
+    let cfg = sodeep::reproduce::ReproduceConfig {
+        quick,
+        out,
+        seeds,
+        data_dir,
+    };
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("valid template"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let report = sodeep::reproduce::reproduce(&cfg, &|line: &str| {
+        bar.println(line);
+        bar.set_message(line.to_string());
+    });
+    bar.finish_and_clear();
+    let path = report?;
+    println!("report written: {}", path.display());
     Ok(())
 }

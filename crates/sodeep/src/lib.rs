@@ -6,9 +6,10 @@
 //! Data flows through the modules in this order:
 //! [`synthetic`] score vectors → [`sorter`] networks → [`train`] (with [`optim`]) →
 //! [`checkpoint`] folders → [`eval`] and [`report`]. A frozen sorter is a [`ranker::Ranker`];
-//! [`loss`] turns any ranker into Spearman, mAP and Recall losses for a model. [`rank`] and
-//! [`metrics`] hold the exact rank math; [`registry`] finds the shipped sorters; [`torch_import`] converts PyTorch
-//! checkpoints.
+//! [`loss`] turns any ranker into Spearman, mAP and Recall losses for a model, and
+//! [`experiment`] compares them with the usual losses on real [`data`] (built-in tables and
+//! digits, fetched MNIST, the user's CSV files). [`rank`] and [`metrics`] hold the exact rank
+//! math; [`registry`] finds the shipped sorters; [`torch_import`] converts PyTorch checkpoints.
 //!
 //! ```no_run
 //! use candle_core::{Device, Tensor};
@@ -22,8 +23,10 @@
 
 pub mod bench;
 pub mod checkpoint;
+pub mod data;
 pub mod error;
 pub mod eval;
+pub mod experiment;
 pub mod export;
 pub mod kernels;
 pub mod loss;
@@ -33,6 +36,7 @@ pub mod rank;
 pub mod ranker;
 pub mod registry;
 pub mod report;
+pub mod reproduce;
 pub mod sorter;
 pub mod synthetic;
 pub mod torch_import;

@@ -190,7 +190,6 @@ impl ExperimentConfig {
         let sorters = match task {
             Task::Spearman => crate::registry::list()
                 .into_iter()
-                .filter(|l| l.alias_of.is_none())
                 .map(|l| l.name.to_string())
                 .collect(),
             _ => vec!["best-100".to_string()],

