@@ -31,7 +31,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Evaluate the shipped sorters and the handcrafted one (the default job).
+    /// Evaluate the shipped sorters and the handcrafted one.
     EvalShipped {
         /// Test vectors per sorter.
         #[arg(long, default_value_t = 10_000)]
@@ -114,7 +114,8 @@ enum Command {
     /// Train a model with several losses (baselines and SoDeep rank losses) on real data and
     /// compare them over seeds: `spearman`, `map` or `retrieval`.
     Experiment(ExperimentArgs),
-    /// Rebuild the paper's tables on real data and write DIR/report.md (the main job).
+    /// Rebuild the paper's tables on real data and write DIR/report.md (the main job; with no
+    /// subcommand, `sodeep` runs `reproduce --quick`).
     Reproduce {
         /// A short protocol (< 10 minutes on 2 cores) with the shipped sorters.
         #[arg(long)]
@@ -386,7 +387,7 @@ fn main() -> ExitCode {
     });
     sodeep::set_threads(threads);
     let result = match cli.command {
-        None => eval_shipped(10_000, 0, false),
+        None => reproduce(true, PathBuf::from("report"), None, None),
         Some(Command::EvalShipped {
             samples,
             seed,
@@ -977,10 +978,9 @@ fn experiment_config(a: &ExperimentArgs) -> Result<sodeep::experiment::Experimen
                     .target
                     .clone()
                     .context("--train needs --target COL: the column to predict")?,
-                sodeep::experiment::Task::Map => a
-                    .label_prefix
-                    .clone()
-                    .context("--train needs --label-prefix P: the prefix of the 0/1 label columns")?,
+                sodeep::experiment::Task::Map => a.label_prefix.clone().context(
+                    "--train needs --label-prefix P: the prefix of the 0/1 label columns",
+                )?,
                 sodeep::experiment::Task::Retrieval => {
                     bail!("the retrieval task takes two CSV files of paired rows: --a A.csv --b B.csv")
                 }
@@ -993,7 +993,10 @@ fn experiment_config(a: &ExperimentArgs) -> Result<sodeep::experiment::Experimen
         }
         (None, None, Some(x), Some(y)) => {
             if task != Task::Retrieval {
-                bail!("--a/--b give paired rows for the retrieval task; use --train for {}", task.name());
+                bail!(
+                    "--a/--b give paired rows for the retrieval task; use --train for {}",
+                    task.name()
+                );
             }
             DataSource::Paired {
                 a: x.clone(),
@@ -1015,7 +1018,10 @@ fn experiment_config(a: &ExperimentArgs) -> Result<sodeep::experiment::Experimen
     if let Some(l) = &a.lrs {
         cfg.lrs = comma_list(l)
             .iter()
-            .map(|v| v.parse::<f64>().with_context(|| format!("--lrs: '{v}' is not a number")))
+            .map(|v| {
+                v.parse::<f64>()
+                    .with_context(|| format!("--lrs: '{v}' is not a number"))
+            })
             .collect::<Result<_>>()?;
     }
     cfg.weight_decay = a.weight_decay;
@@ -1042,7 +1048,9 @@ fn experiment(a: ExperimentArgs) -> Result<()> {
         sodeep::experiment::ensure_writable(out)?;
     }
     let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("valid template"),
+    );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let result = sodeep::experiment::run(&cfg, &|line: &str| bar.println(line));
     bar.finish_and_clear();
@@ -1057,13 +1065,22 @@ fn experiment(a: ExperimentArgs) -> Result<()> {
         );
         print!("{}", result.table());
         if let Some(out) = &a.out {
-            println!("\nwritten: {}/results.json, {}/curves.png", out.display(), out.display());
+            println!(
+                "\nwritten: {}/results.json, {}/curves.png",
+                out.display(),
+                out.display()
+            );
         }
     }
     Ok(())
 }
 
-fn reproduce(quick: bool, out: PathBuf, seeds: Option<usize>, data_dir: Option<PathBuf>) -> Result<()> {
+fn reproduce(
+    quick: bool,
+    out: PathBuf,
+    seeds: Option<usize>,
+    data_dir: Option<PathBuf>,
+) -> Result<()> {
     let cfg = sodeep::reproduce::ReproduceConfig {
         quick,
         out,
@@ -1071,7 +1088,9 @@ fn reproduce(quick: bool, out: PathBuf, seeds: Option<usize>, data_dir: Option<P
         data_dir,
     };
     let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("valid template"),
+    );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let report = sodeep::reproduce::reproduce(&cfg, &|line: &str| {
         bar.println(line);

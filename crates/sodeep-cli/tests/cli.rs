@@ -372,3 +372,218 @@ fn best_100_is_an_alias_of_a_shipped_sorter() {
     let listing = run("list-sorters", None);
     assert!(String::from_utf8_lossy(&listing.stdout).contains("best-100"));
 }
+
+fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn experiment_json_has_the_documented_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("exp");
+    let o = run(
+        &format!(
+            "experiment spearman --data diabetes --seeds 2 --epochs 3 --lrs 0.003 \
+             --losses mse,sodeep:gru-100,handcrafted --json --out {}",
+            out.display()
+        ),
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["task"], "spearman");
+    assert_eq!(v["data"], "diabetes");
+    assert_eq!(v["metric"], "spearman");
+    for loss in ["mse", "sodeep:gru-100", "handcrafted"] {
+        let r = &v["results"][loss];
+        let per_seed = r["per_seed"].as_array().unwrap();
+        assert_eq!(per_seed.len(), 2, "{loss}");
+        let mean = r["mean"].as_f64().unwrap();
+        let sd = r["sd"].as_f64().unwrap();
+        let avg = per_seed.iter().map(|x| x.as_f64().unwrap()).sum::<f64>() / 2.0;
+        assert!((mean - avg).abs() < 1e-9 && sd >= 0.0, "{loss}: {r}");
+        assert!(mean > 0.2 && mean <= 1.0, "{loss} does not train: {r}");
+    }
+    assert!(v["linear_baseline"]["mean"].as_f64().unwrap() > 0.2);
+    assert!(out.join("results.json").exists() && out.join("curves.png").exists());
+}
+
+#[test]
+fn experiment_bad_input_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fails_with(
+        &run("experiment sorting", None),
+        &["unknown task 'sorting'"],
+    );
+    fails_with(
+        &run("experiment spearman --data iris --seeds 1", None),
+        &["unknown dataset 'iris'", "winequality"],
+    );
+    fails_with(&run("experiment spearman --seeds 0", None), &["--seeds"]);
+    fails_with(
+        &run("experiment spearman --seeds 1 --losses mse,cosine", None),
+        &["unknown loss 'cosine'"],
+    );
+    fails_with(
+        &run("experiment spearman --seeds 1 --losses sodeep:nope", None),
+        &["unknown sorter 'nope'"],
+    );
+    let empty = write_file(d, "empty.csv", "");
+    fails_with(
+        &run(
+            &format!(
+                "experiment spearman --train {} --target y --seeds 1",
+                empty.display()
+            ),
+            None,
+        ),
+        &["empty.csv"],
+    );
+    let one = write_file(d, "one.csv", "a,b,y\n1,2,3\n");
+    fails_with(
+        &run(
+            &format!(
+                "experiment spearman --train {} --target y --seeds 1",
+                one.display()
+            ),
+            None,
+        ),
+        &["one.csv", "2 rows"],
+    );
+    let constant = write_file(d, "const.csv", "a,y\n1,5\n2,5\n3,5\n4,5\n5,5\n6,5\n");
+    fails_with(
+        &run(
+            &format!(
+                "experiment spearman --train {} --target y --seeds 1",
+                constant.display()
+            ),
+            None,
+        ),
+        &["constant", "Spearman"],
+    );
+    let bad = write_file(d, "bad.csv", "a,y\n1,5\n2,x\n3,5\n");
+    fails_with(
+        &run(
+            &format!(
+                "experiment spearman --train {} --target y --seeds 1",
+                bad.display()
+            ),
+            None,
+        ),
+        &["bad.csv", "'y'"],
+    );
+    let good = write_file(d, "good.csv", "a,y\n1,5\n2,6\n3,5\n");
+    fails_with(
+        &run(
+            &format!(
+                "experiment spearman --train {} --target quality --seeds 1",
+                good.display()
+            ),
+            None,
+        ),
+        &["quality", "a, y"],
+    );
+    // an output folder that cannot be written: a path below a plain file
+    let file = write_file(d, "plain", "keep me");
+    fails_with(
+        &run(
+            &format!("experiment spearman --seeds 1 --out {}/sub", file.display()),
+            None,
+        ),
+        &["output folder"],
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+    fails_with(
+        &run(
+            &format!(
+                "reproduce --quick --seeds 0 --out {}",
+                d.join("r").display()
+            ),
+            None,
+        ),
+        &["--seeds"],
+    );
+}
+
+#[test]
+fn map_experiment_on_csv_warns_about_label_columns_without_test_positives() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut train = String::from("f1,f2,label_a,label_b,label_never\n");
+    let mut test = train.clone();
+    for i in 0..120 {
+        let x = (i as f32 * 0.37).sin();
+        let y = (i as f32 * 0.11).cos();
+        let row = format!(
+            "{x},{y},{},{},{}\n",
+            (x > 0.0) as u8,
+            (y > 0.3) as u8,
+            (i == 7) as u8
+        );
+        if i < 90 {
+            train.push_str(&row);
+        } else {
+            test.push_str(&row.replace(",1\n", ",0\n"));
+        }
+    }
+    let tr = write_file(dir.path(), "train.csv", &train);
+    let te = write_file(dir.path(), "test.csv", &test);
+    let o = run(
+        &format!(
+            "experiment map --train {} --test {} --label-prefix label_ --seeds 1 --epochs 3 \
+             --lrs 0.01 --batch 30 --losses bce,handcrafted --json",
+            tr.display(),
+            te.display()
+        ),
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning") && stderr(&o).contains("never"),
+        "{}",
+        stderr(&o)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["warnings"][0].as_str().unwrap().contains("never"));
+    assert!(v["results"]["bce"]["mean"].as_f64().unwrap() > 0.5);
+}
+
+#[test]
+fn retrieval_experiment_on_paired_csv_reports_recall_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut a, mut b) = (String::from("x1,x2,x3\n"), String::from("z1,z2\n"));
+    for i in 0..150 {
+        let t = i as f32;
+        let (p, q, r) = ((t * 0.7).sin(), (t * 1.3).cos(), (t * 0.29).sin());
+        a.push_str(&format!("{p},{q},{r}\n"));
+        b.push_str(&format!("{},{}\n", p + 0.5 * q, q - r));
+    }
+    let pa = write_file(dir.path(), "a.csv", &a);
+    let pb = write_file(dir.path(), "b.csv", &b);
+    let o = run(
+        &format!(
+            "experiment retrieval --a {} --b {} --seeds 1 --epochs 4 --batch 20 --hidden 16 \
+             --losses hinge,handcrafted --json",
+            pa.display(),
+            pb.display()
+        ),
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["metric"], "r1");
+    for loss in ["hinge", "handcrafted"] {
+        let r = &v["results"][loss];
+        let (r1, r5, r10) = (
+            r["mean"].as_f64().unwrap(),
+            r["r5"].as_f64().unwrap(),
+            r["r10"].as_f64().unwrap(),
+        );
+        assert!(r1 <= r5 && r5 <= r10 && r10 <= 1.0, "{loss}: {r}");
+        assert!(r["median_rank"].as_f64().unwrap() >= 1.0);
+        // 30 test pairs: chance R@10 is 1/3
+        assert!(r10 > 0.45, "{loss} does not learn: {r}");
+    }
+}

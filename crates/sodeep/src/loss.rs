@@ -485,9 +485,11 @@ impl VseHingeLoss {
     pub fn forward(&self, sim: &Tensor) -> Result<Tensor> {
         let n = match sim.dims() {
             [a, b] if a == b && *a > 1 => *a,
-            other => return Err(Error::InvalidArgument(format!(
+            other => {
+                return Err(Error::InvalidArgument(format!(
                 "the hinge loss needs a square similarity matrix with n ≥ 2, got shape {other:?}"
-            ))),
+            )))
+            }
         };
         let eye = Tensor::eye(n, sim.dtype(), sim.device())?;
         let diag = (sim * &eye)?.sum(1)?;
@@ -497,4 +499,13 @@ impl VseHingeLoss {
         let cols = ((negatives.max(0)? - &diag)? + self.margin)?.relu()?;
         Ok(((rows.mean_all()? + cols.mean_all()?)? / 2.0)?)
     }
+}
+
+/// Binary cross-entropy on logits, mean over every entry, in the stable form
+/// `max(x, 0) − x·y + log(1 + e^{−|x|})` (candle-nn's version takes `log(σ(x))`, which
+/// overflows to −∞ once a logit is confidently wrong).
+pub fn bce_with_logits(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    let softplus = ((logits.abs()?.neg()?.exp()? + 1.0)?).log()?;
+    let loss = ((logits.relu()? - (logits * targets)?)? + softplus)?;
+    Ok(loss.mean_all()?)
 }

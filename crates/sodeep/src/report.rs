@@ -83,13 +83,23 @@ pub fn plot_rank_sweep(sweep: &RankSweep, title: &str, path: &Path) -> Result<()
 
 /// Draws one line per named series (`y` per epoch, epochs 1..) to a PNG: the training curves
 /// of an experiment, one per loss.
-pub fn plot_curves(series: &[(String, Vec<f64>)], title: &str, y_desc: &str, path: &Path) -> Result<()> {
+pub fn plot_curves(
+    series: &[(String, Vec<f64>)],
+    title: &str,
+    y_desc: &str,
+    path: &Path,
+) -> Result<()> {
     ensure_font();
     let err = |e: String| Error::Plot {
         path: path.to_path_buf(),
         reason: e,
     };
-    let finite = || series.iter().flat_map(|(_, ys)| ys.iter().cloned()).filter(|v| v.is_finite());
+    let finite = || {
+        series
+            .iter()
+            .flat_map(|(_, ys)| ys.iter().cloned())
+            .filter(|v| v.is_finite())
+    };
     let lo = finite().fold(f64::INFINITY, f64::min);
     let hi = finite().fold(f64::NEG_INFINITY, f64::max);
     let (lo, hi) = if lo.is_finite() && hi > lo {
@@ -100,7 +110,12 @@ pub fn plot_curves(series: &[(String, Vec<f64>)], title: &str, y_desc: &str, pat
     } else {
         (0.0, 1.0)
     };
-    let epochs = series.iter().map(|(_, ys)| ys.len()).max().unwrap_or(1).max(2);
+    let epochs = series
+        .iter()
+        .map(|(_, ys)| ys.len())
+        .max()
+        .unwrap_or(1)
+        .max(2);
     let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let mut chart = ChartBuilder::on(&root)

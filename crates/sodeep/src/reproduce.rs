@@ -83,7 +83,11 @@ pub fn reproduce(cfg: &ReproduceConfig, progress: &(dyn Fn(&str) + Sync)) -> Res
         let sorter = Sorter::load(spec)?;
         let sweep = rank_sweep(&sorter, 100, 0)?;
         let file = format!("fig5-{}.png", spec.replace(':', "-"));
-        plot_rank_sweep(&sweep, &format!("{} (d = 100)", sorter.name()), &cfg.out.join(&file))?;
+        plot_rank_sweep(
+            &sweep,
+            &format!("{} (d = 100)", sorter.name()),
+            &cfg.out.join(&file),
+        )?;
         let _ = writeln!(md, "![{spec}]({file})\n");
     }
 

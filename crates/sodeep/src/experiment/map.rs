@@ -9,15 +9,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
-use candle_nn::loss::binary_cross_entropy_with_logit;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::model::{column_stats, fit, standardized, FitConfig, Mlp};
-use super::{split, DataSource, ExperimentConfig, LossKind, Prepared, RunOutcome, RunRanker, SeedData};
+use super::{
+    split, DataSource, ExperimentConfig, LossKind, Prepared, RunOutcome, RunRanker, SeedData,
+};
 use crate::data::{compose, csv, digits, Matrix, MultiLabel};
 use crate::error::{Error, Result};
-use crate::loss::{MapConfig, MapLoss};
+use crate::loss::{bce_with_logits, MapConfig, MapLoss};
 use crate::metrics::mean_average_precision;
 
 /// Composite training examples per seed (before the validation split).
@@ -170,7 +171,14 @@ impl MapSeed {
         Ok(mean_average_precision(&s, &l, split.labels.cols).unwrap_or(0.0))
     }
 
-    fn train_model(&self, dims: &[usize], loss: &LossKind, lr: f64, cfg: &ExperimentConfig, seed: u64) -> Result<RunOutcome> {
+    fn train_model(
+        &self,
+        dims: &[usize],
+        loss: &LossKind,
+        lr: f64,
+        cfg: &ExperimentConfig,
+        seed: u64,
+    ) -> Result<RunOutcome> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let model = Mlp::new(dims, &mut rng)?;
         let ranker = match loss {
@@ -210,7 +218,7 @@ impl MapSeed {
                 )?;
                 let logits = model.forward(&self.train.x.index_select(&idx, 0)?)?;
                 let labels = self.train_labels.index_select(&idx, 0)?;
-                let bce = binary_cross_entropy_with_logit(&logits, &labels)?;
+                let bce = bce_with_logits(&logits, &labels)?;
                 match &map_loss {
                     None => Ok(bce),
                     Some(l) => Ok((bce + (l.forward(&logits, &labels)? * cfg.rank_weight)?)?),
@@ -230,20 +238,27 @@ impl MapSeed {
 }
 
 impl SeedData for MapSeed {
-    fn run(&self, loss: &LossKind, lr: f64, cfg: &ExperimentConfig, seed: u64) -> Result<RunOutcome> {
+    fn run(
+        &self,
+        loss: &LossKind,
+        lr: f64,
+        cfg: &ExperimentConfig,
+        seed: u64,
+    ) -> Result<RunOutcome> {
         let dims = [self.train.x.dim(1)?, cfg.hidden, self.train.labels.cols];
         self.train_model(&dims, loss, lr, cfg, seed)
     }
 
-    fn linear(&self, cfg: &ExperimentConfig, seed: u64) -> Result<(String, RunOutcome)> {
+    fn linear(&self, cfg: &ExperimentConfig, seed: u64) -> Result<(String, f64, RunOutcome)> {
         let dims = [self.train.x.dim(1)?, self.train.labels.cols];
-        let mut best: Option<RunOutcome> = None;
+        let mut best: Option<(f64, RunOutcome)> = None;
         for &lr in &cfg.lrs {
             let r = self.train_model(&dims, &LossKind::Bce, lr, cfg, seed)?;
-            if best.as_ref().is_none_or(|b| r.val > b.val) {
-                best = Some(r);
+            if best.as_ref().is_none_or(|(_, b)| r.val > b.val) {
+                best = Some((lr, r));
             }
         }
-        Ok(("logistic".into(), best.expect("learning rates validated")))
+        let (lr, r) = best.expect("learning rates validated");
+        Ok(("logistic".into(), lr, r))
     }
 }

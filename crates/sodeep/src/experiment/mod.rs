@@ -182,10 +182,10 @@ pub struct ExperimentConfig {
 impl ExperimentConfig {
     /// The defaults for `task` on its built-in data: 5 seeds, every shipped sorter.
     pub fn new(task: Task) -> Self {
-        let (epochs, lrs) = match task {
-            Task::Spearman => (40, vec![1e-3, 3e-3]),
-            Task::Map => (25, vec![1e-3, 3e-3]),
-            Task::Retrieval => (12, vec![1e-3, 3e-3]),
+        let (epochs, lrs, hidden) = match task {
+            Task::Spearman => (40, vec![1e-3, 3e-3], 64),
+            Task::Map => (25, vec![1e-3, 3e-3], 128),
+            Task::Retrieval => (12, vec![3e-3], 256),
         };
         let sorters = match task {
             Task::Spearman => crate::registry::list()
@@ -205,7 +205,7 @@ impl ExperimentConfig {
             lrs,
             weight_decay: 0.0,
             val_fraction: 0.2,
-            hidden: 64,
+            hidden,
             rank_weight: 1.0,
             recall_margin: 0.02,
             remedies: Remedies::default(),
@@ -228,7 +228,10 @@ impl ExperimentConfig {
             return bad("--hidden must be at least 1".into());
         }
         if self.lrs.is_empty() || self.lrs.iter().any(|&lr| !(lr.is_finite() && lr > 0.0)) {
-            return bad(format!("learning rates must be positive numbers, got {:?}", self.lrs));
+            return bad(format!(
+                "learning rates must be positive numbers, got {:?}",
+                self.lrs
+            ));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return bad(format!(
@@ -356,9 +359,16 @@ pub struct RunOutcome {
 /// One seed's data, ready to train any loss on.
 pub trait SeedData: Sync {
     /// Trains the task's model with `loss` at `lr` and tests the best validation epoch.
-    fn run(&self, loss: &LossKind, lr: f64, cfg: &ExperimentConfig, seed: u64) -> Result<RunOutcome>;
-    /// The linear baseline (name, outcome).
-    fn linear(&self, cfg: &ExperimentConfig, seed: u64) -> Result<(String, RunOutcome)>;
+    fn run(
+        &self,
+        loss: &LossKind,
+        lr: f64,
+        cfg: &ExperimentConfig,
+        seed: u64,
+    ) -> Result<RunOutcome>;
+    /// The linear baseline: its name, the learning rate (or ridge λ) validation chose, and
+    /// its outcome.
+    fn linear(&self, cfg: &ExperimentConfig, seed: u64) -> Result<(String, f64, RunOutcome)>;
 }
 
 /// Aggregated figures of one loss over the seeds.
@@ -370,7 +380,7 @@ pub struct LossResult {
     pub sd: f64,
     /// The test metric of each seed.
     pub per_seed: Vec<f64>,
-    /// The learning rate validation chose for each seed.
+    /// The learning rate validation chose for each seed (ridge: its λ).
     pub lr: Vec<f64>,
     /// The epoch (1-based) validation chose for each seed.
     pub best_epoch: Vec<usize>,
@@ -436,7 +446,10 @@ fn aggregate(runs: &[(f64, RunOutcome)]) -> LossResult {
     let epochs = runs.iter().map(|(_, r)| r.curve.len()).max().unwrap_or(0);
     let curve = (0..epochs)
         .map(|e| {
-            let vals: Vec<f64> = runs.iter().filter_map(|(_, r)| r.curve.get(e).copied()).collect();
+            let vals: Vec<f64> = runs
+                .iter()
+                .filter_map(|(_, r)| r.curve.get(e).copied())
+                .collect();
             mean_sd(&vals).0
         })
         .collect();
@@ -525,8 +538,8 @@ pub fn run(cfg: &ExperimentConfig, progress: &(dyn Fn(&str) + Sync)) -> Result<E
     let linear: Vec<(String, (f64, RunOutcome))> = (0..cfg.seeds)
         .into_par_iter()
         .map(|s| {
-            let (name, r) = prepared.seeds[s].linear(cfg, s as u64)?;
-            Ok((name, (0.0, r)))
+            let (name, lr, r) = prepared.seeds[s].linear(cfg, s as u64)?;
+            Ok((name, (lr, r)))
         })
         .collect::<Result<_>>()?;
     let linear_name = linear.first().map(|(n, _)| n.clone()).unwrap_or_default();
@@ -639,7 +652,11 @@ impl ExperimentResult {
         if let Some((base, base_mean)) = self.best_baseline() {
             for (name, r) in &self.results {
                 if name.starts_with("sodeep:") || name.starts_with("handcrafted") {
-                    let verdict = if r.mean >= base_mean { "reaches" } else { "does NOT reach" };
+                    let verdict = if r.mean >= base_mean {
+                        "reaches"
+                    } else {
+                        "does NOT reach"
+                    };
                     s.push_str(&format!(
                         "- {name}: {:.4} {verdict} the best baseline ({base}: {base_mean:.4}); difference {:+.4}\n",
                         r.mean,
@@ -673,7 +690,10 @@ impl ExperimentResult {
             .collect();
         crate::report::plot_curves(
             &series,
-            &format!("{} on {}: validation {} per epoch", self.task, self.data, self.metric),
+            &format!(
+                "{} on {}: validation {} per epoch",
+                self.task, self.data, self.metric
+            ),
             &format!("validation {}", self.metric),
             &dir.join("curves.png"),
         )

@@ -28,7 +28,8 @@ impl Mlp {
         for pair in dims.windows(2) {
             let (fan_in, fan_out) = (pair[0], pair[1]);
             let b = 1.0 / (fan_in as f32).sqrt();
-            let mut draw = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-b..=b)).collect() };
+            let mut draw =
+                |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-b..=b)).collect() };
             let w = Var::from_vec(draw(fan_in * fan_out), (fan_out, fan_in), &Device::Cpu)?;
             let bias = Var::from_vec(draw(fan_out), fan_out, &Device::Cpu)?;
             layers.push((w, bias));
@@ -40,7 +41,9 @@ impl Mlp {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let mut h = x.clone();
         for (k, (w, b)) in self.layers.iter().enumerate() {
-            h = h.matmul(&w.as_tensor().t()?)?.broadcast_add(b.as_tensor())?;
+            h = h
+                .matmul(&w.as_tensor().t()?)?
+                .broadcast_add(b.as_tensor())?;
             if k + 1 < self.layers.len() {
                 h = h.relu()?;
             }
@@ -259,7 +262,12 @@ fn solve_spd(a: &mut [f64], b: &mut [f64], k: usize) -> Option<Vec<f64>> {
 pub fn linear_predict(x: &Matrix, w: &[f64], intercept: f64) -> Vec<f32> {
     (0..x.rows)
         .map(|r| {
-            (x.row(r).iter().zip(w).map(|(&v, w)| v as f64 * w).sum::<f64>() + intercept) as f32
+            (x.row(r)
+                .iter()
+                .zip(w)
+                .map(|(&v, w)| v as f64 * w)
+                .sum::<f64>()
+                + intercept) as f32
         })
         .collect()
 }

@@ -14,7 +14,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::model::{column_stats, fit, standardized, FitConfig, Mlp};
-use super::{split, DataSource, ExperimentConfig, LossKind, Prepared, RunOutcome, RunRanker, SeedData};
+use super::{
+    split, DataSource, ExperimentConfig, LossKind, Prepared, RunOutcome, RunRanker, SeedData,
+};
 use crate::data::{compose, csv, mnist, Paired};
 use crate::error::{Error, Result};
 use crate::loss::{RecallConfig, RecallLoss, VseHingeLoss};
@@ -131,7 +133,10 @@ impl Towers {
             if len < 2 {
                 continue;
             }
-            let sim = self.similarity(&side.a.narrow(0, start, len)?, &side.b.narrow(0, start, len)?)?;
+            let sim = self.similarity(
+                &side.a.narrow(0, start, len)?,
+                &side.b.narrow(0, start, len)?,
+            )?;
             for s in [sim.clone(), sim.t()?.contiguous()?] {
                 let flat: Vec<f32> = s.flatten_all()?.to_vec1()?;
                 let ranks = positive_ranks(&flat, len);
@@ -146,7 +151,10 @@ impl Towers {
                 count += 1.0;
             }
         }
-        Ok(sums.into_iter().map(|(k, v)| (k, v / count.max(1.0))).collect())
+        Ok(sums
+            .into_iter()
+            .map(|(k, v)| (k, v / count.max(1.0)))
+            .collect())
     }
 
     fn train(
@@ -236,19 +244,28 @@ impl RetrievalSeed {
 }
 
 impl SeedData for RetrievalSeed {
-    fn run(&self, loss: &LossKind, lr: f64, cfg: &ExperimentConfig, seed: u64) -> Result<RunOutcome> {
-        self.towers(Some(cfg.hidden), seed)?.train(self, loss, lr, cfg, seed)
+    fn run(
+        &self,
+        loss: &LossKind,
+        lr: f64,
+        cfg: &ExperimentConfig,
+        seed: u64,
+    ) -> Result<RunOutcome> {
+        self.towers(Some(cfg.hidden), seed)?
+            .train(self, loss, lr, cfg, seed)
     }
 
-    fn linear(&self, cfg: &ExperimentConfig, seed: u64) -> Result<(String, RunOutcome)> {
-        let mut best: Option<RunOutcome> = None;
+    fn linear(&self, cfg: &ExperimentConfig, seed: u64) -> Result<(String, f64, RunOutcome)> {
+        let mut best: Option<(f64, RunOutcome)> = None;
         for &lr in &cfg.lrs {
-            let r = self.towers(None, seed)?.train(self, &LossKind::Hinge, lr, cfg, seed)?;
-            if best.as_ref().is_none_or(|b| r.val > b.val) {
-                best = Some(r);
+            let r = self
+                .towers(None, seed)?
+                .train(self, &LossKind::Hinge, lr, cfg, seed)?;
+            if best.as_ref().is_none_or(|(_, b)| r.val > b.val) {
+                best = Some((lr, r));
             }
         }
-        Ok(("linear towers, hinge".into(), best.expect("learning rates validated")))
+        let (lr, r) = best.expect("learning rates validated");
+        Ok(("linear towers, hinge".into(), lr, r))
     }
 }
-

@@ -12,7 +12,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::model::{column_stats, fit, linear_predict, ridge, standardized, FitConfig, Mlp};
-use super::{split, DataSource, ExperimentConfig, LossKind, Prepared, RunOutcome, RunRanker, SeedData};
+use super::{
+    split, DataSource, ExperimentConfig, LossKind, Prepared, RunOutcome, RunRanker, SeedData,
+};
 use crate::data::{builtin, csv, Matrix, Regression};
 use crate::error::{Error, Result};
 use crate::loss::{AuxKind, AuxTerm, SpearmanConfig, SpearmanLoss};
@@ -70,7 +72,11 @@ pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
         let (tr, va) = split(pool.len(), cfg.val_fraction, 2000 + s);
         let tr: Vec<usize> = tr.iter().map(|&i| pool[i]).collect();
         let va: Vec<usize> = va.iter().map(|&i| pool[i]).collect();
-        seeds.push(Box::new(SpearmanSeed::new(pick(&train, &tr), pick(&train, &va), test_part)?));
+        seeds.push(Box::new(SpearmanSeed::new(
+            pick(&train, &tr),
+            pick(&train, &va),
+            test_part,
+        )?));
     }
     Ok(Prepared {
         name: train.name.clone(),
@@ -113,7 +119,11 @@ pub struct SpearmanSeed {
 }
 
 impl SpearmanSeed {
-    fn new(train: (Matrix, Vec<f32>), val: (Matrix, Vec<f32>), test: (Matrix, Vec<f32>)) -> Result<Self> {
+    fn new(
+        train: (Matrix, Vec<f32>),
+        val: (Matrix, Vec<f32>),
+        test: (Matrix, Vec<f32>),
+    ) -> Result<Self> {
         let (mean, std) = column_stats(&train.0);
         let make = |(m, y): (Matrix, Vec<f32>)| -> Result<Split> {
             let x = standardized(&m, &mean, &std)?;
@@ -151,7 +161,13 @@ fn finite_or_zero(v: f64) -> f64 {
 }
 
 impl SeedData for SpearmanSeed {
-    fn run(&self, loss: &LossKind, lr: f64, cfg: &ExperimentConfig, seed: u64) -> Result<RunOutcome> {
+    fn run(
+        &self,
+        loss: &LossKind,
+        lr: f64,
+        cfg: &ExperimentConfig,
+        seed: u64,
+    ) -> Result<RunOutcome> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let model = Mlp::new(&[self.train.raw.cols, cfg.hidden, 1], &mut rng)?;
         let ranker = match loss {
@@ -189,7 +205,9 @@ impl SeedData for SpearmanSeed {
                     batch.len(),
                     &Device::Cpu,
                 )?;
-                let pred = model.forward(&self.train.x.index_select(&idx, 0)?)?.flatten_all()?;
+                let pred = model
+                    .forward(&self.train.x.index_select(&idx, 0)?)?
+                    .flatten_all()?;
                 let y = self.y_train_std.index_select(&idx, 0)?;
                 match (loss, &rank_loss) {
                     (LossKind::Mse, _) => Ok((pred - y)?.sqr()?.mean_all()?),
@@ -215,7 +233,7 @@ impl SeedData for SpearmanSeed {
         })
     }
 
-    fn linear(&self, _cfg: &ExperimentConfig, _seed: u64) -> Result<(String, RunOutcome)> {
+    fn linear(&self, _cfg: &ExperimentConfig, _seed: u64) -> Result<(String, f64, RunOutcome)> {
         let mut best: Option<(f64, f64, Vec<f64>, f64)> = None;
         for k in -3..=4 {
             let lambda = 10f64.powi(k);
@@ -225,10 +243,14 @@ impl SeedData for SpearmanSeed {
                 best = Some((v, lambda, w, b));
             }
         }
-        let (val, _, w, b) = best.expect("the λ grid is not empty");
-        let test = finite_or_zero(spearman(&linear_predict(&self.test.raw, &w, b), &self.test.y));
+        let (val, lambda, w, b) = best.expect("the λ grid is not empty");
+        let test = finite_or_zero(spearman(
+            &linear_predict(&self.test.raw, &w, b),
+            &self.test.y,
+        ));
         Ok((
             "ridge".into(),
+            lambda,
             RunOutcome {
                 val,
                 best_epoch: 0,
