@@ -265,9 +265,13 @@ struct ExperimentArgs {
     /// Hidden width of the MLPs (default: the task's).
     #[arg(long)]
     hidden: Option<usize>,
-    /// map: weight of the mAP rank term added to BCE.
+    /// Weight of the rank loss (map: added to BCE; retrieval: the recall loss).
     #[arg(long)]
     rank_weight: Option<f64>,
+    /// Weight of the task's baseline loss kept beside a rank loss (default: 1 for map's BCE,
+    /// 0 for retrieval's hinge).
+    #[arg(long)]
+    base_weight: Option<f64>,
     /// retrieval: margin of the recall loss in normalised-rank units.
     #[arg(long)]
     recall_margin: Option<f64>,
@@ -1031,6 +1035,9 @@ fn experiment_config(a: &ExperimentArgs) -> Result<sodeep::experiment::Experimen
     }
     if let Some(w) = a.rank_weight {
         cfg.rank_weight = w;
+    }
+    if let Some(w) = a.base_weight {
+        cfg.base_weight = w;
     }
     if let Some(m) = a.recall_margin {
         cfg.recall_margin = m;

@@ -221,7 +221,8 @@ impl MapSeed {
                 let bce = bce_with_logits(&logits, &labels)?;
                 match &map_loss {
                     None => Ok(bce),
-                    Some(l) => Ok((bce + (l.forward(&logits, &labels)? * cfg.rank_weight)?)?),
+                    Some(l) => Ok(((bce * cfg.base_weight)?
+                        + (l.forward(&logits, &labels)? * cfg.rank_weight)?)?),
                 }
             },
             |_| ranker.as_ref().map_or(Ok(()), |r| r.end_epoch()),
