@@ -275,9 +275,10 @@ struct ExperimentArgs {
     /// retrieval: margin of the recall loss in normalised-rank units.
     #[arg(long)]
     recall_margin: Option<f64>,
-    /// Remedy: an L1 term on the predictions for the first N epochs (spearman).
-    #[arg(long, default_value_t = 0)]
-    l1_warmup: usize,
+    /// Remedy: an L1 term on the predictions for the first N epochs (spearman; default 1, the
+    /// paper's protocol; 0 turns it off).
+    #[arg(long)]
+    l1_warmup: Option<usize>,
     /// Remedy: fine-tune the sorter on the score vectors it saw after every epoch.
     #[arg(long)]
     finetune: bool,
@@ -389,7 +390,12 @@ fn main() -> ExitCode {
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    sodeep::set_threads(threads);
+    match cli.command {
+        None | Some(Command::Experiment(_)) | Some(Command::Reproduce { .. }) => {
+            sodeep::set_job_threads(threads)
+        }
+        _ => sodeep::set_threads(threads),
+    }
     let result = match cli.command {
         None => reproduce(true, PathBuf::from("report"), None, None),
         Some(Command::EvalShipped {
@@ -1042,7 +1048,9 @@ fn experiment_config(a: &ExperimentArgs) -> Result<sodeep::experiment::Experimen
     if let Some(m) = a.recall_margin {
         cfg.recall_margin = m;
     }
-    cfg.remedies.l1_warmup_epochs = a.l1_warmup;
+    if let Some(n) = a.l1_warmup {
+        cfg.remedies.l1_warmup_epochs = n;
+    }
     cfg.remedies.finetune = a.finetune;
     cfg.remedies.align = a.align;
     cfg.data_dir = a.data_dir.clone();
@@ -1054,12 +1062,8 @@ fn experiment(a: ExperimentArgs) -> Result<()> {
     if let Some(out) = &a.out {
         sodeep::experiment::ensure_writable(out)?;
     }
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("valid template"),
-    );
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    let result = sodeep::experiment::run(&cfg, &|line: &str| bar.println(line));
+    let bar = spinner();
+    let result = sodeep::experiment::run(&cfg, &|line: &str| report_progress(&bar, line));
     bar.finish_and_clear();
     let result = result?;
     sodeep::experiment::maybe_write(&result, a.out.as_ref())?;
@@ -1082,6 +1086,26 @@ fn experiment(a: ExperimentArgs) -> Result<()> {
     Ok(())
 }
 
+/// A spinner with the elapsed time, drawn only on a terminal.
+fn spinner() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("valid template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+/// Progress lines go above the spinner on a terminal, and plainly to stderr otherwise (a log
+/// file), where indicatif draws nothing.
+fn report_progress(bar: &ProgressBar, line: &str) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
 fn reproduce(
     quick: bool,
     out: PathBuf,
@@ -1094,13 +1118,9 @@ fn reproduce(
         seeds,
         data_dir,
     };
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("valid template"),
-    );
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let bar = spinner();
     let report = sodeep::reproduce::reproduce(&cfg, &|line: &str| {
-        bar.println(line);
+        report_progress(&bar, line);
         bar.set_message(line.to_string());
     });
     bar.finish_and_clear();

@@ -57,6 +57,19 @@ pub fn set_threads(n: usize) {
     let _ = rayon_pool(n);
 }
 
+/// Sets up `n` threads for running whole jobs side by side (the experiments): rayon's pool
+/// gets `n` threads, while candle's own pool of elementwise kernels gets none.
+///
+/// candle 0.11 serialises its elementwise kernels through one global pool behind a lock, with
+/// spinning workers; jobs that share it wait on each other (retrieval, 2 seeds on 2 cores:
+/// 70 s in one process, against 34 s as two processes). Call it before any tensor work.
+pub fn set_job_threads(n: usize) {
+    let n = n.max(1);
+    std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    std::env::set_var("CANDLE_NUM_THREADS", "1");
+    let _ = rayon_pool(n);
+}
+
 fn rayon_pool(n: usize) -> std::result::Result<(), String> {
     // candle's gemm calls use rayon's global pool when more than one thread is asked for.
     rayon::ThreadPoolBuilder::new()

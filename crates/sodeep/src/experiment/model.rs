@@ -194,9 +194,9 @@ pub fn ridge(x: &Matrix, y: &[f32], lambda: f64) -> Result<(Vec<f64>, f64)> {
     let y_mean = y.iter().map(|&v| v as f64).sum::<f64>() / n;
     let mut a = vec![0f64; k * k];
     let mut b = vec![0f64; k];
-    for r in 0..x.rows {
+    for (r, &yr) in y.iter().enumerate().take(x.rows) {
         let row = x.row(r);
-        let yc = y[r] as f64 - y_mean;
+        let yc = yr as f64 - y_mean;
         for i in 0..k {
             b[i] += row[i] as f64 * yc;
             for j in 0..k {

@@ -210,7 +210,8 @@ impl Towers {
                     &data.train.b.index_select(&idx, 0)?,
                 )?;
                 match &recall {
-                    Some(l) if cfg.base_weight > 0.0 => Ok(((hinge.forward(&sim)? * cfg.base_weight)?
+                    Some(l) if cfg.base_weight > 0.0 => Ok(((hinge.forward(&sim)?
+                        * cfg.base_weight)?
                         + (l.forward(&sim)? * cfg.rank_weight)?)?),
                     Some(l) => Ok((l.forward(&sim)? * cfg.rank_weight)?),
                     None => hinge.forward(&sim),
