@@ -66,9 +66,14 @@ pub fn reproduce(cfg: &ReproduceConfig, progress: &(dyn Fn(&str) + Sync)) -> Res
     }
     let mut md = String::new();
     let mode = if cfg.quick { "quick" } else { "full" };
+    let caveat = if cfg.quick {
+        " The quick protocol's few seeds and short runs cannot separate differences smaller than the seed-to-seed sd; `sodeep reproduce` (5 seeds, full budgets) is the protocol to quote."
+    } else {
+        ""
+    };
     let _ = writeln!(
         md,
-        "# SoDeep reproduction ({mode} protocol)\n\nMade by `sodeep reproduce{}` on {} threads; {seeds} seeds per experiment.\n",
+        "# SoDeep reproduction ({mode} protocol)\n\nMade by `sodeep reproduce{}` on {} threads; {seeds} seeds per experiment.{caveat}\n",
         if cfg.quick { " --quick" } else { "" },
         rayon::current_num_threads()
     );

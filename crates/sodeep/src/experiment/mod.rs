@@ -781,6 +781,8 @@ impl ExperimentResult {
                 format!("linear ({})", self.linear_baseline.name),
                 self.linear_baseline.result.curve.clone(),
             )))
+            // ridge is solved, not trained: it has no curve to draw
+            .filter(|(_, curve)| !curve.is_empty())
             .collect();
         crate::report::plot_curves(
             &series,

@@ -186,21 +186,30 @@ pub fn standardized(x: &Matrix, mean: &[f32], std: &[f32]) -> Result<Tensor> {
     Ok(Tensor::from_vec(data, (x.rows, x.cols), &Device::Cpu)?)
 }
 
-/// Ridge regression with an intercept, solved exactly: `(XᵀX + λI) w = Xᵀy` on the columns of
-/// `x` (already standardised) and centred `y`. Returns the weights and the intercept.
+/// Ridge regression with an intercept, solved exactly: `(XᵀX + λI) w = Xᵀy` on centred
+/// columns of `x` and centred `y` (the intercept is not penalised). Returns the weights and
+/// the intercept.
 pub fn ridge(x: &Matrix, y: &[f32], lambda: f64) -> Result<(Vec<f64>, f64)> {
     let k = x.cols;
     let n = x.rows.max(1) as f64;
     let y_mean = y.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let x_mean: Vec<f64> = (0..k)
+        .map(|c| (0..x.rows).map(|r| x.row(r)[c] as f64).sum::<f64>() / n)
+        .collect();
     let mut a = vec![0f64; k * k];
     let mut b = vec![0f64; k];
     for (r, &yr) in y.iter().enumerate().take(x.rows) {
-        let row = x.row(r);
+        let row: Vec<f64> = x
+            .row(r)
+            .iter()
+            .zip(&x_mean)
+            .map(|(&v, m)| v as f64 - m)
+            .collect();
         let yc = yr as f64 - y_mean;
         for i in 0..k {
-            b[i] += row[i] as f64 * yc;
+            b[i] += row[i] * yc;
             for j in 0..k {
-                a[i * k + j] += row[i] as f64 * row[j] as f64;
+                a[i * k + j] += row[i] * row[j];
             }
         }
     }
@@ -212,9 +221,6 @@ pub fn ridge(x: &Matrix, y: &[f32], lambda: f64) -> Result<(Vec<f64>, f64)> {
             "ridge regression with λ = {lambda} has no unique solution"
         ))
     })?;
-    let x_mean: Vec<f64> = (0..k)
-        .map(|c| (0..x.rows).map(|r| x.row(r)[c] as f64).sum::<f64>() / n)
-        .collect();
     let intercept = y_mean - w.iter().zip(&x_mean).map(|(w, m)| w * m).sum::<f64>();
     Ok((w, intercept))
 }
