@@ -35,6 +35,7 @@ pub mod optim;
 pub mod rank;
 pub mod ranker;
 pub mod registry;
+pub mod relax;
 pub mod report;
 pub mod reproduce;
 pub mod sorter;

@@ -1,0 +1,304 @@
+//! Soft ranks by projection onto the permutahedron (Blondel, Teboul, Berthet, Djolonga,
+//! *Fast Differentiable Sorting and Ranking*, ICML 2020), in O(n log n).
+//!
+//! `soft_rank(x) = P(x / ε)`: the projection of the scaled scores onto the convex hull of the
+//! permutations of `ρ = (n, n−1, …, 1)`, in the L2 sense, or its KL counterpart. As `ε → 0` it
+//! tends to the exact ascending ranks (1 = smallest); as `ε` grows, every rank tends to the mean
+//! `(n + 1)/2`. The projection reduces to isotonic regression of the sorted scores against `ρ`,
+//! solved by pool-adjacent-violators; its Jacobian is block-wise, so the VJP costs O(n).
+
+use crate::error::{Error, Result};
+
+/// The regulariser of the projection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Regularization {
+    /// Euclidean projection.
+    L2,
+    /// Kullback–Leibler projection (ranks are strictly positive).
+    Kl,
+}
+
+/// What the backward pass needs from one forward pass.
+#[derive(Debug, Clone)]
+pub struct SoftRankTape {
+    eps: f64,
+    reg: Regularization,
+    /// Indices that sort the scaled scores descending.
+    order: Vec<usize>,
+    /// PAV blocks over the sorted positions: (start, end) half-open.
+    blocks: Vec<(usize, usize)>,
+    /// Sorted scaled scores (for the KL block weights).
+    sorted: Vec<f64>,
+    /// The output (for the KL chain rule through `exp`).
+    output: Vec<f64>,
+}
+
+/// Ascending soft ranks of `x` with strength `eps` (> 0), and the tape for [`soft_rank_vjp`].
+pub fn soft_rank(x: &[f64], eps: f64, reg: Regularization) -> Result<(Vec<f64>, SoftRankTape)> {
+    if !(eps.is_finite() && eps > 0.0) {
+        return Err(Error::InvalidArgument(format!(
+            "softrank: the strength ε must be a positive number, got {eps}"
+        )));
+    }
+    if x.is_empty() {
+        return Err(Error::Empty("softrank: no score to rank".into()));
+    }
+    crate::error::check_finite(x, x.len())?;
+    let n = x.len();
+    let theta: Vec<f64> = x.iter().map(|v| v / eps).collect();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| theta[b].total_cmp(&theta[a]));
+    let sorted: Vec<f64> = order.iter().map(|&i| theta[i]).collect();
+    // ρ = (n, …, 1), or log ρ for KL
+    let rho: Vec<f64> = (0..n)
+        .map(|k| {
+            let r = (n - k) as f64;
+            match reg {
+                Regularization::L2 => r,
+                Regularization::Kl => r.ln(),
+            }
+        })
+        .collect();
+    let (dual, blocks) = match reg {
+        Regularization::L2 => isotonic_l2(&sorted, &rho),
+        Regularization::Kl => isotonic_kl(&sorted, &rho),
+    };
+    let mut output = vec![0.0; n];
+    for (k, &i) in order.iter().enumerate() {
+        let primal = sorted[k] - dual[k];
+        output[i] = match reg {
+            Regularization::L2 => primal,
+            Regularization::Kl => primal.exp(),
+        };
+    }
+    Ok((
+        output.clone(),
+        SoftRankTape {
+            eps,
+            reg,
+            order,
+            blocks,
+            sorted,
+            output,
+        },
+    ))
+}
+
+/// `∂(Σ_i u_i · soft_rank(x)_i) / ∂x`.
+pub fn soft_rank_vjp(tape: &SoftRankTape, u: &[f64]) -> Vec<f64> {
+    let n = tape.order.len();
+    // through exp for KL
+    let v: Vec<f64> = match tape.reg {
+        Regularization::L2 => u.to_vec(),
+        Regularization::Kl => u.iter().zip(&tape.output).map(|(a, y)| a * y).collect(),
+    };
+    // projection VJP: v − Jᵀ_iso v, with the isotonic Jacobian block-wise in sorted order
+    let sorted_v: Vec<f64> = tape.order.iter().map(|&i| v[i]).collect();
+    let mut iso = vec![0.0; n];
+    for &(s, e) in &tape.blocks {
+        let total: f64 = sorted_v[s..e].iter().sum();
+        match tape.reg {
+            Regularization::L2 => {
+                let mean = total / (e - s) as f64;
+                iso[s..e].iter_mut().for_each(|g| *g = mean);
+            }
+            Regularization::Kl => {
+                // the block's dual is log Σ e^{s_j} − log Σ ρ_j: its gradient is softmax(s_B)
+                let m = tape.sorted[s..e]
+                    .iter()
+                    .cloned()
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let z: f64 = tape.sorted[s..e].iter().map(|t| (t - m).exp()).sum();
+                for (g, t) in iso[s..e].iter_mut().zip(&tape.sorted[s..e]) {
+                    *g = (t - m).exp() / z * total;
+                }
+            }
+        }
+    }
+    let mut grad = vec![0.0; n];
+    for (k, &i) in tape.order.iter().enumerate() {
+        grad[i] = (v[i] - iso[k]) / tape.eps;
+    }
+    grad
+}
+
+/// Pool-adjacent-violators for `min ½‖v − (s − w)‖²` with `v` non-increasing. Returns `v` and
+/// its blocks.
+fn isotonic_l2(s: &[f64], w: &[f64]) -> (Vec<f64>, Vec<(usize, usize)>) {
+    let y: Vec<f64> = s.iter().zip(w).map(|(a, b)| a - b).collect();
+    // each block: (start, end, sum)
+    let mut blocks: Vec<(usize, usize, f64)> = Vec::with_capacity(y.len());
+    for (i, &yi) in y.iter().enumerate() {
+        blocks.push((i, i + 1, yi));
+        while blocks.len() > 1 {
+            let (s2, e2, t2) = blocks[blocks.len() - 1];
+            let (s1, e1, t1) = blocks[blocks.len() - 2];
+            // non-increasing: merge while the later block's mean exceeds the earlier one's
+            if t2 / (e2 - s2) as f64 > t1 / (e1 - s1) as f64 {
+                blocks.pop();
+                let last = blocks.len() - 1;
+                blocks[last] = (s1, e2, t1 + t2);
+            } else {
+                break;
+            }
+        }
+    }
+    let mut v = vec![0.0; y.len()];
+    for &(st, en, t) in &blocks {
+        let mean = t / (en - st) as f64;
+        v[st..en].iter_mut().for_each(|x| *x = mean);
+    }
+    (v, blocks.into_iter().map(|(a, b, _)| (a, b)).collect())
+}
+
+/// Pool-adjacent-violators for the KL problem `min Σ e^{s_i − v_i} + e^{w_i} v_i` with `v`
+/// non-increasing: a block's value is `log Σ e^{s_j} − log Σ e^{w_j}`.
+fn isotonic_kl(s: &[f64], w: &[f64]) -> (Vec<f64>, Vec<(usize, usize)>) {
+    // each block: (start, end, log Σ e^s, log Σ e^w)
+    let lse = |a: f64, b: f64| {
+        let m = a.max(b);
+        m + ((a - m).exp() + (b - m).exp()).ln()
+    };
+    let mut blocks: Vec<(usize, usize, f64, f64)> = Vec::with_capacity(s.len());
+    for i in 0..s.len() {
+        blocks.push((i, i + 1, s[i], w[i]));
+        while blocks.len() > 1 {
+            let (_, e2, ls2, lw2) = blocks[blocks.len() - 1];
+            let (s1, _, ls1, lw1) = blocks[blocks.len() - 2];
+            if ls2 - lw2 > ls1 - lw1 {
+                blocks.pop();
+                let last = blocks.len() - 1;
+                blocks[last] = (s1, e2, lse(ls1, ls2), lse(lw1, lw2));
+            } else {
+                break;
+            }
+        }
+    }
+    let mut v = vec![0.0; s.len()];
+    for &(st, en, ls, lw) in &blocks {
+        v[st..en].iter_mut().for_each(|x| *x = ls - lw);
+    }
+    (v, blocks.into_iter().map(|(a, b, _, _)| (a, b)).collect())
+}
+
+/// The soft-rank ranker: SoDeep ranks (largest → `1/n`) as `soft_rank(−x) / n`, any batch
+/// size and any n, f32 or f64, with the exact VJP above as its backward pass.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SoftRank {
+    /// Strength ε (> 0): smaller is closer to the exact ranks.
+    pub eps: f64,
+    /// L2 (default) or KL.
+    pub reg: Regularization,
+}
+
+impl SoftRank {
+    /// A soft-rank ranker; ε must be positive.
+    pub fn new(eps: f64, reg: Regularization) -> Result<Self> {
+        if !(eps.is_finite() && eps > 0.0) {
+            return Err(Error::InvalidArgument(format!(
+                "softrank: the strength ε must be a positive number, got {eps}"
+            )));
+        }
+        Ok(Self { eps, reg })
+    }
+
+    /// SoDeep ranks of one row and the VJP closure data.
+    fn row(&self, x: &[f64]) -> Result<(Vec<f64>, SoftRankTape)> {
+        let neg: Vec<f64> = x.iter().map(|v| -v).collect();
+        let (mut y, tape) = soft_rank(&neg, self.eps, self.reg)?;
+        let n = x.len() as f64;
+        y.iter_mut().for_each(|v| *v /= n);
+        Ok((y, tape))
+    }
+}
+
+fn host_rows(t: &candle_core::Tensor) -> candle_core::Result<(Vec<f64>, usize)> {
+    let n = t.dim(candle_core::D::Minus1)?;
+    let flat: Vec<f64> = t
+        .to_dtype(candle_core::DType::F64)?
+        .flatten_all()?
+        .to_vec1()?;
+    Ok((flat, n))
+}
+
+impl candle_core::CustomOp1 for SoftRank {
+    fn name(&self) -> &'static str {
+        "softrank"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        use candle_core::CpuStorage;
+        let (start, end) = layout
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg("softrank: contiguous input only".into()))?;
+        let x: Vec<f64> = match storage {
+            CpuStorage::F32(v) => v[start..end].iter().map(|&a| a as f64).collect(),
+            CpuStorage::F64(v) => v[start..end].to_vec(),
+            _ => candle_core::bail!("softrank: f32 or f64 scores only"),
+        };
+        let n = *layout.dims().last().unwrap_or(&1);
+        let mut out = Vec::with_capacity(x.len());
+        for row in x.chunks(n.max(1)) {
+            let (y, _) = self
+                .row(row)
+                .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+            out.extend(y);
+        }
+        let storage = match storage {
+            CpuStorage::F32(_) => CpuStorage::F32(out.into_iter().map(|v| v as f32).collect()),
+            _ => CpuStorage::F64(out),
+        };
+        Ok((storage, layout.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        arg: &candle_core::Tensor,
+        _res: &candle_core::Tensor,
+        grad_res: &candle_core::Tensor,
+    ) -> candle_core::Result<Option<candle_core::Tensor>> {
+        let (x, n) = host_rows(arg)?;
+        let (g, _) = host_rows(grad_res)?;
+        let mut grad = Vec::with_capacity(x.len());
+        for (row, gr) in x.chunks(n.max(1)).zip(g.chunks(n.max(1))) {
+            let (_, tape) = self
+                .row(row)
+                .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+            // y = soft_rank(−x)/n: the chain rule brings −1/n
+            let scaled: Vec<f64> = gr.iter().map(|v| v / n as f64).collect();
+            grad.extend(soft_rank_vjp(&tape, &scaled).into_iter().map(|v| -v));
+        }
+        let t = candle_core::Tensor::from_vec(grad, arg.shape(), arg.device())?;
+        Ok(Some(t.to_dtype(arg.dtype())?))
+    }
+}
+
+impl crate::ranker::Ranker for SoftRank {
+    fn name(&self) -> String {
+        match self.reg {
+            Regularization::L2 => format!("softrank:eps={}", self.eps),
+            Regularization::Kl => format!("softrank:eps={},reg=kl", self.eps),
+        }
+    }
+
+    fn fixed_len(&self) -> Option<usize> {
+        None
+    }
+
+    fn rank(&self, scores: &candle_core::Tensor) -> Result<candle_core::Tensor> {
+        let dims = scores.dims();
+        if dims.len() != 2 || dims.contains(&0) {
+            return Err(Error::InvalidArgument(format!(
+                "softrank takes a non-empty B × n tensor, got shape {dims:?}"
+            )));
+        }
+        let on_cpu = scores.to_device(&candle_core::Device::Cpu)?.contiguous()?;
+        let (flat, n) = host_rows(&on_cpu)?;
+        crate::error::check_finite(&flat, n)?;
+        Ok(on_cpu.apply_op1(*self)?.to_device(scores.device())?)
+    }
+}
