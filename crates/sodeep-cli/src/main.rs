@@ -243,6 +243,10 @@ struct ExperimentArgs {
     /// Comma-separated losses: mse, l1, bce, hinge, sodeep:<sorter>, handcrafted[:λ].
     #[arg(long)]
     losses: Option<String>,
+    /// One more rank loss through this ranker, reported as sodeep:<NAME[:knobs]>: softrank[:eps=E,reg=l2|kl],
+    /// handcrafted[:lambda=L], or a sorter (repeatable).
+    #[arg(long)]
+    ranker: Vec<String>,
     /// Comma-separated sorters for the default sodeep losses (default: every shipped sorter for
     /// spearman, best-100 otherwise).
     #[arg(long)]
@@ -1020,6 +1024,11 @@ fn experiment_config(a: &ExperimentArgs) -> Result<sodeep::experiment::Experimen
     cfg.losses = a.losses.as_deref().map(comma_list);
     if let Some(s) = &a.sorters {
         cfg.sorters = comma_list(s);
+    }
+    if !a.ranker.is_empty() {
+        let mut names = cfg.loss_names();
+        names.extend(a.ranker.iter().map(|r| format!("sodeep:{r}")));
+        cfg.losses = Some(names);
     }
     if let Some(e) = a.epochs {
         cfg.epochs = e;

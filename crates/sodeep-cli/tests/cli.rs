@@ -429,7 +429,7 @@ fn experiment_bad_input_is_a_clear_error() {
     );
     fails_with(
         &run("experiment spearman --seeds 1 --losses sodeep:nope", None),
-        &["unknown sorter 'nope'"],
+        &["unknown ranker 'nope'", "lstm-100"],
     );
     let empty = write_file(d, "empty.csv", "");
     fails_with(
@@ -586,4 +586,41 @@ fn retrieval_experiment_on_paired_csv_reports_recall_figures() {
         // 30 test pairs: chance R@10 is 1/3
         assert!(r10 > 0.45, "{loss} does not learn: {r}");
     }
+}
+
+#[test]
+fn experiment_ranker_flag_adds_a_rank_loss_through_any_ranker() {
+    let o = run(
+        "experiment spearman --data diabetes --seeds 1 --epochs 3 --lrs 0.003 --losses mse \
+         --ranker softrank:eps=0.1,reg=kl --ranker handcrafted:lambda=5 --json",
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for loss in [
+        "mse",
+        "sodeep:softrank:eps=0.1,reg=kl",
+        "sodeep:handcrafted:lambda=5",
+    ] {
+        let mean = v["results"][loss]["mean"].as_f64().unwrap_or(f64::NAN);
+        assert!(mean > 0.2, "{loss}: {}", v["results"]);
+    }
+    fails_with(
+        &run("experiment spearman --seeds 1 --ranker neuralsort", None),
+        &["unknown ranker 'neuralsort'", "softrank"],
+    );
+    fails_with(
+        &run(
+            "experiment spearman --seeds 1 --ranker softrank:eps=0",
+            None,
+        ),
+        &["ε must be a positive number"],
+    );
+    fails_with(
+        &run(
+            "experiment spearman --seeds 1 --ranker softrank:tau=1",
+            None,
+        ),
+        &["unknown knob 'tau'"],
+    );
 }

@@ -368,3 +368,80 @@ impl Ranker for Standardized {
         self.0.rank(&crate::sorter::standardize_rows(scores)?)
     }
 }
+
+/// The analytic rankers [`parse`] knows, for error messages.
+pub const ANALYTIC: &[&str] = &["softrank[:eps=E,reg=l2|kl]", "handcrafted[:lambda=L]"];
+
+/// Splits `NAME:k=v,k=v` into the name and its knobs.
+fn knobs(spec: &str) -> Result<(&str, Vec<(&str, &str)>)> {
+    let (name, rest) = spec.split_once(':').unwrap_or((spec, ""));
+    let mut out = Vec::new();
+    for kv in rest.split(',').filter(|s| !s.is_empty()) {
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "ranker '{spec}': knobs are written key=value, got '{kv}'"
+            ))
+        })?;
+        out.push((k.trim(), v.trim()));
+    }
+    Ok((name, out))
+}
+
+fn number(spec: &str, key: &str, v: &str) -> Result<f64> {
+    v.parse::<f64>()
+        .map_err(|_| Error::InvalidArgument(format!("ranker '{spec}': {key}={v} is not a number")))
+}
+
+/// Builds a ranker from its spec: `softrank[:eps=..,reg=l2|kl]`, `handcrafted[:lambda=..]`
+/// (or the older `handcrafted:LAMBDA`), a shipped sorter's name, or a sorter folder. Unknown
+/// names and knobs are errors that list what is known.
+pub fn parse(spec: &str) -> Result<std::sync::Arc<dyn Ranker>> {
+    use crate::relax::softrank::{Regularization, SoftRank};
+    let (name, kv) = knobs(spec)?;
+    let unknown_knob = |k: &str, known: &str| {
+        Error::InvalidArgument(format!(
+            "ranker '{spec}': unknown knob '{k}' (known: {known})"
+        ))
+    };
+    match name {
+        "softrank" => {
+            let (mut eps, mut reg) = (1.0, Regularization::L2);
+            for (k, v) in kv {
+                match k {
+                    "eps" => eps = number(spec, k, v)?,
+                    "reg" => {
+                        reg = match v {
+                            "l2" => Regularization::L2,
+                            "kl" => Regularization::Kl,
+                            other => {
+                                return Err(Error::InvalidArgument(format!(
+                                    "ranker '{spec}': reg={other}: use l2 or kl"
+                                )))
+                            }
+                        }
+                    }
+                    other => return Err(unknown_knob(other, "eps, reg")),
+                }
+            }
+            Ok(std::sync::Arc::new(SoftRank::new(eps, reg)?))
+        }
+        "handcrafted" if spec.contains('=') => {
+            let mut lambda = crate::sorter::DEFAULT_LAMBDA;
+            for (k, v) in kv {
+                match k {
+                    "lambda" => lambda = number(spec, k, v)?,
+                    other => return Err(unknown_knob(other, "lambda")),
+                }
+            }
+            Ok(std::sync::Arc::new(Sorter::handcrafted(lambda)?))
+        }
+        _ => match Sorter::load(spec) {
+            Ok(s) => Ok(std::sync::Arc::new(s)),
+            Err(Error::UnknownSorter { name, known }) => Err(Error::InvalidArgument(format!(
+                "unknown ranker '{name}': known rankers are {}, and the sorters {known}",
+                ANALYTIC.join(", ")
+            ))),
+            Err(e) => Err(e),
+        },
+    }
+}

@@ -334,15 +334,17 @@ pub struct RunRanker {
 }
 
 impl RunRanker {
-    /// Loads `spec` with the remedies applied; each run gets its own copy.
+    /// Builds `spec` (a sorter or an analytic ranker, see [`crate::ranker::parse`]) with the
+    /// remedies applied; each run gets its own copy.
     pub fn build(spec: &str, remedies: Remedies, seed: u64) -> Result<Self> {
-        let sorter = Sorter::load(spec)?;
-        let learned = sorter.d().is_some();
-        let (base, tuned): (Arc<dyn Ranker>, _) = if remedies.finetune && learned {
-            let t = Arc::new(FineTuned::new(sorter, 20_000, seed)?);
-            (t.clone(), Some(t))
-        } else {
-            (Arc::new(sorter), None)
+        let learned = Sorter::load(spec).ok().filter(|s| s.d().is_some());
+        let (base, tuned): (Arc<dyn Ranker>, _) = match learned {
+            Some(sorter) if remedies.finetune => {
+                let t = Arc::new(FineTuned::new(sorter, 20_000, seed)?);
+                (t.clone(), Some(t))
+            }
+            Some(sorter) => (Arc::new(sorter), None),
+            None => (crate::ranker::parse(spec)?, None),
         };
         let ranker: Arc<dyn Ranker> = if remedies.align {
             Arc::new(Standardized(base))
