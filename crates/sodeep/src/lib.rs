@@ -59,14 +59,16 @@ pub fn set_threads(n: usize) {
 }
 
 /// Sets up `n` threads for running whole jobs side by side (the experiments): rayon's pool
-/// gets `n` threads, while candle's own pool of elementwise kernels gets none.
+/// gets `n` threads, one job each, while everything inside a job (candle's matrix products
+/// and elementwise pool, the fused kernels) runs on that job's thread alone.
 ///
 /// candle 0.11 serialises its elementwise kernels through one global pool behind a lock, with
 /// spinning workers; jobs that share it wait on each other (retrieval, 2 seeds on 2 cores:
 /// 70 s in one process, against 34 s as two processes). Call it before any tensor work.
 pub fn set_job_threads(n: usize) {
     let n = n.max(1);
-    std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    // candle and the fused kernels read these; rayon's pool below is sized explicitly
+    std::env::set_var("RAYON_NUM_THREADS", "1");
     std::env::set_var("CANDLE_NUM_THREADS", "1");
     let _ = rayon_pool(n);
 }

@@ -216,9 +216,8 @@ fn sanity_line(r: &ExperimentResult) -> Option<String> {
 }
 
 fn goal_line(r: &ExperimentResult) -> String {
-    r.verdict()
-        .lines()
-        .filter(|l| !l.starts_with("- warning"))
+    r.goal_lines()
+        .into_iter()
         .map(|l| format!("{l} ({} on {})\n", r.task, r.data))
         .collect()
 }

@@ -12,9 +12,10 @@ use candle_core::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::model::{column_stats, fit, standardized, FitConfig, Mlp};
+use super::model::{batch_index, column_stats, fit, standardized, Mlp};
 use super::{
-    split, DataSource, ExperimentConfig, LossKind, Prepared, RunOutcome, RunRanker, SeedData,
+    best_over_lrs, split, DataSource, ExperimentConfig, LossKind, Prepared, RunOutcome, RunRanker,
+    SeedData,
 };
 use crate::data::{compose, csv, digits, Matrix, MultiLabel};
 use crate::error::{Error, Result};
@@ -181,15 +182,7 @@ impl MapSeed {
     ) -> Result<RunOutcome> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let model = Mlp::new(dims, &mut rng)?;
-        let ranker = match loss {
-            LossKind::Rank(spec) => Some(RunRanker::build(spec, cfg.remedies, seed)?),
-            LossKind::Bce => None,
-            other => {
-                return Err(Error::InvalidArgument(format!(
-                    "loss {other:?} does not apply to the map task"
-                )))
-            }
-        };
+        let ranker = RunRanker::for_loss(cfg.task, loss, cfg.remedies, seed)?;
         let map_loss = ranker.as_ref().map(|r| {
             MapLoss::new(
                 Arc::clone(&r.ranker),
@@ -203,19 +196,9 @@ impl MapSeed {
         let fitted = fit(
             &model.vars(),
             self.train.labels.rows,
-            FitConfig {
-                epochs: cfg.epochs,
-                batch: cfg.batch,
-                lr,
-                weight_decay: cfg.weight_decay,
-                seed,
-            },
+            cfg.fit_config(lr, seed),
             |batch, _| {
-                let idx = Tensor::from_vec(
-                    batch.iter().map(|&i| i as u32).collect::<Vec<_>>(),
-                    batch.len(),
-                    &Device::Cpu,
-                )?;
+                let idx = batch_index(batch)?;
                 let logits = model.forward(&self.train.x.index_select(&idx, 0)?)?;
                 let labels = self.train_labels.index_select(&idx, 0)?;
                 let bce = bce_with_logits(&logits, &labels)?;
@@ -228,13 +211,11 @@ impl MapSeed {
             |_| ranker.as_ref().map_or(Ok(()), |r| r.end_epoch()),
             || Self::score(&model, &self.val),
         )?;
-        Ok(RunOutcome {
-            val: fitted.best_val,
-            best_epoch: fitted.best_epoch,
-            curve: fitted.curve,
-            test: Self::score(&model, &self.test)?,
-            extra: BTreeMap::new(),
-        })
+        Ok(RunOutcome::tested(
+            fitted,
+            Self::score(&model, &self.test)?,
+            BTreeMap::new(),
+        ))
     }
 }
 
@@ -252,14 +233,9 @@ impl SeedData for MapSeed {
 
     fn linear(&self, cfg: &ExperimentConfig, seed: u64) -> Result<(String, f64, RunOutcome)> {
         let dims = [self.train.x.dim(1)?, self.train.labels.cols];
-        let mut best: Option<(f64, RunOutcome)> = None;
-        for &lr in &cfg.lrs {
-            let r = self.train_model(&dims, &LossKind::Bce, lr, cfg, seed)?;
-            if best.as_ref().is_none_or(|(_, b)| r.val > b.val) {
-                best = Some((lr, r));
-            }
-        }
-        let (lr, r) = best.expect("learning rates validated");
+        let (lr, r) = best_over_lrs(&cfg.lrs, |lr| {
+            self.train_model(&dims, &LossKind::Bce, lr, cfg, seed)
+        })?;
         Ok(("logistic".into(), lr, r))
     }
 }

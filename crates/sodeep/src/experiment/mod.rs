@@ -85,12 +85,7 @@ impl Task {
 
     /// The losses run when `--losses` is not given.
     pub fn default_losses(self, sorters: &[String]) -> Vec<String> {
-        let baselines: &[&str] = match self {
-            Task::Spearman => &["mse", "l1"],
-            Task::Map => &["bce"],
-            Task::Retrieval => &["hinge"],
-        };
-        let mut out: Vec<String> = baselines.iter().map(|s| s.to_string()).collect();
+        let mut out: Vec<String> = self.baselines().iter().map(|s| s.to_string()).collect();
         out.extend(sorters.iter().map(|s| format!("sodeep:{s}")));
         if self == Task::Spearman {
             out.push("handcrafted".into());
@@ -183,6 +178,17 @@ pub struct ExperimentConfig {
 }
 
 impl ExperimentConfig {
+    /// The training settings of one run at `lr`.
+    pub fn fit_config(&self, lr: f64, seed: u64) -> model::FitConfig {
+        model::FitConfig {
+            epochs: self.epochs,
+            batch: self.batch,
+            lr,
+            weight_decay: self.weight_decay,
+            seed,
+        }
+    }
+
     /// The defaults for `task` on its built-in data: 5 seeds, every shipped sorter.
     pub fn new(task: Task) -> Self {
         let (epochs, lrs, hidden) = match task {
@@ -196,7 +202,7 @@ impl ExperimentConfig {
                 .map(|l| l.name.to_string())
                 .collect(),
             Task::Map => vec!["best-100".to_string()],
-            // the recall loss ranks 200 vectors per step; cnn-100 does it 2.3× faster than
+            // the recall loss ranks 200 vectors per step; cnn-100 does it 2.2× faster than
             // best-100 at the same retrieval figures (see the README), which keeps 5 seeds
             // under 15 minutes on 2 cores
             Task::Retrieval => vec!["cnn-100".to_string()],
@@ -308,8 +314,14 @@ pub fn parse_loss(task: Task, name: &str) -> Result<LossKind> {
             )))
         }
     };
+    check_applies(task, &kind, name)?;
+    Ok(kind)
+}
+
+/// Whether a loss of this kind trains a model of `task`.
+fn check_applies(task: Task, kind: &LossKind, name: &str) -> Result<()> {
     let fits = matches!(
-        (&kind, task),
+        (kind, task),
         (LossKind::Rank(_), _)
             | (LossKind::Mse | LossKind::L1, Task::Spearman)
             | (LossKind::Bce, Task::Map)
@@ -322,7 +334,7 @@ pub fn parse_loss(task: Task, name: &str) -> Result<LossKind> {
             task.baselines().join(", ")
         )));
     }
-    Ok(kind)
+    Ok(())
 }
 
 /// A ranker built for one run, with the fine-tuning handle when that remedy is on.
@@ -352,6 +364,21 @@ impl RunRanker {
             base
         };
         Ok(Self { ranker, tuned })
+    }
+
+    /// The ranker a run of `loss` needs on `task`: `None` for a baseline loss, an error for a
+    /// loss that does not apply to the task.
+    pub fn for_loss(
+        task: Task,
+        loss: &LossKind,
+        remedies: Remedies,
+        seed: u64,
+    ) -> Result<Option<Self>> {
+        check_applies(task, loss, &format!("{loss:?}"))?;
+        match loss {
+            LossKind::Rank(spec) => Ok(Some(Self::build(spec, remedies, seed)?)),
+            _ => Ok(None),
+        }
     }
 
     /// The end-of-epoch hook: a short fine-tuning of the sorter when that remedy is on.
@@ -391,6 +418,19 @@ pub trait SeedData: Sync {
     /// The linear baseline: its name, the learning rate (or ridge λ) validation chose, and
     /// its outcome.
     fn linear(&self, cfg: &ExperimentConfig, seed: u64) -> Result<(String, f64, RunOutcome)>;
+}
+
+impl RunOutcome {
+    /// The outcome of a fit whose restored best epoch scored `test` (and `extra`).
+    pub fn tested(fitted: model::Fit, test: f64, extra: BTreeMap<String, f64>) -> Self {
+        Self {
+            val: fitted.best_val,
+            best_epoch: fitted.best_epoch,
+            curve: fitted.curve,
+            test,
+            extra,
+        }
+    }
 }
 
 /// Aggregated figures of one loss over the seeds.
@@ -519,30 +559,14 @@ pub fn run(cfg: &ExperimentConfig, progress: &(dyn Fn(&str) + Sync)) -> Result<E
         Task::Retrieval => retrieval::prepare(cfg)?,
     };
     let total = kinds.len() * cfg.seeds;
-    let kernel_threads = if total > 1 {
-        1
-    } else {
-        crate::kernels::kernel_threads()
-    };
-    let _one_thread_ops = OneThreadPerJob::new(total > 1);
     let done = std::sync::atomic::AtomicUsize::new(0);
     let jobs: Vec<(usize, usize)> = (0..kinds.len())
         .flat_map(|l| (0..cfg.seeds).map(move |s| (l, s)))
         .collect();
     let outcomes: Vec<((usize, usize), (f64, RunOutcome))> = run_jobs(&jobs, |&(l, s)| {
-        let seed = s as u64;
-        let mut best: Option<(f64, RunOutcome)> = None;
-        for &lr in &cfg.lrs {
-            // the jobs already fill the cores: kernels spawning threads of their own
-            // would only oversubscribe them
-            let r = crate::kernels::with_kernel_threads(kernel_threads, || {
-                prepared.seeds[s].run(&kinds[l], lr, cfg, seed)
-            })?;
-            if best.as_ref().is_none_or(|(_, b)| r.val > b.val) {
-                best = Some((lr, r));
-            }
-        }
-        let best = best.expect("at least one learning rate (validated)");
+        let best = best_over_lrs(&cfg.lrs, |lr| {
+            prepared.seeds[s].run(&kinds[l], lr, cfg, s as u64)
+        })?;
         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         progress(&format!(
             "[{n}/{total}] {} {}: {} seed {s}: lr {} → val {:.4}, test {:.4}",
@@ -566,9 +590,7 @@ pub fn run(cfg: &ExperimentConfig, progress: &(dyn Fn(&str) + Sync)) -> Result<E
     }
     let seeds: Vec<usize> = (0..cfg.seeds).collect();
     let linear: Vec<(String, (f64, RunOutcome))> = run_jobs(&seeds, |&s| {
-        let (name, lr, r) = crate::kernels::with_kernel_threads(kernel_threads, || {
-            prepared.seeds[s].linear(cfg, s as u64)
-        })?;
+        let (name, lr, r) = prepared.seeds[s].linear(cfg, s as u64)?;
         Ok((name, (lr, r)))
     })?;
     let linear_name = linear.first().map(|(n, _)| n.clone()).unwrap_or_default();
@@ -608,6 +630,22 @@ pub fn run(cfg: &ExperimentConfig, progress: &(dyn Fn(&str) + Sync)) -> Result<E
     })
 }
 
+/// Runs `train(lr)` for every learning rate and keeps the run with the best validation
+/// metric, with its learning rate.
+pub fn best_over_lrs(
+    lrs: &[f64],
+    mut train: impl FnMut(f64) -> Result<RunOutcome>,
+) -> Result<(f64, RunOutcome)> {
+    let mut best: Option<(f64, RunOutcome)> = None;
+    for &lr in lrs {
+        let r = train(lr)?;
+        if best.as_ref().is_none_or(|(_, b)| r.val > b.val) {
+            best = Some((lr, r));
+        }
+    }
+    best.ok_or_else(|| Error::InvalidArgument("no learning rate to try".into()))
+}
+
 /// Runs `f` on every job, on as many plain threads as rayon's pool has, and returns the
 /// results in job order (the first error wins).
 ///
@@ -640,38 +678,6 @@ fn run_jobs<J: Sync, R: Send>(jobs: &[J], f: impl Fn(&J) -> Result<R> + Sync) ->
                 .expect("every job ran (the workers exhaust the queue)")
         })
         .collect()
-}
-
-/// While alive, candle's own matrix products run on one thread, so that the experiment's
-/// jobs (one per core on rayon's pool) do not each fan out onto every core: with these small
-/// models that costs more than it gains (retrieval, 2 seeds on 2 cores: 75 s, against 26 s
-/// for one seed on one thread). candle reads `RAYON_NUM_THREADS` at every product; the
-/// variable is set before the jobs start and restored after they end.
-struct OneThreadPerJob {
-    previous: Option<Option<String>>,
-}
-
-impl OneThreadPerJob {
-    fn new(active: bool) -> Self {
-        if !active {
-            return Self { previous: None };
-        }
-        let previous = std::env::var("RAYON_NUM_THREADS").ok();
-        std::env::set_var("RAYON_NUM_THREADS", "1");
-        Self {
-            previous: Some(previous),
-        }
-    }
-}
-
-impl Drop for OneThreadPerJob {
-    fn drop(&mut self) {
-        match self.previous.take() {
-            Some(Some(v)) => std::env::set_var("RAYON_NUM_THREADS", v),
-            Some(None) => std::env::remove_var("RAYON_NUM_THREADS"),
-            None => {}
-        }
-    }
 }
 
 /// A task's data, split per seed.
@@ -743,28 +749,31 @@ impl ExperimentResult {
     }
 
     /// One line per rank loss: does it reach the best baseline?
+    pub fn goal_lines(&self) -> Vec<String> {
+        let Some((base, base_mean)) = self.best_baseline() else {
+            return Vec::new();
+        };
+        self.results
+            .iter()
+            .filter(|(name, _)| name.starts_with("sodeep:") || name.starts_with("handcrafted"))
+            .map(|(name, r)| {
+                let verdict = if r.mean >= base_mean { "reaches" } else { "does NOT reach" };
+                format!(
+                    "- {name}: {:.4} {verdict} the best baseline ({base}: {base_mean:.4}); difference {:+.4}",
+                    r.mean,
+                    r.mean - base_mean
+                )
+            })
+            .collect()
+    }
+
+    /// The goal lines, then the warnings, one per line.
     pub fn verdict(&self) -> String {
-        let mut s = String::new();
-        if let Some((base, base_mean)) = self.best_baseline() {
-            for (name, r) in &self.results {
-                if name.starts_with("sodeep:") || name.starts_with("handcrafted") {
-                    let verdict = if r.mean >= base_mean {
-                        "reaches"
-                    } else {
-                        "does NOT reach"
-                    };
-                    s.push_str(&format!(
-                        "- {name}: {:.4} {verdict} the best baseline ({base}: {base_mean:.4}); difference {:+.4}\n",
-                        r.mean,
-                        r.mean - base_mean
-                    ));
-                }
-            }
-        }
-        for w in &self.warnings {
-            s.push_str(&format!("- warning: {w}\n"));
-        }
-        s
+        self.goal_lines()
+            .into_iter()
+            .chain(self.warnings.iter().map(|w| format!("- warning: {w}")))
+            .map(|l| l + "\n")
+            .collect()
     }
 
     /// Writes `results.json` and `curves.png` into `dir`.

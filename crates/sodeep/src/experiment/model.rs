@@ -153,6 +153,12 @@ pub fn fit(
     })
 }
 
+/// The indices of a batch as a tensor, for `index_select`.
+pub fn batch_index(batch: &[usize]) -> Result<Tensor> {
+    let idx: Vec<u32> = batch.iter().map(|&i| i as u32).collect();
+    Ok(Tensor::from_vec(idx, batch.len(), &Device::Cpu)?)
+}
+
 /// Column means and standard deviations of `x` (a constant column gets 1, not 0).
 pub fn column_stats(x: &Matrix) -> (Vec<f32>, Vec<f32>) {
     let n = x.rows.max(1) as f64;

@@ -9,13 +9,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use candle_core::{Device, Tensor, D};
+use candle_core::{Tensor, D};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::model::{column_stats, fit, standardized, FitConfig, Mlp};
+use super::model::{batch_index, column_stats, fit, standardized, Mlp};
 use super::{
-    split, DataSource, ExperimentConfig, LossKind, Prepared, RunOutcome, RunRanker, SeedData,
+    best_over_lrs, split, DataSource, ExperimentConfig, LossKind, Prepared, RunOutcome, RunRanker,
+    SeedData,
 };
 use crate::data::{compose, csv, mnist, Paired};
 use crate::error::{Error, Result};
@@ -165,15 +166,7 @@ impl Towers {
         cfg: &ExperimentConfig,
         seed: u64,
     ) -> Result<RunOutcome> {
-        let ranker = match loss {
-            LossKind::Rank(spec) => Some(RunRanker::build(spec, cfg.remedies, seed)?),
-            LossKind::Hinge => None,
-            other => {
-                return Err(Error::InvalidArgument(format!(
-                    "loss {other:?} does not apply to the retrieval task"
-                )))
-            }
-        };
+        let ranker = RunRanker::for_loss(cfg.task, loss, cfg.remedies, seed)?;
         let recall = ranker.as_ref().map(|r| {
             RecallLoss::new(
                 Arc::clone(&r.ranker),
@@ -192,19 +185,9 @@ impl Towers {
         let fitted = fit(
             &vars,
             data.train.a.dim(0)?,
-            FitConfig {
-                epochs: cfg.epochs,
-                batch: cfg.batch,
-                lr,
-                weight_decay: cfg.weight_decay,
-                seed,
-            },
+            cfg.fit_config(lr, seed),
             |batch, _| {
-                let idx = Tensor::from_vec(
-                    batch.iter().map(|&i| i as u32).collect::<Vec<_>>(),
-                    batch.len(),
-                    &Device::Cpu,
-                )?;
+                let idx = batch_index(batch)?;
                 let sim = self.similarity(
                     &data.train.a.index_select(&idx, 0)?,
                     &data.train.b.index_select(&idx, 0)?,
@@ -222,13 +205,7 @@ impl Towers {
         )?;
         let mut extra = self.evaluate(&data.test)?;
         let test = extra.remove("r1").unwrap_or(0.0);
-        Ok(RunOutcome {
-            val: fitted.best_val,
-            best_epoch: fitted.best_epoch,
-            curve: fitted.curve,
-            test,
-            extra,
-        })
+        Ok(RunOutcome::tested(fitted, test, extra))
     }
 }
 
@@ -259,16 +236,10 @@ impl SeedData for RetrievalSeed {
     }
 
     fn linear(&self, cfg: &ExperimentConfig, seed: u64) -> Result<(String, f64, RunOutcome)> {
-        let mut best: Option<(f64, RunOutcome)> = None;
-        for &lr in &cfg.lrs {
-            let r = self
-                .towers(None, seed)?
-                .train(self, &LossKind::Hinge, lr, cfg, seed)?;
-            if best.as_ref().is_none_or(|(_, b)| r.val > b.val) {
-                best = Some((lr, r));
-            }
-        }
-        let (lr, r) = best.expect("learning rates validated");
+        let (lr, r) = best_over_lrs(&cfg.lrs, |lr| {
+            self.towers(None, seed)?
+                .train(self, &LossKind::Hinge, lr, cfg, seed)
+        })?;
         Ok(("linear towers, hinge".into(), lr, r))
     }
 }

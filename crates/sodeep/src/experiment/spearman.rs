@@ -11,7 +11,7 @@ use candle_core::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::model::{column_stats, fit, linear_predict, ridge, standardized, FitConfig, Mlp};
+use super::model::{batch_index, column_stats, fit, linear_predict, ridge, standardized, Mlp};
 use super::{
     split, DataSource, ExperimentConfig, LossKind, Prepared, RunOutcome, RunRanker, SeedData,
 };
@@ -170,10 +170,7 @@ impl SeedData for SpearmanSeed {
     ) -> Result<RunOutcome> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let model = Mlp::new(&[self.train.raw.cols, cfg.hidden, 1], &mut rng)?;
-        let ranker = match loss {
-            LossKind::Rank(spec) => Some(RunRanker::build(spec, cfg.remedies, seed)?),
-            _ => None,
-        };
+        let ranker = RunRanker::for_loss(cfg.task, loss, cfg.remedies, seed)?;
         let rank_loss = ranker.as_ref().map(|r| {
             let aux = (cfg.remedies.l1_warmup_epochs > 0).then_some(AuxTerm {
                 kind: AuxKind::L1,
@@ -192,19 +189,9 @@ impl SeedData for SpearmanSeed {
         let fitted = fit(
             &model.vars(),
             self.train.raw.rows,
-            FitConfig {
-                epochs: cfg.epochs,
-                batch: cfg.batch,
-                lr,
-                weight_decay: cfg.weight_decay,
-                seed,
-            },
+            cfg.fit_config(lr, seed),
             |batch, epoch| {
-                let idx = Tensor::from_vec(
-                    batch.iter().map(|&i| i as u32).collect::<Vec<_>>(),
-                    batch.len(),
-                    &Device::Cpu,
-                )?;
+                let idx = batch_index(batch)?;
                 let pred = model
                     .forward(&self.train.x.index_select(&idx, 0)?)?
                     .flatten_all()?;
@@ -224,13 +211,11 @@ impl SeedData for SpearmanSeed {
             |_| ranker.as_ref().map_or(Ok(()), |r| r.end_epoch()),
             || Self::score(&model, &self.val),
         )?;
-        Ok(RunOutcome {
-            val: fitted.best_val,
-            best_epoch: fitted.best_epoch,
-            curve: fitted.curve,
-            test: Self::score(&model, &self.test)?,
-            extra: BTreeMap::new(),
-        })
+        Ok(RunOutcome::tested(
+            fitted,
+            Self::score(&model, &self.test)?,
+            BTreeMap::new(),
+        ))
     }
 
     fn linear(&self, _cfg: &ExperimentConfig, _seed: u64) -> Result<(String, f64, RunOutcome)> {

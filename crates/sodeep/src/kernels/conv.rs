@@ -264,7 +264,7 @@ pub fn dilated_conv1d(x: &Tensor, w: &Tensor, bias: &Tensor, dilation: usize) ->
     }
     let op = DilatedConv {
         dilation,
-        threads: super::kernel_threads(),
+        threads: candle_core::utils::get_num_threads(),
     };
     x.contiguous()?
         .apply_op3(&w.contiguous()?, &bias.contiguous()?, op)

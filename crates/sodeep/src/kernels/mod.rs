@@ -410,35 +410,13 @@ impl<C: Cell> CustomOp3 for BiRnn<C> {
     }
 }
 
-thread_local! {
-    static THREADS: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
-}
-
-/// Threads the fused kernels may use on this thread: candle's setting, unless
-/// [`with_kernel_threads`] overrides it.
-pub fn kernel_threads() -> usize {
-    THREADS
-        .with(|t| t.get())
-        .unwrap_or_else(candle_core::utils::get_num_threads)
-}
-
-/// Runs `f` with the fused kernels limited to `n` threads on this thread. Callers that already
-/// run one job per core (the experiments) use 1, so the kernels do not spawn threads that
-/// compete with the other jobs.
-pub fn with_kernel_threads<R>(n: usize, f: impl FnOnce() -> R) -> R {
-    let previous = THREADS.with(|t| t.replace(Some(n.max(1))));
-    let out = f();
-    THREADS.with(|t| t.set(previous));
-    out
-}
-
 /// Applies the fused layer of cell `C` (f32 on the CPU only).
 pub(crate) fn apply_birnn<C: Cell>(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     if !fused_applies(x) {
         candle_core::bail!("{}: f32 CPU tensors only", C::NAME);
     }
     let op = BiRnn::<C> {
-        threads: kernel_threads(),
+        threads: candle_core::utils::get_num_threads(),
         keep_trace: x.track_op() || w.track_op() || b.track_op(),
         weight_grads: w.track_op() || b.track_op(),
         trace: Mutex::new(None),
