@@ -45,6 +45,51 @@ pub trait Ranker: Send + Sync {
     fn fixed_len(&self) -> Option<usize>;
     /// `B × n` scores → `B × n` ranks: largest → `1/n`, smallest → `1`.
     fn rank(&self, scores: &Tensor) -> Result<Tensor>;
+    /// `B × n` scores → `B × n × n` relaxed permutation matrices, for rankers that build one:
+    /// row k holds the weights of the input positions for the k-th largest score (NeuralSort's
+    /// convention), so `P · x` is the descending soft sort. `None` for the others.
+    fn permutation(&self, _scores: &Tensor) -> Result<Option<Tensor>> {
+        Ok(None)
+    }
+    /// `B × n` scores → `B × n` differentiable sort, descending. The default goes through
+    /// [`Ranker::permutation`]; `None` when the ranker has neither.
+    fn sort(&self, scores: &Tensor) -> Result<Option<Tensor>> {
+        match self.permutation(scores)? {
+            Some(p) => Ok(Some(
+                p.matmul(&scores.to_dtype(p.dtype())?.unsqueeze(2)?)?
+                    .squeeze(2)?,
+            )),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Differentiable argsort from a relaxed permutation: `B × n` soft positions, entry k the
+/// expected input index (0-based) of the k-th largest score.
+pub fn soft_argsort(ranker: &dyn Ranker, scores: &Tensor) -> Result<Option<Tensor>> {
+    let Some(p) = ranker.permutation(scores)? else {
+        return Ok(None);
+    };
+    let n = scores.dim(1)?;
+    let idx = Tensor::arange(0u32, n as u32, p.device())?
+        .to_dtype(p.dtype())?
+        .reshape((1, n, 1))?;
+    Ok(Some(p.broadcast_matmul(&idx)?.squeeze(2)?))
+}
+
+/// Differentiable top-k membership from a relaxed permutation: `B × n` weights in [0, 1],
+/// the mass each input position puts in the first `k` rows (the k largest scores).
+pub fn soft_top_k(ranker: &dyn Ranker, scores: &Tensor, k: usize) -> Result<Option<Tensor>> {
+    let n = scores.dim(1)?;
+    if k == 0 || k > n {
+        return Err(Error::InvalidArgument(format!(
+            "top-k: k must be between 1 and n = {n}, got {k}"
+        )));
+    }
+    let Some(p) = ranker.permutation(scores)? else {
+        return Ok(None);
+    };
+    Ok(Some(p.narrow(1, 0, k)?.sum(1)?))
 }
 
 impl Ranker for Sorter {
@@ -369,79 +414,138 @@ impl Ranker for Standardized {
     }
 }
 
-/// The analytic rankers [`parse`] knows, for error messages.
-pub const ANALYTIC: &[&str] = &["softrank[:eps=E,reg=l2|kl]", "handcrafted[:lambda=L]"];
+/// The analytic rankers [`parse`] knows, with their knobs, for docs and error messages.
+pub const ANALYTIC: &[&str] = &[
+    "softrank[:eps=E,reg=l2|kl]",
+    "softsort[:eps=E,reg=l2|kl]",
+    "neuralsort[:tau=T]",
+    "softsort-perm[:tau=T]",
+    "sinkhorn[:eps=E,iters=N]",
+    "diffsort-oddeven[:steepness=S,dist=logistic|logistic_phi|cauchy|reciprocal]",
+    "diffsort-bitonic[:steepness=S,dist=logistic|logistic_phi|cauchy|reciprocal]",
+    "blackbox[:lambda=L]",
+    "handcrafted[:lambda=L]",
+];
 
-/// Splits `NAME:k=v,k=v` into the name and its knobs.
-fn knobs(spec: &str) -> Result<(&str, Vec<(&str, &str)>)> {
-    let (name, rest) = spec.split_once(':').unwrap_or((spec, ""));
-    let mut out = Vec::new();
-    for kv in rest.split(',').filter(|s| !s.is_empty()) {
-        let (k, v) = kv.split_once('=').ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "ranker '{spec}': knobs are written key=value, got '{kv}'"
-            ))
-        })?;
-        out.push((k.trim(), v.trim()));
-    }
-    Ok((name, out))
+/// The knobs of one ranker spec (`NAME:k=v,k=v`), consumed one by one; whatever is left at
+/// [`Knobs::finish`] is an unknown knob.
+struct Knobs<'a> {
+    spec: &'a str,
+    kv: Vec<(&'a str, &'a str)>,
+    known: Vec<&'static str>,
 }
 
-fn number(spec: &str, key: &str, v: &str) -> Result<f64> {
-    v.parse::<f64>()
-        .map_err(|_| Error::InvalidArgument(format!("ranker '{spec}': {key}={v} is not a number")))
-}
-
-/// Builds a ranker from its spec: `softrank[:eps=..,reg=l2|kl]`, `handcrafted[:lambda=..]`
-/// (or the older `handcrafted:LAMBDA`), a shipped sorter's name, or a sorter folder. Unknown
-/// names and knobs are errors that list what is known.
-pub fn parse(spec: &str) -> Result<std::sync::Arc<dyn Ranker>> {
-    use crate::relax::softrank::{Regularization, SoftRank};
-    let (name, kv) = knobs(spec)?;
-    let unknown_knob = |k: &str, known: &str| {
-        Error::InvalidArgument(format!(
-            "ranker '{spec}': unknown knob '{k}' (known: {known})"
+impl<'a> Knobs<'a> {
+    fn parse(spec: &'a str) -> Result<(&'a str, Self)> {
+        let (name, rest) = spec.split_once(':').unwrap_or((spec, ""));
+        let mut kv = Vec::new();
+        for item in rest.split(',').filter(|s| !s.is_empty()) {
+            let (k, v) = item.split_once('=').ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "ranker '{spec}': knobs are written key=value, got '{item}'"
+                ))
+            })?;
+            kv.push((k.trim(), v.trim()));
+        }
+        Ok((
+            name,
+            Self {
+                spec,
+                kv,
+                known: Vec::new(),
+            },
         ))
-    };
-    match name {
-        "softrank" => {
-            let (mut eps, mut reg) = (1.0, Regularization::L2);
-            for (k, v) in kv {
-                match k {
-                    "eps" => eps = number(spec, k, v)?,
-                    "reg" => {
-                        reg = match v {
-                            "l2" => Regularization::L2,
-                            "kl" => Regularization::Kl,
-                            other => {
-                                return Err(Error::InvalidArgument(format!(
-                                    "ranker '{spec}': reg={other}: use l2 or kl"
-                                )))
-                            }
-                        }
-                    }
-                    other => return Err(unknown_knob(other, "eps, reg")),
-                }
-            }
-            Ok(std::sync::Arc::new(SoftRank::new(eps, reg)?))
-        }
-        "handcrafted" if spec.contains('=') => {
-            let mut lambda = crate::sorter::DEFAULT_LAMBDA;
-            for (k, v) in kv {
-                match k {
-                    "lambda" => lambda = number(spec, k, v)?,
-                    other => return Err(unknown_knob(other, "lambda")),
-                }
-            }
-            Ok(std::sync::Arc::new(Sorter::handcrafted(lambda)?))
-        }
-        _ => match Sorter::load(spec) {
-            Ok(s) => Ok(std::sync::Arc::new(s)),
-            Err(Error::UnknownSorter { name, known }) => Err(Error::InvalidArgument(format!(
-                "unknown ranker '{name}': known rankers are {}, and the sorters {known}",
-                ANALYTIC.join(", ")
-            ))),
-            Err(e) => Err(e),
-        },
     }
+
+    fn take(&mut self, key: &'static str) -> Option<&'a str> {
+        self.known.push(key);
+        let at = self.kv.iter().position(|(k, _)| *k == key)?;
+        Some(self.kv.remove(at).1)
+    }
+
+    /// A numeric knob, or `default` when absent.
+    fn num(&mut self, key: &'static str, default: f64) -> Result<f64> {
+        match self.take(key) {
+            None => Ok(default),
+            Some(v) => v.parse::<f64>().map_err(|_| {
+                Error::InvalidArgument(format!("ranker '{}': {key}={v} is not a number", self.spec))
+            }),
+        }
+    }
+
+    /// A knob with a fixed set of values, or `default` when absent.
+    fn choice(
+        &mut self,
+        key: &'static str,
+        default: &'static str,
+        allowed: &[&'static str],
+    ) -> Result<&'a str> {
+        let v = self.take(key).unwrap_or(default);
+        if allowed.contains(&v) {
+            Ok(v)
+        } else {
+            Err(Error::InvalidArgument(format!(
+                "ranker '{}': {key}={v}: use one of {}",
+                self.spec,
+                allowed.join(", ")
+            )))
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        match self.kv.first() {
+            None => Ok(()),
+            Some((k, _)) => Err(Error::InvalidArgument(format!(
+                "ranker '{}': unknown knob '{k}' (known: {})",
+                self.spec,
+                if self.known.is_empty() {
+                    "none".to_string()
+                } else {
+                    self.known.join(", ")
+                }
+            ))),
+        }
+    }
+}
+
+/// Builds a ranker from its spec `NAME[:knob=value,...]`: one of [`ANALYTIC`] (softrank,
+/// softsort, neuralsort, softsort-perm, sinkhorn, diffsort-oddeven, diffsort-bitonic,
+/// blackbox, handcrafted; `handcrafted:LAMBDA` is also accepted), a shipped sorter's name, or
+/// a sorter folder. Unknown names and knobs, and knobs out of range, are errors that say what
+/// is allowed.
+pub fn parse(spec: &str) -> Result<std::sync::Arc<dyn Ranker>> {
+    use crate::relax;
+    use std::sync::Arc;
+    let (name, mut k) = Knobs::parse(spec)?;
+    let ranker: Arc<dyn Ranker> = match name {
+        "softrank" | "softsort" => {
+            use relax::softrank::{Regularization, SoftRank};
+            let eps = k.num("eps", 1.0)?;
+            let reg = match k.choice("reg", "l2", &["l2", "kl"])? {
+                "kl" => Regularization::Kl,
+                _ => Regularization::L2,
+            };
+            Arc::new(SoftRank::new(eps, reg)?)
+        }
+        "blackbox" => {
+            let lambda = k.num("lambda", relax::blackbox::DEFAULT_LAMBDA)?;
+            Arc::new(relax::blackbox::Blackbox::new(lambda)?)
+        }
+        "handcrafted" if spec.contains('=') || !spec.contains(':') => {
+            let lambda = k.num("lambda", crate::sorter::DEFAULT_LAMBDA)?;
+            Arc::new(Sorter::handcrafted(lambda)?)
+        }
+        _ => {
+            return match Sorter::load(spec) {
+                Ok(s) => Ok(Arc::new(s)),
+                Err(Error::UnknownSorter { name, known }) => Err(Error::InvalidArgument(format!(
+                    "unknown ranker '{name}': known rankers are {}, and the sorters {known}",
+                    ANALYTIC.join(", ")
+                ))),
+                Err(e) => Err(e),
+            }
+        }
+    };
+    k.finish()?;
+    Ok(ranker)
 }

@@ -131,3 +131,45 @@ fn softrank_ranker_follows_the_sodeep_convention_and_its_gradient() {
     assert!(r.rank(&nan).is_err());
     assert!(SoftRank::new(0.0, Regularization::L2).is_err());
 }
+
+#[test]
+fn soft_sort_matches_torchsort_values_and_vjp() {
+    use sodeep::relax::softrank::{soft_sort, soft_sort_vjp};
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/soft_rank.json"
+    ))
+    .unwrap();
+    let fixture: Value = serde_json::from_str(&text).unwrap();
+    let mut checked = 0;
+    for case in fixture["cases"].as_array().unwrap() {
+        if case["op"] != "soft_sort" {
+            continue;
+        }
+        let reg = match case["regularization"].as_str().unwrap() {
+            "l2" => Regularization::L2,
+            _ => Regularization::Kl,
+        };
+        let eps = case["strength"].as_f64().unwrap();
+        for (((x, w), y), g) in rows(&case["x"])
+            .iter()
+            .zip(&rows(&case["w"]))
+            .zip(&rows(&case["y"]))
+            .zip(&rows(&case["grad_x_of_sum_w_y"]))
+        {
+            let (out, tape) = soft_sort(x, eps, reg).unwrap();
+            for (a, b) in out.iter().zip(y) {
+                assert!((a - b).abs() < 1e-6, "{reg:?} ε={eps}: {out:?} vs {y:?}");
+            }
+            let grad = soft_sort_vjp(&tape, w);
+            for (a, b) in grad.iter().zip(g) {
+                assert!(
+                    (a - b).abs() < 1e-6,
+                    "{reg:?} ε={eps} VJP: {grad:?} vs {g:?}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 24, "only {checked} rows checked");
+}

@@ -6,8 +6,12 @@
 //! tends to the exact ascending ranks (1 = smallest); as `ε` grows, every rank tends to the mean
 //! `(n + 1)/2`. The projection reduces to isotonic regression of the sorted scores against `ρ`,
 //! solved by pool-adjacent-violators; its Jacobian is block-wise, so the VJP costs O(n).
+//!
+//! `soft_sort(x)` is the other projection of the same pair: `ρ/ε` onto the permutahedron of
+//! the scores, which tends to the sorted scores as `ε → 0`.
 
 use crate::error::{Error, Result};
+use crate::ranker::Ranker;
 
 /// The regulariser of the projection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,11 +39,7 @@ pub struct SoftRankTape {
 
 /// Ascending soft ranks of `x` with strength `eps` (> 0), and the tape for [`soft_rank_vjp`].
 pub fn soft_rank(x: &[f64], eps: f64, reg: Regularization) -> Result<(Vec<f64>, SoftRankTape)> {
-    if !(eps.is_finite() && eps > 0.0) {
-        return Err(Error::InvalidArgument(format!(
-            "softrank: the strength ε must be a positive number, got {eps}"
-        )));
-    }
+    crate::relax::positive("softrank", "the strength ε", eps)?;
     if x.is_empty() {
         return Err(Error::Empty("softrank: no score to rank".into()));
     }
@@ -181,8 +181,78 @@ fn isotonic_kl(s: &[f64], w: &[f64]) -> (Vec<f64>, Vec<(usize, usize)>) {
     (v, blocks.into_iter().map(|(a, b, _, _)| (a, b)).collect())
 }
 
-/// The soft-rank ranker: SoDeep ranks (largest → `1/n`) as `soft_rank(−x) / n`, any batch
-/// size and any n, f32 or f64, with the exact VJP above as its backward pass.
+/// What [`soft_sort_vjp`] needs from one forward pass.
+#[derive(Debug, Clone)]
+pub struct SoftSortTape {
+    reg: Regularization,
+    /// Input positions in the order of the output (ascending scores).
+    order: Vec<usize>,
+    /// PAV blocks over the output positions.
+    blocks: Vec<(usize, usize)>,
+    /// The negated scores in output order (for the KL block weights).
+    sorted: Vec<f64>,
+}
+
+/// Ascending soft sort of `x` with strength `eps` (> 0), and the tape for [`soft_sort_vjp`].
+pub fn soft_sort(x: &[f64], eps: f64, reg: Regularization) -> Result<(Vec<f64>, SoftSortTape)> {
+    crate::relax::positive("softsort", "the strength ε", eps)?;
+    if x.is_empty() {
+        return Err(Error::Empty("softsort: no score to sort".into()));
+    }
+    crate::error::check_finite(x, x.len())?;
+    let n = x.len();
+    // ascending sort of x = descending sort of −x, negated
+    let neg: Vec<f64> = x.iter().map(|v| -v).collect();
+    let order = crate::relax::argsort_desc(&neg);
+    let sorted: Vec<f64> = order.iter().map(|&i| neg[i]).collect();
+    let w: Vec<f64> = (0..n).map(|k| (n - k) as f64 / eps).collect();
+    let (dual, blocks) = match reg {
+        Regularization::L2 => isotonic_l2(&w, &sorted),
+        Regularization::Kl => isotonic_kl(&w, &sorted),
+    };
+    let out = w.iter().zip(&dual).map(|(a, v)| -(a - v)).collect();
+    Ok((
+        out,
+        SoftSortTape {
+            reg,
+            order,
+            blocks,
+            sorted,
+        },
+    ))
+}
+
+/// `∂(Σ_k u_k · soft_sort(x)_k) / ∂x`.
+pub fn soft_sort_vjp(tape: &SoftSortTape, u: &[f64]) -> Vec<f64> {
+    let mut grad = vec![0.0; u.len()];
+    for &(s, e) in &tape.blocks {
+        let total: f64 = u[s..e].iter().sum();
+        match tape.reg {
+            Regularization::L2 => {
+                let mean = total / (e - s) as f64;
+                for &i in &tape.order[s..e] {
+                    grad[i] = mean;
+                }
+            }
+            Regularization::Kl => {
+                let block = &tape.sorted[s..e];
+                let m = block.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let z: f64 = block.iter().map(|t| (t - m).exp()).sum();
+                for (&i, t) in tape.order[s..e].iter().zip(block) {
+                    grad[i] = (t - m).exp() / z * total;
+                }
+            }
+        }
+    }
+    grad
+}
+
+/// The soft-rank ranker (`softrank`, and `softsort` for the same projection pair): SoDeep
+/// ranks (largest → `1/n`) as `soft_rank(−x) / n`, any batch size and any n, f32 or f64, with
+/// the exact VJP as its backward pass; [`Ranker::sort`] gives the descending soft sort.
+///
+/// Knobs: `eps` (ε > 0, default 1; smaller is closer to the exact ranks), `reg` (`l2`
+/// default, or `kl`). O(n log n) forward and O(n) backward per row.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SoftRank {
     /// Strength ε (> 0): smaller is closer to the exact ranks.
@@ -194,90 +264,60 @@ pub struct SoftRank {
 impl SoftRank {
     /// A soft-rank ranker; ε must be positive.
     pub fn new(eps: f64, reg: Regularization) -> Result<Self> {
-        if !(eps.is_finite() && eps > 0.0) {
-            return Err(Error::InvalidArgument(format!(
-                "softrank: the strength ε must be a positive number, got {eps}"
-            )));
-        }
+        crate::relax::positive("softrank", "the strength ε", eps)?;
         Ok(Self { eps, reg })
     }
-
-    /// SoDeep ranks of one row and the VJP closure data.
-    fn row(&self, x: &[f64]) -> Result<(Vec<f64>, SoftRankTape)> {
-        let neg: Vec<f64> = x.iter().map(|v| -v).collect();
-        let (mut y, tape) = soft_rank(&neg, self.eps, self.reg)?;
-        let n = x.len() as f64;
-        y.iter_mut().for_each(|v| *v /= n);
-        Ok((y, tape))
-    }
 }
 
-fn host_rows(t: &candle_core::Tensor) -> candle_core::Result<(Vec<f64>, usize)> {
-    let n = t.dim(candle_core::D::Minus1)?;
-    let flat: Vec<f64> = t
-        .to_dtype(candle_core::DType::F64)?
-        .flatten_all()?
-        .to_vec1()?;
-    Ok((flat, n))
-}
-
-impl candle_core::CustomOp1 for SoftRank {
-    fn name(&self) -> &'static str {
+impl crate::relax::RowMap for SoftRank {
+    fn op_name(&self) -> &'static str {
         "softrank"
     }
 
-    fn cpu_fwd(
-        &self,
-        storage: &candle_core::CpuStorage,
-        layout: &candle_core::Layout,
-    ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
-        use candle_core::CpuStorage;
-        let (start, end) = layout
-            .contiguous_offsets()
-            .ok_or_else(|| candle_core::Error::Msg("softrank: contiguous input only".into()))?;
-        let x: Vec<f64> = match storage {
-            CpuStorage::F32(v) => v[start..end].iter().map(|&a| a as f64).collect(),
-            CpuStorage::F64(v) => v[start..end].to_vec(),
-            _ => candle_core::bail!("softrank: f32 or f64 scores only"),
-        };
-        let n = *layout.dims().last().unwrap_or(&1);
-        let mut out = Vec::with_capacity(x.len());
-        for row in x.chunks(n.max(1)) {
-            let (y, _) = self
-                .row(row)
-                .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-            out.extend(y);
-        }
-        let storage = match storage {
-            CpuStorage::F32(_) => CpuStorage::F32(out.into_iter().map(|v| v as f32).collect()),
-            _ => CpuStorage::F64(out),
-        };
-        Ok((storage, layout.shape().clone()))
+    fn forward(&self, x: &[f64]) -> Result<Vec<f64>> {
+        let neg: Vec<f64> = x.iter().map(|v| -v).collect();
+        let (mut y, _) = soft_rank(&neg, self.eps, self.reg)?;
+        let n = x.len() as f64;
+        y.iter_mut().for_each(|v| *v /= n);
+        Ok(y)
     }
 
-    fn bwd(
-        &self,
-        arg: &candle_core::Tensor,
-        _res: &candle_core::Tensor,
-        grad_res: &candle_core::Tensor,
-    ) -> candle_core::Result<Option<candle_core::Tensor>> {
-        let (x, n) = host_rows(arg)?;
-        let (g, _) = host_rows(grad_res)?;
-        let mut grad = Vec::with_capacity(x.len());
-        for (row, gr) in x.chunks(n.max(1)).zip(g.chunks(n.max(1))) {
-            let (_, tape) = self
-                .row(row)
-                .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-            // y = soft_rank(−x)/n: the chain rule brings −1/n
-            let scaled: Vec<f64> = gr.iter().map(|v| v / n as f64).collect();
-            grad.extend(soft_rank_vjp(&tape, &scaled).into_iter().map(|v| -v));
-        }
-        let t = candle_core::Tensor::from_vec(grad, arg.shape(), arg.device())?;
-        Ok(Some(t.to_dtype(arg.dtype())?))
+    fn vjp(&self, x: &[f64], g: &[f64]) -> Result<Vec<f64>> {
+        let neg: Vec<f64> = x.iter().map(|v| -v).collect();
+        let (_, tape) = soft_rank(&neg, self.eps, self.reg)?;
+        // y = soft_rank(−x)/n: the chain rule brings −1/n
+        let n = x.len() as f64;
+        let scaled: Vec<f64> = g.iter().map(|v| v / n).collect();
+        Ok(soft_rank_vjp(&tape, &scaled)
+            .into_iter()
+            .map(|v| -v)
+            .collect())
     }
 }
 
-impl crate::ranker::Ranker for SoftRank {
+/// The descending soft sort as a row map (the `sort` side of [`SoftRank`]).
+#[derive(Debug, Clone, Copy)]
+struct SoftSortDesc(SoftRank);
+
+impl crate::relax::RowMap for SoftSortDesc {
+    fn op_name(&self) -> &'static str {
+        "softsort"
+    }
+
+    fn forward(&self, x: &[f64]) -> Result<Vec<f64>> {
+        let (mut y, _) = soft_sort(x, self.0.eps, self.0.reg)?;
+        y.reverse();
+        Ok(y)
+    }
+
+    fn vjp(&self, x: &[f64], g: &[f64]) -> Result<Vec<f64>> {
+        let (_, tape) = soft_sort(x, self.0.eps, self.0.reg)?;
+        let rev: Vec<f64> = g.iter().rev().cloned().collect();
+        Ok(soft_sort_vjp(&tape, &rev))
+    }
+}
+
+impl Ranker for SoftRank {
     fn name(&self) -> String {
         match self.reg {
             Regularization::L2 => format!("softrank:eps={}", self.eps),
@@ -290,15 +330,10 @@ impl crate::ranker::Ranker for SoftRank {
     }
 
     fn rank(&self, scores: &candle_core::Tensor) -> Result<candle_core::Tensor> {
-        let dims = scores.dims();
-        if dims.len() != 2 || dims.contains(&0) {
-            return Err(Error::InvalidArgument(format!(
-                "softrank takes a non-empty B × n tensor, got shape {dims:?}"
-            )));
-        }
-        let on_cpu = scores.to_device(&candle_core::Device::Cpu)?.contiguous()?;
-        let (flat, n) = host_rows(&on_cpu)?;
-        crate::error::check_finite(&flat, n)?;
-        Ok(on_cpu.apply_op1(*self)?.to_device(scores.device())?)
+        crate::relax::apply_rows(self, scores)
+    }
+
+    fn sort(&self, scores: &candle_core::Tensor) -> Result<Option<candle_core::Tensor>> {
+        crate::relax::apply_rows(&SoftSortDesc(*self), scores).map(Some)
     }
 }
