@@ -45,6 +45,12 @@ pub trait Ranker: Send + Sync {
     fn fixed_len(&self) -> Option<usize>;
     /// `B × n` scores → `B × n` ranks: largest → `1/n`, smallest → `1`.
     fn rank(&self, scores: &Tensor) -> Result<Tensor>;
+    /// Peak scratch memory, in bytes, of one forward+backward pass on one row of `n` scores:
+    /// benchmarks skip the sizes where it exceeds their budget. The default suits O(n)
+    /// methods; O(n²) and O(n³) methods override it.
+    fn memory_bytes(&self, n: usize) -> u64 {
+        64 * n as u64
+    }
     /// `B × n` scores → `B × n × n` relaxed permutation matrices, for rankers that build one:
     /// row k holds the weights of the input positions for the k-th largest score (NeuralSort's
     /// convention), so `P · x` is the descending soft sort. `None` for the others.
