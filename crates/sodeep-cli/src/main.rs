@@ -184,6 +184,38 @@ enum BenchWhat {
         #[arg(long)]
         memory: bool,
     },
+    /// Every differentiable ranker on the same work: accuracy against the exact ranks, speed
+    /// and scaling (torchsort and diffsort as references in the same run), multi-digit MNIST
+    /// sorting and the downstream Spearman task. Writes DIR/report.md, DIR/results.json and
+    /// DIR/speed.png.
+    Rankers {
+        /// The quick protocol (about 10 minutes): fewer accuracy vectors, shorter timings, the
+        /// quick MNIST protocol, 2 downstream seeds.
+        #[arg(long)]
+        quick: bool,
+        /// Python interpreter with PyTorch (and torchsort 0.1.10, diffsort 0.2.0 if installed).
+        #[arg(long, default_value = "python3")]
+        python: PathBuf,
+        /// Skip the PyTorch references.
+        #[arg(long)]
+        no_torch: bool,
+        /// Output folder.
+        #[arg(long, default_value = "bench-rankers")]
+        out: PathBuf,
+        /// A ranker to compare, NAME[:knob=value,...]; repeat for several (default: every
+        /// analytic ranker at its default knobs, lstm-100 and cnn-100).
+        #[arg(long = "ranker")]
+        rankers: Vec<String>,
+        /// Sections to run, comma-separated: accuracy, speed, mnist, downstream (default: all).
+        #[arg(long)]
+        sections: Option<String>,
+        /// Largest n of the batch-1 scaling runs.
+        #[arg(long, default_value_t = 100_000)]
+        max_len: usize,
+        /// Where MNIST is cached (default: $SODEEP_DATA_DIR or ~/.cache/sodeep/data).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Print how far the peak resident set size grows during one step of CASE (bytes); run by
     /// `bench sorters --memory` in a fresh process.
     #[command(hide = true)]
@@ -395,9 +427,12 @@ fn main() -> ExitCode {
             .unwrap_or(1)
     });
     match cli.command {
-        None | Some(Command::Experiment(_)) | Some(Command::Reproduce { .. }) => {
-            sodeep::set_job_threads(threads)
-        }
+        None
+        | Some(Command::Experiment(_))
+        | Some(Command::Reproduce { .. })
+        | Some(Command::Bench {
+            what: BenchWhat::Rankers { .. },
+        }) => sodeep::set_job_threads(threads),
         _ => sodeep::set_threads(threads),
     }
     let result = match cli.command {
@@ -470,6 +505,27 @@ fn main() -> ExitCode {
         Some(Command::Bench {
             what: BenchWhat::MemoryProbe { case, batch, len },
         }) => memory_probe(&case, batch, len),
+        Some(Command::Bench {
+            what:
+                BenchWhat::Rankers {
+                    quick,
+                    python,
+                    no_torch,
+                    out,
+                    rankers,
+                    sections,
+                    max_len,
+                    data_dir,
+                },
+        }) => bench_rankers(
+            quick,
+            (!no_torch).then_some(python),
+            &out,
+            rankers,
+            sections.as_deref(),
+            (max_len, threads),
+            data_dir,
+        ),
         Some(Command::Rank {
             sorter,
             input,
@@ -657,6 +713,56 @@ fn bench_sorters(
             println!("{case:<20} {:>10.1} {t:>10} {ratio:>8}", m.rust_mb);
         }
     }
+    Ok(())
+}
+
+/// The PyTorch reference script of `bench rankers`.
+const TORCH_RANKERS_SCRIPT: &str = include_str!("../../../bench/torch_rankers.py");
+
+fn bench_rankers(
+    quick: bool,
+    python: Option<PathBuf>,
+    out: &Path,
+    rankers: Vec<String>,
+    sections: Option<&str>,
+    (max_len, threads): (usize, usize),
+    data_dir: Option<PathBuf>,
+) -> Result<()> {
+    use sodeep::bench::rankers::{bench_rankers, RankerBenchConfig, Section};
+    sodeep::experiment::ensure_writable(out)?;
+    let script = std::env::temp_dir().join(format!("sodeep-rankers-{}.py", std::process::id()));
+    std::fs::write(&script, TORCH_RANKERS_SCRIPT).context("cannot write the PyTorch script")?;
+    let mut cfg = if quick {
+        RankerBenchConfig::quick(script.clone())
+    } else {
+        RankerBenchConfig::full(script.clone())
+    };
+    cfg.python = python;
+    cfg.threads = threads;
+    cfg.data_dir = data_dir;
+    cfg.sizes.retain(|&n| n <= max_len);
+    if !rankers.is_empty() {
+        cfg.rankers = rankers;
+        cfg.grid.clear();
+    }
+    if let Some(list) = sections {
+        cfg.sections = list
+            .split(',')
+            .map(|s| Section::from_name(s.trim()))
+            .collect::<sodeep::Result<_>>()?;
+    }
+    let command: Vec<String> = std::env::args().collect();
+    let started = std::time::Instant::now();
+    let result = bench_rankers(&cfg, |m| eprintln!("{m}"));
+    let _ = std::fs::remove_file(&script);
+    let result = result?;
+    result.write(out, &format!("sodeep {}", command[1..].join(" ")))?;
+    println!(
+        "{}\nwrote {}/report.md, results.json, speed.png in {:.0} s",
+        result.report(&format!("sodeep {}", command[1..].join(" "))),
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

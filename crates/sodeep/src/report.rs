@@ -155,3 +155,81 @@ pub fn plot_curves(
     root.present().map_err(|e| err(e.to_string()))?;
     Ok(())
 }
+
+/// Draws one line per named series of `(x, y)` points on log–log axes to a PNG: timings
+/// against problem size.
+pub fn plot_loglog(
+    series: &[(String, Vec<(f64, f64)>)],
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    path: &Path,
+) -> Result<()> {
+    ensure_font();
+    let err = |e: String| Error::Plot {
+        path: path.to_path_buf(),
+        reason: e,
+    };
+    let pts = || {
+        series
+            .iter()
+            .flat_map(|(_, p)| p.iter().cloned())
+            .filter(|(x, y)| x.is_finite() && y.is_finite() && *x > 0.0 && *y > 0.0)
+    };
+    let (x_lo, x_hi) = pts().fold((f64::INFINITY, 0.0f64), |(a, b), (x, _)| {
+        (a.min(x), b.max(x))
+    });
+    let (y_lo, y_hi) = pts().fold((f64::INFINITY, 0.0f64), |(a, b), (_, y)| {
+        (a.min(y), b.max(y))
+    });
+    if !(x_lo.is_finite() && y_lo.is_finite()) {
+        return Err(err("no positive point to draw".into()));
+    }
+    let root = BitMapBackend::new(path, (900, 650)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 24))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(80)
+        .build_cartesian_2d(
+            (x_lo * 0.8..x_hi * 1.25).log_scale(),
+            (y_lo * 0.5..y_hi * 2.0).log_scale(),
+        )
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .y_label_formatter(&|v| format!("{v:.0e}"))
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    for (k, (label, p)) in series.iter().enumerate() {
+        let color = Palette99::pick(k).to_rgba();
+        let line: Vec<(f64, f64)> = p
+            .iter()
+            .cloned()
+            .filter(|(x, y)| *x > 0.0 && *y > 0.0)
+            .collect();
+        chart
+            .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
+            .map_err(|e| err(e.to_string()))?
+            .label(label.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        chart
+            .draw_series(
+                line.into_iter()
+                    .map(|pt| Circle::new(pt, 3, color.filled())),
+            )
+            .map_err(|e| err(e.to_string()))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    root.present().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}

@@ -45,20 +45,13 @@ pub fn soft_rank(x: &[f64], eps: f64, reg: Regularization) -> Result<(Vec<f64>, 
     }
     crate::error::check_finite(x, x.len())?;
     let n = x.len();
-    let theta: Vec<f64> = x.iter().map(|v| v / eps).collect();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| theta[b].total_cmp(&theta[a]));
-    let sorted: Vec<f64> = order.iter().map(|&i| theta[i]).collect();
+    let order = crate::relax::argsort_desc(x);
+    let sorted: Vec<f64> = order.iter().map(|&i| x[i] / eps).collect();
     // ρ = (n, …, 1), or log ρ for KL
-    let rho: Vec<f64> = (0..n)
-        .map(|k| {
-            let r = (n - k) as f64;
-            match reg {
-                Regularization::L2 => r,
-                Regularization::Kl => r.ln(),
-            }
-        })
-        .collect();
+    let rho: Vec<f64> = match reg {
+        Regularization::L2 => (0..n).map(|k| (n - k) as f64).collect(),
+        Regularization::Kl => (0..n).map(|k| ((n - k) as f64).ln()).collect(),
+    };
     let (dual, blocks) = match reg {
         Regularization::L2 => isotonic_l2(&sorted, &rho),
         Regularization::Kl => isotonic_kl(&sorted, &rho),
@@ -134,7 +127,8 @@ fn isotonic_l2(s: &[f64], w: &[f64]) -> (Vec<f64>, Vec<(usize, usize)>) {
             let (s2, e2, t2) = blocks[blocks.len() - 1];
             let (s1, e1, t1) = blocks[blocks.len() - 2];
             // non-increasing: merge while the later block's mean exceeds the earlier one's
-            if t2 / (e2 - s2) as f64 > t1 / (e1 - s1) as f64 {
+            // (compared without dividing: both lengths are positive)
+            if t2 * (e1 - s1) as f64 > t1 * (e2 - s2) as f64 {
                 blocks.pop();
                 let last = blocks.len() - 1;
                 blocks[last] = (s1, e2, t1 + t2);
@@ -269,29 +263,63 @@ impl SoftRank {
     }
 }
 
+impl SoftRank {
+    /// SoDeep ranks of one row into `out`, and the tape of the projection.
+    fn row(&self, x: &[f64], out: &mut [f64]) -> Result<SoftRankTape> {
+        let neg: Vec<f64> = x.iter().map(|v| -v).collect();
+        let (y, tape) = soft_rank(&neg, self.eps, self.reg)?;
+        let n = x.len() as f64;
+        for (o, v) in out.iter_mut().zip(y) {
+            *o = v / n;
+        }
+        Ok(tape)
+    }
+
+    /// The VJP of [`SoftRank::row`] from its tape.
+    fn row_vjp(tape: &SoftRankTape, g: &[f64], grad_x: &mut [f64]) {
+        // y = soft_rank(−x)/n: the chain rule brings −1/n
+        let n = g.len() as f64;
+        let scaled: Vec<f64> = g.iter().map(|v| v / n).collect();
+        for (o, v) in grad_x.iter_mut().zip(soft_rank_vjp(tape, &scaled)) {
+            *o = -v;
+        }
+    }
+}
+
 impl crate::relax::RowMap for SoftRank {
     fn op_name(&self) -> &'static str {
         "softrank"
     }
 
     fn forward(&self, x: &[f64]) -> Result<Vec<f64>> {
-        let neg: Vec<f64> = x.iter().map(|v| -v).collect();
-        let (mut y, _) = soft_rank(&neg, self.eps, self.reg)?;
-        let n = x.len() as f64;
-        y.iter_mut().for_each(|v| *v /= n);
-        Ok(y)
+        let mut out = vec![0.0; x.len()];
+        self.row(x, &mut out)?;
+        Ok(out)
     }
 
     fn vjp(&self, x: &[f64], g: &[f64]) -> Result<Vec<f64>> {
-        let neg: Vec<f64> = x.iter().map(|v| -v).collect();
-        let (_, tape) = soft_rank(&neg, self.eps, self.reg)?;
-        // y = soft_rank(−x)/n: the chain rule brings −1/n
-        let n = x.len() as f64;
-        let scaled: Vec<f64> = g.iter().map(|v| v / n).collect();
-        Ok(soft_rank_vjp(&tape, &scaled)
-            .into_iter()
-            .map(|v| -v)
-            .collect())
+        let tape = self.row(x, &mut vec![0.0; x.len()])?;
+        let mut grad = vec![0.0; x.len()];
+        Self::row_vjp(&tape, g, &mut grad);
+        Ok(grad)
+    }
+
+    fn forward_into(&self, x: &[f64], out: &mut [f64]) -> Result<Option<crate::relax::Tape>> {
+        Ok(Some(Box::new(self.row(x, out)?)))
+    }
+
+    fn vjp_into(
+        &self,
+        x: &[f64],
+        tape: Option<&crate::relax::Tape>,
+        g: &[f64],
+        grad_x: &mut [f64],
+    ) -> Result<()> {
+        match tape.and_then(|t| t.downcast_ref::<SoftRankTape>()) {
+            Some(t) => Self::row_vjp(t, g, grad_x),
+            None => grad_x.copy_from_slice(&crate::relax::RowMap::vjp(self, x, g)?),
+        }
+        Ok(())
     }
 }
 

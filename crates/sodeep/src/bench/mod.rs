@@ -1,5 +1,6 @@
 //! Side-by-side timing of the Rust sorters and their PyTorch references (`bench/`), case by
-//! case, alternating the two so that machine noise hits both alike.
+//! case, alternating the two so that machine noise hits both alike; [`rankers`] benchmarks
+//! every differentiable ranker on the same work.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -14,6 +15,8 @@ use crate::checkpoint::SorterCard;
 use crate::error::{Error, Result};
 use crate::optim::{Adam, AdamConfig};
 use crate::sorter::{init_sorter, Arch, Sorter, SorterConfig};
+
+pub mod rankers;
 
 /// The case names, in report order.
 pub const CASES: [&str; 6] = [
@@ -154,17 +157,17 @@ struct TorchWorker {
 }
 
 impl TorchWorker {
-    /// Starts the script; `Err(reason)` if Python or PyTorch is not available.
-    fn start(python: &Path, cfg: &BenchConfig) -> std::result::Result<(Self, String), String> {
+    /// Starts `python script args…` and waits for its first line, which must start with
+    /// `ready `; returns the rest of that line. `Err(reason)` if Python or the script's
+    /// imports are not available.
+    fn spawn(
+        python: &Path,
+        script: &Path,
+        args: &[String],
+    ) -> std::result::Result<(Self, String), String> {
         let mut child = Command::new(python)
-            .arg(&cfg.script)
-            .args(["--threads", &cfg.threads.to_string()])
-            .args([
-                "--batch",
-                &cfg.batch.to_string(),
-                "--len",
-                &cfg.d.to_string(),
-            ])
+            .arg(script)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -174,7 +177,7 @@ impl TorchWorker {
         let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
         let mut first = String::new();
         let _ = stdout.read_line(&mut first);
-        match first.trim().strip_prefix("ready torch ") {
+        match first.trim().strip_prefix("ready ") {
             Some(v) => Ok((
                 Self {
                     child,
@@ -190,17 +193,43 @@ impl TorchWorker {
         }
     }
 
-    fn run(&mut self, case: &str) -> Result<f64> {
+    /// Starts the sorter script; `Err(reason)` if Python or PyTorch is not available.
+    fn start(python: &Path, cfg: &BenchConfig) -> std::result::Result<(Self, String), String> {
+        let args = [
+            "--threads".to_string(),
+            cfg.threads.to_string(),
+            "--batch".into(),
+            cfg.batch.to_string(),
+            "--len".into(),
+            cfg.d.to_string(),
+        ];
+        let (w, rest) = Self::spawn(python, &cfg.script, &args)?;
+        match rest.strip_prefix("torch ") {
+            Some(v) => Ok((w, v.to_string())),
+            None => Err(format!("{} did not report PyTorch", cfg.script.display())),
+        }
+    }
+
+    /// Sends one request line and returns the reply line.
+    fn ask(&mut self, request: &str) -> Result<String> {
         let fail = |what: String| Error::InvalidArgument(format!("PyTorch reference: {what}"));
-        writeln!(self.stdin, "{case}").map_err(|e| fail(e.to_string()))?;
+        writeln!(self.stdin, "{request}").map_err(|e| fail(e.to_string()))?;
         self.stdin.flush().map_err(|e| fail(e.to_string()))?;
         let mut line = String::new();
         self.stdout
             .read_line(&mut line)
             .map_err(|e| fail(e.to_string()))?;
-        line.trim()
-            .parse()
-            .map_err(|_| fail(format!("case {case} printed '{}'", line.trim())))
+        if line.is_empty() {
+            return Err(fail(format!("the script ended at request '{request}'")));
+        }
+        Ok(line.trim().to_string())
+    }
+
+    fn run(&mut self, case: &str) -> Result<f64> {
+        let line = self.ask(case)?;
+        line.parse().map_err(|_| {
+            Error::InvalidArgument(format!("PyTorch reference: case {case} printed '{line}'"))
+        })
     }
 }
 
@@ -244,7 +273,7 @@ fn probe(cmd: &mut Command) -> Result<f64> {
         .map_err(|_| Error::InvalidArgument(format!("memory probe printed '{}'", text.trim())))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
