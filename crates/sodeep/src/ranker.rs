@@ -533,6 +533,21 @@ pub fn parse(spec: &str) -> Result<std::sync::Arc<dyn Ranker>> {
             };
             Arc::new(SoftRank::new(eps, reg)?)
         }
+        "diffsort-oddeven" | "diffsort-bitonic" => {
+            use relax::diffsort::{DiffSort, Distribution, Network, DEFAULT_STEEPNESS};
+            let network = if name == "diffsort-oddeven" {
+                Network::OddEven
+            } else {
+                Network::Bitonic
+            };
+            let steepness = k.num("steepness", DEFAULT_STEEPNESS)?;
+            let dist = k.choice("dist", "cauchy", &Distribution::NAMES)?;
+            Arc::new(DiffSort::new(
+                network,
+                steepness,
+                Distribution::from_name(dist)?,
+            )?)
+        }
         "blackbox" => {
             let lambda = k.num("lambda", relax::blackbox::DEFAULT_LAMBDA)?;
             Arc::new(relax::blackbox::Blackbox::new(lambda)?)

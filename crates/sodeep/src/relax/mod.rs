@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | [`softrank`] | soft ranks and soft sort by projection onto the permutahedron (Blondel et al. 2020) | O(n log n) |
 //! | [`blackbox`] | exact ranks forward, perturbed re-ranking backward (Rolínek et al. 2020) | O(n log n) |
+//! | [`diffsort`] | differentiable sorting networks, odd-even and bitonic (Petersen et al. 2021, 2022) | O(n²) odd-even, O(n log² n) bitonic |
 //!
 //! Every method here is a pure per-row map `x ∈ ℝⁿ → y` with a hand-written vector–Jacobian
 //! product, written as a [`RowMap`]. [`apply_rows`] turns one into a candle op on a `B × n`
@@ -19,6 +20,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 
 pub mod blackbox;
+pub mod diffsort;
 pub mod softrank;
 
 /// What a [`RowMap`] may keep from a row's forward pass for its backward pass.
