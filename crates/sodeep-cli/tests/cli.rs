@@ -624,3 +624,76 @@ fn experiment_ranker_flag_adds_a_rank_loss_through_any_ranker() {
         &["unknown knob 'tau'"],
     );
 }
+
+#[test]
+fn bench_rankers_writes_its_report_and_rejects_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("br");
+    let o = run(
+        &format!(
+            "bench rankers --quick --no-torch --sections accuracy,speed --max-len 100 \
+             --ranker softrank --ranker blackbox:lambda=3 --ranker cnn-100 --out {}",
+            out.display()
+        ),
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    for key in [
+        "accuracy",
+        "speed",
+        "speed_b256",
+        "torchsort_ratio",
+        "mnist",
+        "downstream",
+    ] {
+        assert!(json.get(key).is_some(), "results.json lacks {key}: {json}");
+    }
+    // blackbox ranks exactly in its forward pass
+    assert_eq!(json["accuracy"]["blackbox:lambda=3"].as_f64(), Some(0.0));
+    let soft = json["accuracy"]["softrank"].as_f64().unwrap();
+    assert!(soft > 0.0 && soft < 0.5, "{soft}");
+    // n keys are decimal strings; the learned sorter only runs at its d
+    assert!(json["speed"]["softrank"]["10"]["fwdbwd_s"].as_f64().unwrap() > 0.0);
+    assert!(json["speed"]["cnn-100"].get("10").is_none());
+    assert!(json["speed"]["cnn-100"]["100"]["fwd_s"].as_f64().unwrap() > 0.0);
+    assert!(json["speed_b256"]["softrank"]["fwdbwd_s"].as_f64().unwrap() > 0.0);
+    assert!(json["torchsort_ratio"].is_null());
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("torchsort is not installed") || report.contains("torchsort"));
+    assert!(out.join("speed.png").exists());
+
+    fails_with(
+        &run(
+            &format!(
+                "bench rankers --quick --no-torch --sections speed,colour --out {}",
+                out.display()
+            ),
+            None,
+        ),
+        &["colour", "accuracy, speed, mnist or downstream"],
+    );
+    fails_with(
+        &run(
+            &format!(
+                "bench rankers --quick --no-torch --ranker quicksort --out {}",
+                out.display()
+            ),
+            None,
+        ),
+        &["quicksort", "neuralsort", "sinkhorn"],
+    );
+    fails_with(
+        &run(
+            &format!(
+                "bench rankers --quick --no-torch --ranker neuralsort:tau=0 --out {}",
+                out.display()
+            ),
+            None,
+        ),
+        &["tau"],
+    );
+    // what was written before a failed run is kept
+    assert!(out.join("results.json").exists());
+}
