@@ -606,8 +606,8 @@ fn experiment_ranker_flag_adds_a_rank_loss_through_any_ranker() {
         assert!(mean > 0.2, "{loss}: {}", v["results"]);
     }
     fails_with(
-        &run("experiment spearman --seeds 1 --ranker neuralsort", None),
-        &["unknown ranker 'neuralsort'", "softrank"],
+        &run("experiment spearman --seeds 1 --ranker nosuch-ranker", None),
+        &["unknown ranker 'nosuch-ranker'", "softrank", "neuralsort"],
     );
     fails_with(
         &run(

@@ -4,6 +4,8 @@
 //! |---|---|---|
 //! | [`softrank`] | soft ranks and soft sort by projection onto the permutahedron (Blondel et al. 2020) | O(n log n) |
 //! | [`blackbox`] | exact ranks forward, perturbed re-ranking backward (Rolínek et al. 2020) | O(n log n) |
+//! | [`neuralsort`] | relaxed permutations as row softmaxes: NeuralSort (Grover et al. 2019) and SoftSort (Prillo & Eisenschlos 2020) | O(n²) |
+//! | [`sinkhorn`] | soft ranks by entropic optimal transport, unrolled Sinkhorn iterations (Cuturi et al. 2019) | O(iters·n²) |
 //!
 //! Every method here is a pure per-row map `x ∈ ℝⁿ → y` with a hand-written vector–Jacobian
 //! product, written as a [`RowMap`]. [`apply_rows`] turns one into a candle op on a `B × n`
@@ -16,6 +18,8 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 
 pub mod blackbox;
+pub mod neuralsort;
+pub mod sinkhorn;
 pub mod softrank;
 
 /// A per-row map with its vector–Jacobian product: the contract every analytic ranker fills.
