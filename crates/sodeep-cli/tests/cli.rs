@@ -606,8 +606,8 @@ fn experiment_ranker_flag_adds_a_rank_loss_through_any_ranker() {
         assert!(mean > 0.2, "{loss}: {}", v["results"]);
     }
     fails_with(
-        &run("experiment spearman --seeds 1 --ranker neuralsort", None),
-        &["unknown ranker 'neuralsort'", "softrank"],
+        &run("experiment spearman --seeds 1 --ranker nosuch-ranker", None),
+        &["unknown ranker 'nosuch-ranker'", "softrank", "neuralsort"],
     );
     fails_with(
         &run(
@@ -655,7 +655,12 @@ fn bench_rankers_writes_its_report_and_rejects_bad_input() {
     let soft = json["accuracy"]["softrank"].as_f64().unwrap();
     assert!(soft > 0.0 && soft < 0.5, "{soft}");
     // n keys are decimal strings; the learned sorter only runs at its d
-    assert!(json["speed"]["softrank"]["10"]["fwdbwd_s"].as_f64().unwrap() > 0.0);
+    assert!(
+        json["speed"]["softrank"]["10"]["fwdbwd_s"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
     assert!(json["speed"]["cnn-100"].get("10").is_none());
     assert!(json["speed"]["cnn-100"]["100"]["fwd_s"].as_f64().unwrap() > 0.0);
     assert!(json["speed_b256"]["softrank"]["fwdbwd_s"].as_f64().unwrap() > 0.0);

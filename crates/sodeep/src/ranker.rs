@@ -479,6 +479,20 @@ impl<'a> Knobs<'a> {
         }
     }
 
+    /// A knob that must be a positive integer, or `default` when absent.
+    fn count(&mut self, key: &'static str, default: usize) -> Result<usize> {
+        match self.take(key) {
+            None => Ok(default),
+            Some(v) => match v.parse::<usize>() {
+                Ok(c) if c > 0 => Ok(c),
+                _ => Err(Error::InvalidArgument(format!(
+                    "ranker '{}': {key}={v}: {key} must be a positive integer (1, 2, 3, ...)",
+                    self.spec
+                ))),
+            },
+        }
+    }
+
     /// A knob with a fixed set of values, or `default` when absent.
     fn choice(
         &mut self,
@@ -547,6 +561,20 @@ pub fn parse(spec: &str) -> Result<std::sync::Arc<dyn Ranker>> {
                 steepness,
                 Distribution::from_name(dist)?,
             )?)
+        }
+        "neuralsort" => {
+            let tau = k.num("tau", relax::neuralsort::DEFAULT_TAU)?;
+            Arc::new(relax::neuralsort::NeuralSort::new(tau)?)
+        }
+        "softsort-perm" => {
+            let tau = k.num("tau", relax::neuralsort::DEFAULT_TAU)?;
+            Arc::new(relax::neuralsort::SoftSortPerm::new(tau)?)
+        }
+        "sinkhorn" => {
+            use relax::sinkhorn::{Sinkhorn, DEFAULT_EPS, DEFAULT_ITERS};
+            let eps = k.num("eps", DEFAULT_EPS)?;
+            let iters = k.count("iters", DEFAULT_ITERS)?;
+            Arc::new(Sinkhorn::new(eps, iters)?)
         }
         "blackbox" => {
             let lambda = k.num("lambda", relax::blackbox::DEFAULT_LAMBDA)?;

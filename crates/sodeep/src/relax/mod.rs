@@ -5,6 +5,8 @@
 //! | [`softrank`] | soft ranks and soft sort by projection onto the permutahedron (Blondel et al. 2020) | O(n log n) |
 //! | [`blackbox`] | exact ranks forward, perturbed re-ranking backward (Rolínek et al. 2020) | O(n log n) |
 //! | [`diffsort`] | differentiable sorting networks, odd-even and bitonic (Petersen et al. 2021, 2022) | O(n²) odd-even, O(n log² n) bitonic |
+//! | [`neuralsort`] | relaxed permutations as row softmaxes: NeuralSort (Grover et al. 2019) and SoftSort (Prillo & Eisenschlos 2020) | O(n²) |
+//! | [`sinkhorn`] | soft ranks by entropic optimal transport, unrolled Sinkhorn iterations (Cuturi et al. 2019) | O(iters·n²) |
 //!
 //! Every method here is a pure per-row map `x ∈ ℝⁿ → y` with a hand-written vector–Jacobian
 //! product, written as a [`RowMap`]. [`apply_rows`] turns one into a candle op on a `B × n`
@@ -21,6 +23,8 @@ use crate::error::{Error, Result};
 
 pub mod blackbox;
 pub mod diffsort;
+pub mod neuralsort;
+pub mod sinkhorn;
 pub mod softrank;
 
 /// What a [`RowMap`] may keep from a row's forward pass for its backward pass.
