@@ -20,7 +20,7 @@ fn sharp(name: &str) -> String {
     match name {
         "softrank" | "softsort" => "softrank:eps=0.001".into(),
         "neuralsort" | "softsort-perm" => format!("{name}:tau=0.001"),
-        "sinkhorn" => "sinkhorn:eps=0.0005,iters=300".into(),
+        "sinkhorn" => "sinkhorn:eps=0.0001,iters=20000".into(),
         "diffsort-oddeven" | "diffsort-bitonic" => format!("{name}:steepness=10000"),
         "handcrafted" => "handcrafted:lambda=10000".into(),
         other => other.into(),
@@ -128,11 +128,21 @@ fn permutations_agree_with_ranks_sort_argsort_and_top_k() {
         };
         with_perm += 1;
         assert_eq!(p.dims(), &[2, 6, 6], "{name}");
-        let rows: Vec<f64> = p.sum(2).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-        assert!(
-            rows.iter().all(|s| (s - 1.0).abs() < 1e-6),
-            "{name}: {rows:?}"
-        );
+        // at sharp settings every method is (nearly) doubly stochastic; NeuralSort's columns
+        // and Sinkhorn's rows only sum to 1 in the limit
+        for dim in [1, 2] {
+            let sums: Vec<f64> = p
+                .sum(dim)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            assert!(
+                sums.iter().all(|s| (s - 1.0).abs() < 0.02),
+                "{name}: {sums:?}"
+            );
+        }
         // sort: descending values
         let sorted: Vec<Vec<f64>> = r.sort(&x).unwrap().unwrap().to_vec2().unwrap();
         for (row, s) in x.to_vec2::<f64>().unwrap().iter().zip(&sorted) {
