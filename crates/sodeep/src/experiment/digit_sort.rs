@@ -43,8 +43,8 @@
 //!   machine. Extrapolated from these jobs, 10 rankers of which 3 learned sorters (one of them
 //!   `lstm-100`) need about 35 minutes.
 //! * [`DigitSortConfig::quick`] (n ∈ {3, 5}, 2000 steps, 500 test sets): 10 rankers (softrank
-//!   ×4, blackbox, handcrafted ×2, `cnn-100`, `gru-100`, `lstm-100`) took 476 s wall (521 s
-//!   CPU), again beside another build.
+//!   ×4, blackbox, handcrafted ×2, `cnn-100`, `gru-100`, `lstm-100`) took 218 s wall (409 s
+//!   CPU), and 476 s beside another build.
 //!
 //! # Measured
 //! `cargo run --release -p sodeep --example digit_sort -- softrank:eps=0.1 softrank:eps=1
@@ -429,8 +429,8 @@ const PIXEL_STD: f32 = 0.3081;
 /// the 28 × 112 image, which is the slot's source image, so it runs on the source images
 /// directly. Convolutions are patch matrices times weight matrices (valid padding, strides
 /// instead of pooling): the first layer's patches come straight from the pixels, the second's
-/// are gathered from the first layer's output inside a fused op (see [`dense`]), so every
-/// layer is one GEMM forward and two backward. Measured in release mode on one core of the
+/// are gathered from the first layer's output inside a fused op with its own backward pass,
+/// so every layer is one GEMM forward and two backward. Measured in release mode on one core of the
 /// 2-core development machine: about 40 µs per digit image forward and backward, so a training
 /// step of 10 sets of n numbers costs about 1.6·n ms (n = 5: 1000 steps in 8 s).
 #[derive(Debug, Clone)]
