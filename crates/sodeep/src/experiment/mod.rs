@@ -11,7 +11,11 @@
 //! | [`Task::Spearman`] | 2-layer MLP | `mse`, `l1`, `sodeep:<sorter>`, `handcrafted` | test Spearman |
 //! | [`Task::Map`] | 2-layer MLP | `bce`, `bce` + `sodeep:<sorter>` mAP loss | test macro mAP |
 //! | [`Task::Retrieval`] | two MLP towers, cosine | `hinge` (VSE++), `sodeep:<sorter>` recall loss | R@1 |
+//!
+//! [`digit_sort`] is a benchmark of its own: the multi-digit MNIST sorting task of NeuralSort,
+//! run for any set of rankers.
 
+pub mod digit_sort;
 pub mod map;
 pub mod model;
 pub mod retrieval;
@@ -485,7 +489,7 @@ pub struct ExperimentResult {
     pub seconds: f64,
 }
 
-fn mean_sd(v: &[f64]) -> (f64, f64) {
+pub(crate) fn mean_sd(v: &[f64]) -> (f64, f64) {
     let n = v.len().max(1) as f64;
     let mean = v.iter().sum::<f64>() / n;
     let sd = if v.len() > 1 {
@@ -653,7 +657,10 @@ pub fn best_over_lrs(
 /// worker that waits inside one of candle's parallel kernels would steal and run another
 /// whole training run (retrieval, 2 seeds on 2 cores: 67 s in one process against 34 s as two
 /// processes).
-fn run_jobs<J: Sync, R: Send>(jobs: &[J], f: impl Fn(&J) -> Result<R> + Sync) -> Result<Vec<R>> {
+pub(crate) fn run_jobs<J: Sync, R: Send>(
+    jobs: &[J],
+    f: impl Fn(&J) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
     let workers = rayon::current_num_threads().clamp(1, jobs.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let slots: Vec<std::sync::Mutex<Option<Result<R>>>> =
