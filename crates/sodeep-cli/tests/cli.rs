@@ -666,7 +666,10 @@ fn bench_rankers_writes_its_report_and_rejects_bad_input() {
     assert!(json["speed_b256"]["softrank"]["fwdbwd_s"].as_f64().unwrap() > 0.0);
     assert!(json["torchsort_ratio"].is_null());
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(report.contains("torchsort is not installed") || report.contains("torchsort"));
+    assert!(
+        report.contains("No softrank/torchsort ratio") && report.contains("--no-torch"),
+        "{report}"
+    );
     assert!(out.join("speed.png").exists());
 
     fails_with(

@@ -110,6 +110,16 @@ impl Ranker for Sorter {
     fn rank(&self, scores: &Tensor) -> Result<Tensor> {
         self.forward(scores)
     }
+
+    fn memory_bytes(&self, n: usize) -> u64 {
+        match self.d() {
+            // fixed-size nets: activations linear in n
+            Some(_) => 64 * n as u64,
+            // the handcrafted sorter keeps about eight n × n f32 matrices through autodiff
+            // (differences, scaled, sigmoid, and their gradients)
+            None => 32u64.saturating_mul((n as u64).saturating_mul(n as u64)),
+        }
+    }
 }
 
 /// Which end of the order gets the first rank.

@@ -5,7 +5,7 @@
 
 use candle_core::{DType, Device, Tensor, Var};
 use sodeep::ranker::{parse, soft_argsort, soft_top_k, ANALYTIC};
-use sodeep::{Error, Ranker};
+use sodeep::Error;
 
 /// Every analytic ranker name, without its knob summary.
 fn names() -> Vec<&'static str> {

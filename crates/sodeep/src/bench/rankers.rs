@@ -340,6 +340,26 @@ struct References {
     versions: String,
     torchsort: bool,
     diffsort: bool,
+    /// Why the worker stopped answering (killed for memory, crashed), once it did.
+    failure: Option<String>,
+}
+
+/// Peak memory of one PyTorch reference call at batch 1, so that the references stop growing n
+/// under the same 2 GiB rule as ours. diffsort multiplies one dense n × n matrix per network
+/// layer and autograd keeps them all; the factor 5 is what the process measured (18.5 GB
+/// resident for odd-even at n = 1,000 before it was killed).
+fn reference_memory_bytes(method: &str, n: usize) -> u64 {
+    let n = n as u64;
+    let dense = |size: u64, layers: u64| 5 * 4 * layers.saturating_mul(size.saturating_mul(size));
+    match method {
+        "diffsort-oddeven" => dense(n, n),
+        "diffsort-bitonic" => {
+            let p = n.max(2).next_power_of_two();
+            let k = p.trailing_zeros() as u64;
+            dense(p, k * (k + 1) / 2)
+        }
+        _ => 64 * n,
+    }
 }
 
 impl References {
@@ -350,6 +370,7 @@ impl References {
                 versions: "not run (--no-torch)".into(),
                 torchsort: false,
                 diffsort: false,
+                failure: None,
             };
         };
         let args = ["--threads".to_string(), cfg.threads.to_string()];
@@ -363,6 +384,7 @@ impl References {
                     versions,
                     torchsort,
                     diffsort,
+                    failure: None,
                 }
             }
             Err(why) => {
@@ -372,17 +394,26 @@ impl References {
                     versions: format!("not run: {why}"),
                     torchsort: false,
                     diffsort: false,
+                    failure: None,
                 }
             }
         }
     }
 
-    /// One timed call of `method`, or `None` when it is not installed.
+    /// One timed call of `method`, or `None` when it is not installed or the worker has died
+    /// (the reason is kept in `failure`: a lost reference must not lose our own measurements).
     fn call(&mut self, method: &str, mode: &str, batch: usize, n: usize) -> Result<Option<f64>> {
         let Some(w) = self.worker.as_mut() else {
             return Ok(None);
         };
-        let reply = w.ask(&format!("{method} {mode} {batch} {n}"))?;
+        let reply = match w.ask(&format!("{method} {mode} {batch} {n}")) {
+            Ok(reply) => reply,
+            Err(why) => {
+                self.worker = None;
+                self.failure = Some(format!("{method} at batch {batch}, n = {n}: {why}"));
+                return Ok(None);
+            }
+        };
         if reply == "absent" {
             return Ok(None);
         }
@@ -516,21 +547,30 @@ fn speed_section(
         }
     }
     for (name, ranker) in lines {
+        // references share names with our rankers; their skips are listed apart
+        let label = match ranker {
+            Some(_) => name.clone(),
+            None => format!("{name} (PyTorch)"),
+        };
         let mut last: Vec<(usize, f64)> = Vec::new();
         for &n in &cfg.sizes {
-            if let Some(r) = &ranker {
-                if r.fixed_len().is_some_and(|d| d != n) {
-                    continue;
-                }
-                let bytes = r.memory_bytes(n);
-                if bytes > cfg.memory_limit {
-                    out.skipped.entry(name.clone()).or_default().push(format!(
-                        "n = {n}: needs {:.1} GiB (> {:.0} GiB)",
-                        bytes as f64 / (1u64 << 30) as f64,
-                        cfg.memory_limit as f64 / (1u64 << 30) as f64
-                    ));
-                    break;
-                }
+            if ranker
+                .as_ref()
+                .is_some_and(|r| r.fixed_len().is_some_and(|d| d != n))
+            {
+                continue;
+            }
+            let bytes = match &ranker {
+                Some(r) => r.memory_bytes(n),
+                None => reference_memory_bytes(&name, n),
+            };
+            if bytes > cfg.memory_limit {
+                out.skipped.entry(label.clone()).or_default().push(format!(
+                    "n = {n}: needs {:.1} GiB (> {:.0} GiB)",
+                    bytes as f64 / (1u64 << 30) as f64,
+                    cfg.memory_limit as f64 / (1u64 << 30) as f64
+                ));
+                break;
             }
             // extrapolate from what was measured: the exponent of the last two sizes, or 2
             if let Some(&(n0, t0)) = last.last() {
@@ -543,7 +583,7 @@ fn speed_section(
                 };
                 let predicted = t0 * (n as f64 / n0 as f64).powf(p);
                 if predicted > cfg.time_limit_s {
-                    out.skipped.entry(name.clone()).or_default().push(format!(
+                    out.skipped.entry(label.clone()).or_default().push(format!(
                         "n = {n}: about {predicted:.0} s per call predicted (> {} s)",
                         cfg.time_limit_s
                     ));
@@ -558,7 +598,7 @@ fn speed_section(
                 },
             };
             log(&format!(
-                "speed b1 n{n} {name}: fwd {:.3} ms, fwd+bwd {:.3} ms",
+                "speed b1 n{n} {label}: fwd {:.3} ms, fwd+bwd {:.3} ms",
                 t.fwd_s * 1e3,
                 t.fwdbwd_s * 1e3
             ));
@@ -569,6 +609,13 @@ fn speed_section(
             }
             .insert(n.to_string(), t);
         }
+    }
+    if let Some(why) = refs.failure.take() {
+        log(&format!("the PyTorch references stopped: {why}"));
+        out.skipped
+            .entry("PyTorch references".into())
+            .or_default()
+            .push(format!("stopped: {why}"));
     }
     out.softrank_scaling = out.speed.get("softrank").and_then(scaling);
     Ok(())
@@ -754,10 +801,11 @@ impl RankerBenchResult {
                     self.torchsort_ratio_fwd.unwrap_or(f64::NAN),
                     if r <= 0.5 { "met" } else { "not met" }
                 )),
-                None => s.push_str(
-                    "\ntorchsort is not installed here, so there is no softrank/torchsort ratio \
-                     (`pip install --no-build-isolation torchsort==0.1.10`).\n",
-                ),
+                None => s.push_str(&format!(
+                    "\nNo softrank/torchsort ratio: torchsort did not run here (references: {}). \
+                     Install it with `pip install --no-build-isolation torchsort==0.1.10`.\n",
+                    self.reference_versions
+                )),
             }
             let sizes: std::collections::BTreeSet<usize> = self
                 .speed
@@ -900,5 +948,20 @@ impl RankerBenchResult {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_stop_where_their_dense_matrices_pass_two_gib() {
+        let limit = 2u64 << 30;
+        assert!(reference_memory_bytes("diffsort-oddeven", 100) < limit);
+        assert!(reference_memory_bytes("diffsort-oddeven", 1_000) > limit);
+        assert!(reference_memory_bytes("diffsort-bitonic", 1_000) < limit);
+        assert!(reference_memory_bytes("diffsort-bitonic", 10_000) > limit);
+        assert!(reference_memory_bytes("torchsort-softrank", 100_000) < limit);
     }
 }

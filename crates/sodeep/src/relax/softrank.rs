@@ -28,151 +28,163 @@ pub struct SoftRankTape {
     eps: f64,
     reg: Regularization,
     /// Indices that sort the scaled scores descending.
-    order: Vec<usize>,
+    order: Vec<u32>,
     /// PAV blocks over the sorted positions: (start, end) half-open.
-    blocks: Vec<(usize, usize)>,
-    /// Sorted scaled scores (for the KL block weights).
+    blocks: Vec<(u32, u32)>,
+    /// Sorted scaled scores (for the KL block weights; empty for L2).
     sorted: Vec<f64>,
-    /// The output (for the KL chain rule through `exp`).
+    /// The output in input order (for the KL chain rule through `exp`; empty for L2).
     output: Vec<f64>,
 }
 
 /// Ascending soft ranks of `x` with strength `eps` (> 0), and the tape for [`soft_rank_vjp`].
 pub fn soft_rank(x: &[f64], eps: f64, reg: Regularization) -> Result<(Vec<f64>, SoftRankTape)> {
+    let mut out = vec![0.0; x.len()];
+    let tape = soft_rank_into(x, 1.0, eps, reg, 1.0, &mut out)?;
+    Ok((out, tape))
+}
+
+/// `scale · soft_rank(sign · x)` into `out`. The row kernel of the ranker: one sort, one
+/// pass of pool-adjacent-violators with ρ computed on the fly, and the output written in
+/// place, so a row costs four allocations whatever its length.
+fn soft_rank_into(
+    x: &[f64],
+    sign: f64,
+    eps: f64,
+    reg: Regularization,
+    scale: f64,
+    out: &mut [f64],
+) -> Result<SoftRankTape> {
     crate::relax::positive("softrank", "the strength ε", eps)?;
     if x.is_empty() {
         return Err(Error::Empty("softrank: no score to rank".into()));
     }
     crate::error::check_finite(x, x.len())?;
     let n = x.len();
-    let order = crate::relax::argsort_desc(x);
-    let sorted: Vec<f64> = order.iter().map(|&i| x[i] / eps).collect();
+    let order = crate::relax::argsort_desc_signed(x, sign);
+    let sorted: Vec<f64> = order.iter().map(|&i| sign * x[i as usize] / eps).collect();
     // ρ = (n, …, 1), or log ρ for KL
-    let rho: Vec<f64> = match reg {
-        Regularization::L2 => (0..n).map(|k| (n - k) as f64).collect(),
-        Regularization::Kl => (0..n).map(|k| ((n - k) as f64).ln()).collect(),
+    let rho = |k: usize| match reg {
+        Regularization::L2 => (n - k) as f64,
+        Regularization::Kl => ((n - k) as f64).ln(),
     };
-    let (dual, blocks) = match reg {
-        Regularization::L2 => isotonic_l2(&sorted, &rho),
-        Regularization::Kl => isotonic_kl(&sorted, &rho),
+    let blocks = match reg {
+        Regularization::L2 => pav_l2(n, |k| sorted[k] - rho(k)),
+        Regularization::Kl => pav_kl(&sorted, rho),
     };
-    let mut output = vec![0.0; n];
-    for (k, &i) in order.iter().enumerate() {
-        let primal = sorted[k] - dual[k];
-        output[i] = match reg {
-            Regularization::L2 => primal,
-            Regularization::Kl => primal.exp(),
-        };
-    }
-    Ok((
-        output.clone(),
-        SoftRankTape {
-            eps,
-            reg,
-            order,
-            blocks,
-            sorted,
-            output,
-        },
-    ))
-}
-
-/// `∂(Σ_i u_i · soft_rank(x)_i) / ∂x`.
-pub fn soft_rank_vjp(tape: &SoftRankTape, u: &[f64]) -> Vec<f64> {
-    let n = tape.order.len();
-    // through exp for KL
-    let v: Vec<f64> = match tape.reg {
-        Regularization::L2 => u.to_vec(),
-        Regularization::Kl => u.iter().zip(&tape.output).map(|(a, y)| a * y).collect(),
-    };
-    // projection VJP: v − Jᵀ_iso v, with the isotonic Jacobian block-wise in sorted order
-    let sorted_v: Vec<f64> = tape.order.iter().map(|&i| v[i]).collect();
-    let mut iso = vec![0.0; n];
-    for &(s, e) in &tape.blocks {
-        let total: f64 = sorted_v[s..e].iter().sum();
-        match tape.reg {
-            Regularization::L2 => {
-                let mean = total / (e - s) as f64;
-                iso[s..e].iter_mut().for_each(|g| *g = mean);
-            }
-            Regularization::Kl => {
-                // the block's dual is log Σ e^{s_j} − log Σ ρ_j: its gradient is softmax(s_B)
-                let m = tape.sorted[s..e]
-                    .iter()
-                    .cloned()
-                    .fold(f64::NEG_INFINITY, f64::max);
-                let z: f64 = tape.sorted[s..e].iter().map(|t| (t - m).exp()).sum();
-                for (g, t) in iso[s..e].iter_mut().zip(&tape.sorted[s..e]) {
-                    *g = (t - m).exp() / z * total;
-                }
-            }
+    for &(st, en, dual) in &blocks {
+        for k in st as usize..en as usize {
+            let primal = sorted[k] - dual;
+            out[order[k] as usize] = scale
+                * match reg {
+                    Regularization::L2 => primal,
+                    Regularization::Kl => primal.exp(),
+                };
         }
     }
-    let mut grad = vec![0.0; n];
-    for (k, &i) in tape.order.iter().enumerate() {
-        grad[i] = (v[i] - iso[k]) / tape.eps;
-    }
-    grad
+    let (sorted, output) = match reg {
+        Regularization::L2 => (Vec::new(), Vec::new()),
+        Regularization::Kl => (sorted, out.iter().map(|o| o / scale).collect()),
+    };
+    Ok(SoftRankTape {
+        eps,
+        reg,
+        order,
+        blocks: blocks.into_iter().map(|(a, b, _)| (a, b)).collect(),
+        sorted,
+        output,
+    })
 }
 
-/// Pool-adjacent-violators for `min ½‖v − (s − w)‖²` with `v` non-increasing. Returns `v` and
-/// its blocks.
-fn isotonic_l2(s: &[f64], w: &[f64]) -> (Vec<f64>, Vec<(usize, usize)>) {
-    let y: Vec<f64> = s.iter().zip(w).map(|(a, b)| a - b).collect();
-    // each block: (start, end, sum)
-    let mut blocks: Vec<(usize, usize, f64)> = Vec::with_capacity(y.len());
-    for (i, &yi) in y.iter().enumerate() {
-        blocks.push((i, i + 1, yi));
-        while blocks.len() > 1 {
-            let (s2, e2, t2) = blocks[blocks.len() - 1];
-            let (s1, e1, t1) = blocks[blocks.len() - 2];
-            // non-increasing: merge while the later block's mean exceeds the earlier one's
-            // (compared without dividing: both lengths are positive)
-            if t2 * (e1 - s1) as f64 > t1 * (e2 - s2) as f64 {
+/// Pool-adjacent-violators for the L2 problem on `y(0), …, y(n−1)` (non-increasing fit):
+/// blocks as (start, end, mean).
+fn pav_l2(n: usize, y: impl Fn(usize) -> f64) -> Vec<(u32, u32, f64)> {
+    // (start, end, sum) while merging
+    let mut blocks: Vec<(u32, u32, f64)> = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut cur = (i as u32, i as u32 + 1, y(i));
+        // merge while the later block's mean exceeds the earlier one's (compared without
+        // dividing: both lengths are positive)
+        while let Some(&(s1, e1, t1)) = blocks.last() {
+            if cur.2 * (e1 - s1) as f64 > t1 * (cur.1 - cur.0) as f64 {
                 blocks.pop();
-                let last = blocks.len() - 1;
-                blocks[last] = (s1, e2, t1 + t2);
+                cur = (s1, cur.1, t1 + cur.2);
             } else {
                 break;
             }
         }
+        blocks.push(cur);
     }
-    let mut v = vec![0.0; y.len()];
-    for &(st, en, t) in &blocks {
-        let mean = t / (en - st) as f64;
-        v[st..en].iter_mut().for_each(|x| *x = mean);
+    for b in &mut blocks {
+        b.2 /= (b.1 - b.0) as f64;
     }
-    (v, blocks.into_iter().map(|(a, b, _)| (a, b)).collect())
+    blocks
 }
 
 /// Pool-adjacent-violators for the KL problem `min Σ e^{s_i − v_i} + e^{w_i} v_i` with `v`
-/// non-increasing: a block's value is `log Σ e^{s_j} − log Σ e^{w_j}`.
-fn isotonic_kl(s: &[f64], w: &[f64]) -> (Vec<f64>, Vec<(usize, usize)>) {
-    // each block: (start, end, log Σ e^s, log Σ e^w)
+/// non-increasing: blocks as (start, end, value), a block's value being
+/// `log Σ e^{s_j} − log Σ e^{w_j}`.
+fn pav_kl(s: &[f64], w: impl Fn(usize) -> f64) -> Vec<(u32, u32, f64)> {
     let lse = |a: f64, b: f64| {
         let m = a.max(b);
         m + ((a - m).exp() + (b - m).exp()).ln()
     };
-    let mut blocks: Vec<(usize, usize, f64, f64)> = Vec::with_capacity(s.len());
-    for i in 0..s.len() {
-        blocks.push((i, i + 1, s[i], w[i]));
-        while blocks.len() > 1 {
-            let (_, e2, ls2, lw2) = blocks[blocks.len() - 1];
-            let (s1, _, ls1, lw1) = blocks[blocks.len() - 2];
-            if ls2 - lw2 > ls1 - lw1 {
+    // (start, end, log Σ e^s, log Σ e^w) while merging
+    let mut blocks: Vec<(u32, u32, f64, f64)> = Vec::with_capacity(s.len());
+    for (i, &si) in s.iter().enumerate() {
+        let mut cur = (i as u32, i as u32 + 1, si, w(i));
+        while let Some(&(s1, _, ls1, lw1)) = blocks.last() {
+            if cur.2 - cur.3 > ls1 - lw1 {
                 blocks.pop();
-                let last = blocks.len() - 1;
-                blocks[last] = (s1, e2, lse(ls1, ls2), lse(lw1, lw2));
+                cur = (s1, cur.1, lse(ls1, cur.2), lse(lw1, cur.3));
             } else {
                 break;
             }
         }
+        blocks.push(cur);
     }
-    let mut v = vec![0.0; s.len()];
-    for &(st, en, ls, lw) in &blocks {
-        v[st..en].iter_mut().for_each(|x| *x = ls - lw);
+    blocks
+        .into_iter()
+        .map(|(a, b, ls, lw)| (a, b, ls - lw))
+        .collect()
+}
+
+/// `∂(Σ_i u_i · soft_rank(x)_i) / ∂x`.
+pub fn soft_rank_vjp(tape: &SoftRankTape, u: &[f64]) -> Vec<f64> {
+    let mut grad = vec![0.0; u.len()];
+    soft_rank_vjp_into(tape, u, 1.0, &mut grad);
+    grad
+}
+
+/// `scale · ∂(Σ_i u_i · soft_rank(x)_i) / ∂x` into `grad`. The projection's Jacobian is
+/// block-wise in sorted order: `v − J_iso v` with `v = u` (L2) or `u ⊙ output` (KL).
+fn soft_rank_vjp_into(tape: &SoftRankTape, u: &[f64], scale: f64, grad: &mut [f64]) {
+    let k = scale / tape.eps;
+    let v = |i: usize| match tape.reg {
+        Regularization::L2 => u[i],
+        Regularization::Kl => u[i] * tape.output[i],
+    };
+    for &(s, e) in &tape.blocks {
+        let idx = &tape.order[s as usize..e as usize];
+        let total: f64 = idx.iter().map(|&i| v(i as usize)).sum();
+        match tape.reg {
+            Regularization::L2 => {
+                let mean = total / idx.len() as f64;
+                for &i in idx {
+                    grad[i as usize] = k * (v(i as usize) - mean);
+                }
+            }
+            Regularization::Kl => {
+                // the block's dual is log Σ e^{s_j} − log Σ ρ_j: its gradient is softmax(s_B)
+                let block = &tape.sorted[s as usize..e as usize];
+                let m = block.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let z: f64 = block.iter().map(|t| (t - m).exp()).sum();
+                for (&i, t) in idx.iter().zip(block) {
+                    grad[i as usize] = k * (v(i as usize) - (t - m).exp() / z * total);
+                }
+            }
+        }
     }
-    (v, blocks.into_iter().map(|(a, b, _, _)| (a, b)).collect())
 }
 
 /// What [`soft_sort_vjp`] needs from one forward pass.
@@ -200,17 +212,25 @@ pub fn soft_sort(x: &[f64], eps: f64, reg: Regularization) -> Result<(Vec<f64>, 
     let order = crate::relax::argsort_desc(&neg);
     let sorted: Vec<f64> = order.iter().map(|&i| neg[i]).collect();
     let w: Vec<f64> = (0..n).map(|k| (n - k) as f64 / eps).collect();
-    let (dual, blocks) = match reg {
-        Regularization::L2 => isotonic_l2(&w, &sorted),
-        Regularization::Kl => isotonic_kl(&w, &sorted),
+    let blocks = match reg {
+        Regularization::L2 => pav_l2(n, |k| w[k] - sorted[k]),
+        Regularization::Kl => pav_kl(&w, |k| sorted[k]),
     };
-    let out = w.iter().zip(&dual).map(|(a, v)| -(a - v)).collect();
+    let mut out = vec![0.0; n];
+    for &(st, en, dual) in &blocks {
+        for k in st as usize..en as usize {
+            out[k] = dual - w[k];
+        }
+    }
     Ok((
         out,
         SoftSortTape {
             reg,
             order,
-            blocks,
+            blocks: blocks
+                .into_iter()
+                .map(|(a, b, _)| (a as usize, b as usize))
+                .collect(),
             sorted,
         },
     ))
@@ -264,25 +284,14 @@ impl SoftRank {
 }
 
 impl SoftRank {
-    /// SoDeep ranks of one row into `out`, and the tape of the projection.
+    /// SoDeep ranks of one row into `out` (`soft_rank(−x) / n`), and the tape of the projection.
     fn row(&self, x: &[f64], out: &mut [f64]) -> Result<SoftRankTape> {
-        let neg: Vec<f64> = x.iter().map(|v| -v).collect();
-        let (y, tape) = soft_rank(&neg, self.eps, self.reg)?;
-        let n = x.len() as f64;
-        for (o, v) in out.iter_mut().zip(y) {
-            *o = v / n;
-        }
-        Ok(tape)
+        soft_rank_into(x, -1.0, self.eps, self.reg, 1.0 / x.len() as f64, out)
     }
 
-    /// The VJP of [`SoftRank::row`] from its tape.
+    /// The VJP of [`SoftRank::row`] from its tape: the chain rule brings `−1/n`.
     fn row_vjp(tape: &SoftRankTape, g: &[f64], grad_x: &mut [f64]) {
-        // y = soft_rank(−x)/n: the chain rule brings −1/n
-        let n = g.len() as f64;
-        let scaled: Vec<f64> = g.iter().map(|v| v / n).collect();
-        for (o, v) in grad_x.iter_mut().zip(soft_rank_vjp(tape, &scaled)) {
-            *o = -v;
-        }
+        soft_rank_vjp_into(tape, g, -1.0 / g.len() as f64, grad_x);
     }
 }
 
