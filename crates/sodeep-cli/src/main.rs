@@ -78,9 +78,14 @@ enum Command {
     },
     /// Rank score vectors (CSV, one per line, no header) with a sorter.
     Rank {
-        /// Sorter: a folder, a shipped name, or handcrafted[:LAMBDA].
-        #[arg(long)]
-        sorter: String,
+        /// Ranker: NAME[:knob=value,...] (softrank, neuralsort, sinkhorn, diffsort-*, blackbox,
+        /// handcrafted[:LAMBDA], ...), a shipped sorter's name or a sorter folder.
+        #[arg(long, visible_alias = "sorter")]
+        ranker: String,
+        /// What to write per vector: ranks, sort (descending soft sort), argsort (soft, 0-based)
+        /// or topk:K (soft membership of the K largest).
+        #[arg(long, default_value = "ranks")]
+        output_kind: String,
         /// Input CSV (default: stdin).
         #[arg(long)]
         input: Option<PathBuf>,
@@ -527,10 +532,11 @@ fn main() -> ExitCode {
             data_dir,
         ),
         Some(Command::Rank {
-            sorter,
+            ranker,
+            output_kind,
             input,
             output,
-        }) => rank(&sorter, input.as_deref(), output.as_deref()),
+        }) => rank(&ranker, &output_kind, input.as_deref(), output.as_deref()),
         Some(Command::ImportTorch {
             checkpoint,
             arch,
@@ -890,8 +896,9 @@ fn parse_rows(text: impl BufRead) -> Result<Vec<Vec<f32>>> {
     Ok(rows)
 }
 
-fn rank(spec: &str, input: Option<&Path>, output: Option<&Path>) -> Result<()> {
-    let sorter = Sorter::load(spec)?;
+fn rank(spec: &str, kind: &str, input: Option<&Path>, output: Option<&Path>) -> Result<()> {
+    let what: sodeep::ranker::RowOutput = kind.parse()?;
+    let ranker = sodeep::ranker::parse(spec)?;
     let rows = match input {
         Some(p) => {
             let f =
@@ -909,7 +916,7 @@ fn rank(spec: &str, input: Option<&Path>, output: Option<&Path>) -> Result<()> {
     if rows.is_empty() {
         bail!("empty input: no score vector to rank");
     }
-    let ranks = sorter.rank_rows(&rows)?;
+    let ranks = sodeep::ranker::apply_to_rows(ranker.as_ref(), &rows, what)?;
     let mut out = String::new();
     for r in &ranks {
         let line: Vec<String> = r.iter().map(|v| v.to_string()).collect();

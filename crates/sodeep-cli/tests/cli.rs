@@ -92,6 +92,66 @@ fn rank_reads_csv_and_writes_ranks() {
 }
 
 #[test]
+fn rank_runs_any_ranker_and_its_sort_argsort_and_top_k() {
+    let parse = |o: &Output| -> Vec<Vec<f64>> {
+        assert!(o.status.success(), "{}", stderr(o));
+        String::from_utf8(o.stdout.clone())
+            .unwrap()
+            .lines()
+            .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+            .collect()
+    };
+    let close = |got: &[Vec<f64>], want: &[Vec<f64>]| {
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!(g.len(), w.len(), "{got:?}");
+            for (a, b) in g.iter().zip(w) {
+                assert!((a - b).abs() < 1e-3, "{got:?} vs {want:?}");
+            }
+        }
+    };
+    // vectors of different lengths; sharp knobs give the exact answers
+    let input = Some("0.1,0.4,0.3,0.01\n3,-1,2\n");
+    let ranks = parse(&run("rank --ranker softrank:eps=0.001", input));
+    close(
+        &ranks,
+        &[vec![0.75, 0.25, 0.5, 1.0], vec![1.0 / 3.0, 1.0, 2.0 / 3.0]],
+    );
+    let sorted = parse(&run(
+        "rank --ranker neuralsort:tau=0.001 --output-kind sort",
+        input,
+    ));
+    close(&sorted, &[vec![0.4, 0.3, 0.1, 0.01], vec![3.0, 2.0, -1.0]]);
+    let arg = parse(&run(
+        "rank --ranker diffsort-bitonic:steepness=1000,dist=logistic --output-kind argsort",
+        input,
+    ));
+    close(&arg, &[vec![1.0, 2.0, 0.0, 3.0], vec![0.0, 2.0, 1.0]]);
+    let top = parse(&run(
+        "rank --ranker softsort-perm:tau=0.001 --output-kind topk:2",
+        input,
+    ));
+    close(&top, &[vec![0.0, 1.0, 1.0, 0.0], vec![1.0, 0.0, 1.0]]);
+    // errors: no relaxed sort, a bad output kind, k larger than a vector, an unknown ranker
+    fails_with(
+        &run("rank --ranker blackbox --output-kind sort", input),
+        &["no relaxed sort", "neuralsort"],
+    );
+    fails_with(
+        &run("rank --ranker softrank --output-kind median", input),
+        &["unknown output", "topk:K"],
+    );
+    fails_with(
+        &run("rank --ranker neuralsort --output-kind topk:4", input),
+        &["k = 4", "vector 1"],
+    );
+    fails_with(
+        &run("rank --ranker quicksort", input),
+        &["quicksort", "softrank"],
+    );
+}
+
+#[test]
 fn bad_scores_are_rejected_and_output_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ranks.csv");

@@ -151,6 +151,109 @@ pub struct RankOptions {
     pub scale: Scale,
 }
 
+/// What [`apply_to_rows`] computes for each vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowOutput {
+    /// SoDeep ranks (largest → `1/n`).
+    Ranks,
+    /// The descending soft sort ([`Ranker::sort`]).
+    Sort,
+    /// The soft argsort ([`soft_argsort`]): 0-based expected input positions, largest first.
+    Argsort,
+    /// Soft top-k membership ([`soft_top_k`]).
+    TopK(usize),
+}
+
+impl std::str::FromStr for RowOutput {
+    type Err = Error;
+
+    /// `ranks`, `sort`, `argsort` or `topk:K`.
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || {
+            Error::InvalidArgument(format!(
+                "unknown output '{s}': use ranks, sort, argsort or topk:K (K ≥ 1)"
+            ))
+        };
+        match s {
+            "ranks" => Ok(Self::Ranks),
+            "sort" => Ok(Self::Sort),
+            "argsort" => Ok(Self::Argsort),
+            _ => match s.strip_prefix("topk:").map(str::parse::<usize>) {
+                Some(Ok(k)) if k >= 1 => Ok(Self::TopK(k)),
+                _ => Err(bad()),
+            },
+        }
+    }
+}
+
+/// Applies `ranker` to every vector of `rows`: ranks, soft sort, soft argsort or soft top-k.
+/// Vectors may differ in length for rankers that take any n; consecutive vectors of one length
+/// run as one batch. Empty, non-finite and (for fixed-size sorters) wrong-length vectors are
+/// errors that name the vector; asking a ranker without a relaxed sort or permutation for one
+/// says which rankers have it.
+pub fn apply_to_rows(
+    ranker: &dyn Ranker,
+    rows: &[Vec<f32>],
+    what: RowOutput,
+) -> Result<Vec<Vec<f32>>> {
+    if rows.is_empty() {
+        return Err(Error::Empty("no vector to rank".into()));
+    }
+    for (i, r) in rows.iter().enumerate() {
+        if r.is_empty() {
+            return Err(Error::Empty(format!("vector {i} has no score")));
+        }
+        if let Some(expected) = ranker.fixed_len() {
+            if r.len() != expected {
+                return Err(Error::LengthMismatch {
+                    row: i,
+                    got: r.len(),
+                    expected,
+                });
+            }
+        }
+        if let Some(index) = r.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                row: i,
+                index,
+                value: f64::from(r[index]),
+            });
+        }
+        if let RowOutput::TopK(k) = what {
+            if k > r.len() {
+                return Err(Error::InvalidArgument(format!(
+                    "top-k: k = {k} exceeds the length {} of vector {i}",
+                    r.len()
+                )));
+            }
+        }
+    }
+    let missing = || {
+        Error::InvalidArgument(format!(
+            "{} has no relaxed sort or permutation; use softrank, softsort, neuralsort, \
+             softsort-perm, sinkhorn, diffsort-oddeven or diffsort-bitonic",
+            ranker.name()
+        ))
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    let mut start = 0;
+    while start < rows.len() {
+        let d = rows[start].len();
+        let end = start + rows[start..].iter().take_while(|r| r.len() == d).count();
+        let flat: Vec<f32> = rows[start..end].iter().flatten().copied().collect();
+        let x = Tensor::from_vec(flat, (end - start, d), &Device::Cpu)?;
+        let y = match what {
+            RowOutput::Ranks => ranker.rank(&x)?,
+            RowOutput::Sort => ranker.sort(&x)?.ok_or_else(missing)?,
+            RowOutput::Argsort => soft_argsort(ranker, &x)?.ok_or_else(missing)?,
+            RowOutput::TopK(k) => soft_top_k(ranker, &x, k)?.ok_or_else(missing)?,
+        };
+        out.extend(y.to_dtype(DType::F32)?.to_vec2::<f32>()?);
+        start = end;
+    }
+    Ok(out)
+}
+
 /// Ranks `scores` (`B × n`) through `ranker` with the given order and scale.
 ///
 /// Ascending ranks are the descending ranks of `−scores`; raw ranks are normalised ranks × n.
@@ -546,6 +649,10 @@ impl<'a> Knobs<'a> {
 pub fn parse(spec: &str) -> Result<std::sync::Arc<dyn Ranker>> {
     use crate::relax;
     use std::sync::Arc;
+    // the sorter's own short form, handcrafted:LAMBDA, has no key
+    if spec.starts_with("handcrafted:") && !spec.contains('=') {
+        return Ok(Arc::new(Sorter::load(spec)?));
+    }
     let (name, mut k) = Knobs::parse(spec)?;
     let ranker: Arc<dyn Ranker> = match name {
         "softrank" | "softsort" => {
@@ -590,7 +697,7 @@ pub fn parse(spec: &str) -> Result<std::sync::Arc<dyn Ranker>> {
             let lambda = k.num("lambda", relax::blackbox::DEFAULT_LAMBDA)?;
             Arc::new(relax::blackbox::Blackbox::new(lambda)?)
         }
-        "handcrafted" if spec.contains('=') || !spec.contains(':') => {
+        "handcrafted" => {
             let lambda = k.num("lambda", crate::sorter::DEFAULT_LAMBDA)?;
             Arc::new(Sorter::handcrafted(lambda)?)
         }

@@ -726,7 +726,15 @@ pub fn bench_rankers(
                             .collect(),
                     );
                 }
-                out.mnist_table = Some(result.table());
+                let m = &cfg.mnist;
+                out.mnist_table = Some(format!(
+                    "Protocol: {} training steps of {} sets each, {} seed(s), {} test sets per n.\n\n{}",
+                    m.steps,
+                    m.sets_per_step,
+                    m.seeds,
+                    m.test_sets,
+                    result.table()
+                ));
             }
             Section::Downstream => downstream_section(cfg, &mut out, &mut log)?,
         }
@@ -870,8 +878,7 @@ impl RankerBenchResult {
                 "## Multi-digit MNIST sorting\n\nSets of n four-digit numbers made of real MNIST digits \
                  (disjoint train and test digit images); a small CNN scores each number and is trained \
                  through each ranker with a rank loss against the true order (same CNN, steps and seeds \
-                 for every ranker). Cells: exact-match (whole permutation right) / element-wise \
-                 accuracy on the test sets.\n\n",
+                 for every ranker).\n\n",
             );
             s.push_str(t);
             s.push('\n');
