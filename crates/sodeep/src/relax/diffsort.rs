@@ -902,6 +902,29 @@ impl RowMap for DiffSort {
     fn vjp(&self, x: &[f64], g: &[f64]) -> Result<Vec<f64>> {
         DiffSort::forward(self, x)?.1.ranks_vjp(g)
     }
+
+    // with a gradient to come, the sweep records its tape once and the backward pass reads it
+    // instead of sorting the row again
+    fn forward_into(&self, x: &[f64], out: &mut [f64]) -> Result<Option<crate::relax::Tape>> {
+        let (_, tape) = DiffSort::forward(self, x)?;
+        out.copy_from_slice(&tape.ranks());
+        Ok(Some(Box::new(tape)))
+    }
+
+    fn vjp_into(
+        &self,
+        x: &[f64],
+        tape: Option<&crate::relax::Tape>,
+        g: &[f64],
+        grad_x: &mut [f64],
+    ) -> Result<()> {
+        let grad = match tape.and_then(|t| t.downcast_ref::<Tape>()) {
+            Some(t) => t.ranks_vjp(g)?,
+            None => RowMap::vjp(self, x, g)?,
+        };
+        grad_x.copy_from_slice(&grad);
+        Ok(())
+    }
 }
 
 /// The relaxed permutation as a row map, in the SoDeep/NeuralSort layout: row k holds the

@@ -47,6 +47,7 @@ pub trait RowMap: Send + Sync + Clone + 'static {
     /// `∂(Σ_k g_k · forward(x)_k) / ∂x` for one row.
     fn vjp(&self, x: &[f64], g: &[f64]) -> Result<Vec<f64>>;
     /// The forward map written into `out`, with an optional tape for [`RowMap::vjp_into`].
+    /// The op calls it only when the input needs a gradient ([`RowMap::forward`] otherwise).
     fn forward_into(&self, x: &[f64], out: &mut [f64]) -> Result<Option<Tape>> {
         out.copy_from_slice(&self.forward(x)?);
         Ok(None)
@@ -213,7 +214,15 @@ impl<M: RowMap> CustomOp1 for RowWise<M> {
         let dims = layout.dims();
         let (b, n) = (dims[0], dims[1]);
         let len = self.map.out_len(n);
-        let row = |_: usize, x: &[f64], out: &mut [f64]| self.map.forward_into(x, out);
+        // a tape is only worth recording when a backward pass will read it
+        let row = |_: usize, x: &[f64], out: &mut [f64]| {
+            if self.keep_tapes {
+                self.map.forward_into(x, out)
+            } else {
+                out.copy_from_slice(&self.map.forward(x)?);
+                Ok(None)
+            }
+        };
         let (storage, tapes) = match storage {
             CpuStorage::F32(v) => {
                 let x = contiguous(v, layout)?;
