@@ -918,12 +918,10 @@ impl RowMap for DiffSort {
         g: &[f64],
         grad_x: &mut [f64],
     ) -> Result<()> {
-        let grad = match tape.and_then(|t| t.downcast_ref::<Tape>()) {
-            Some(t) => t.ranks_vjp(g)?,
-            None => RowMap::vjp(self, x, g)?,
-        };
-        grad_x.copy_from_slice(&grad);
-        Ok(())
+        crate::relax::vjp_from_tape(self, x, tape, g, grad_x, |t: &Tape, out| {
+            out.copy_from_slice(&t.ranks_vjp(g)?);
+            Ok(())
+        })
     }
 }
 

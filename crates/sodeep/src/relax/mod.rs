@@ -66,6 +66,26 @@ pub trait RowMap: Send + Sync + Clone + 'static {
     }
 }
 
+/// The body of [`RowMap::vjp_into`] for maps whose tape is a `T`: `from_tape` writes the VJP
+/// from the row's tape when there is one; otherwise the map's plain [`RowMap::vjp`] runs (it
+/// redoes the forward pass).
+pub fn vjp_from_tape<T: 'static, M: RowMap>(
+    map: &M,
+    x: &[f64],
+    tape: Option<&Tape>,
+    g: &[f64],
+    grad_x: &mut [f64],
+    from_tape: impl FnOnce(&T, &mut [f64]) -> Result<()>,
+) -> Result<()> {
+    match tape.and_then(|t| t.downcast_ref::<T>()) {
+        Some(t) => from_tape(t, grad_x),
+        None => {
+            grad_x.copy_from_slice(&map.vjp(x, g)?);
+            Ok(())
+        }
+    }
+}
+
 /// Checks that `scores` is a non-empty `B × n` tensor and returns it on the CPU, contiguous.
 /// (Finiteness is checked by the op itself, while it reads the scores.)
 pub fn check_scores(name: &str, scores: &Tensor) -> Result<Tensor> {

@@ -432,12 +432,10 @@ impl RowMap for RankMap {
         grad_x: &mut [f64],
     ) -> Result<()> {
         check_cotangent(g.len(), x.len())?;
-        let grad = match tape.and_then(|t| t.downcast_ref::<Plan>()) {
-            Some(plan) => plan_ranks_vjp(plan, g),
-            None => self.vjp(x, g)?,
-        };
-        grad_x.copy_from_slice(&grad);
-        Ok(())
+        crate::relax::vjp_from_tape(self, x, tape, g, grad_x, |plan: &Plan, out| {
+            out.copy_from_slice(&plan_ranks_vjp(plan, g));
+            Ok(())
+        })
     }
 }
 

@@ -324,11 +324,10 @@ impl crate::relax::RowMap for SoftRank {
         g: &[f64],
         grad_x: &mut [f64],
     ) -> Result<()> {
-        match tape.and_then(|t| t.downcast_ref::<SoftRankTape>()) {
-            Some(t) => Self::row_vjp(t, g, grad_x),
-            None => grad_x.copy_from_slice(&crate::relax::RowMap::vjp(self, x, g)?),
-        }
-        Ok(())
+        crate::relax::vjp_from_tape(self, x, tape, g, grad_x, |t: &SoftRankTape, out| {
+            Self::row_vjp(t, g, out);
+            Ok(())
+        })
     }
 }
 
