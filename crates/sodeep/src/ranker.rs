@@ -188,7 +188,7 @@ impl std::str::FromStr for RowOutput {
 
 /// Applies `ranker` to every vector of `rows`: ranks, soft sort, soft argsort or soft top-k.
 /// Vectors may differ in length for rankers that take any n; consecutive vectors of one length
-/// run as one batch. Empty, non-finite and (for fixed-size sorters) wrong-length vectors are
+/// run as one batch (up to 1024 rows). Empty, non-finite and (for fixed-size sorters) wrong-length vectors are
 /// errors that name the vector; asking a ranker without a relaxed sort or permutation for one
 /// says which rankers have it.
 pub fn apply_to_rows(
@@ -239,7 +239,13 @@ pub fn apply_to_rows(
     let mut start = 0;
     while start < rows.len() {
         let d = rows[start].len();
-        let end = start + rows[start..].iter().take_while(|r| r.len() == d).count();
+        // at most 1024 rows per batch bounds the memory of the quadratic rankers
+        let end = start
+            + rows[start..]
+                .iter()
+                .take(1024)
+                .take_while(|r| r.len() == d)
+                .count();
         let flat: Vec<f32> = rows[start..end].iter().flatten().copied().collect();
         let x = Tensor::from_vec(flat, (end - start, d), &Device::Cpu)?;
         let y = match what {

@@ -367,42 +367,6 @@ pub fn softsort_perm_ranks_vjp(x: &[f64], tau: f64, g: &[f64]) -> Result<Vec<f64
     ranks_vjp(Kind::SoftSort, x, tau, g)
 }
 
-impl RowMap for NeuralSort {
-    fn op_name(&self) -> &'static str {
-        "neuralsort"
-    }
-
-    fn out_len(&self, n: usize) -> usize {
-        n * n
-    }
-
-    fn forward(&self, x: &[f64]) -> Result<Vec<f64>> {
-        neuralsort(x, self.tau)
-    }
-
-    fn vjp(&self, x: &[f64], g: &[f64]) -> Result<Vec<f64>> {
-        neuralsort_vjp(x, self.tau, g)
-    }
-}
-
-impl RowMap for SoftSortPerm {
-    fn op_name(&self) -> &'static str {
-        "softsort-perm"
-    }
-
-    fn out_len(&self, n: usize) -> usize {
-        n * n
-    }
-
-    fn forward(&self, x: &[f64]) -> Result<Vec<f64>> {
-        softsort_perm(x, self.tau)
-    }
-
-    fn vjp(&self, x: &[f64], g: &[f64]) -> Result<Vec<f64>> {
-        softsort_perm_vjp(x, self.tau, g)
-    }
-}
-
 /// The ranks side of either ranker as a row map, so the candle graph holds `B × n` ranks and
 /// never the `B × n × n` permutation.
 #[derive(Debug, Clone, Copy)]
@@ -435,62 +399,57 @@ fn rank_scratch_bytes(n: usize) -> u64 {
     8 * 10 * n as u64
 }
 
-impl Ranker for NeuralSort {
-    fn name(&self) -> String {
-        format!("neuralsort:tau={}", self.tau)
-    }
+/// The row-map and ranker impls of the two relaxations, which differ only in their [`Kind`]:
+/// the row map is the `n × n` permutation, the ranker's ranks go through [`RankMap`].
+macro_rules! permutation_ranker {
+    ($ty:ty, $kind:expr) => {
+        impl RowMap for $ty {
+            fn op_name(&self) -> &'static str {
+                $kind.name()
+            }
 
-    fn fixed_len(&self) -> Option<usize> {
-        None
-    }
+            fn out_len(&self, n: usize) -> usize {
+                n * n
+            }
 
-    fn rank(&self, scores: &Tensor) -> Result<Tensor> {
-        apply_rows(
-            &RankMap {
-                kind: Kind::NeuralSort,
-                tau: self.tau,
-            },
-            scores,
-        )
-    }
+            fn forward(&self, x: &[f64]) -> Result<Vec<f64>> {
+                permutation($kind, x, self.tau)
+            }
 
-    /// O(n) for the ranks, which stream the rows of `P`; [`Ranker::permutation`] adds its
-    /// `8n²`-byte output.
-    fn memory_bytes(&self, n: usize) -> u64 {
-        rank_scratch_bytes(n)
-    }
+            fn vjp(&self, x: &[f64], g: &[f64]) -> Result<Vec<f64>> {
+                permutation_vjp($kind, x, self.tau, g)
+            }
+        }
 
-    fn permutation(&self, scores: &Tensor) -> Result<Option<Tensor>> {
-        apply_rows(self, scores).map(Some)
-    }
+        impl Ranker for $ty {
+            fn name(&self) -> String {
+                format!("{}:tau={}", $kind.name(), self.tau)
+            }
+
+            fn fixed_len(&self) -> Option<usize> {
+                None
+            }
+
+            fn rank(&self, scores: &Tensor) -> Result<Tensor> {
+                let map = RankMap {
+                    kind: $kind,
+                    tau: self.tau,
+                };
+                apply_rows(&map, scores)
+            }
+
+            /// O(n) for the ranks, which stream the rows of `P`; [`Ranker::permutation`] adds
+            /// its `8n²`-byte output.
+            fn memory_bytes(&self, n: usize) -> u64 {
+                rank_scratch_bytes(n)
+            }
+
+            fn permutation(&self, scores: &Tensor) -> Result<Option<Tensor>> {
+                apply_rows(self, scores).map(Some)
+            }
+        }
+    };
 }
 
-impl Ranker for SoftSortPerm {
-    fn name(&self) -> String {
-        format!("softsort-perm:tau={}", self.tau)
-    }
-
-    fn fixed_len(&self) -> Option<usize> {
-        None
-    }
-
-    fn rank(&self, scores: &Tensor) -> Result<Tensor> {
-        apply_rows(
-            &RankMap {
-                kind: Kind::SoftSort,
-                tau: self.tau,
-            },
-            scores,
-        )
-    }
-
-    /// O(n) for the ranks, which stream the rows of `P`; [`Ranker::permutation`] adds its
-    /// `8n²`-byte output.
-    fn memory_bytes(&self, n: usize) -> u64 {
-        rank_scratch_bytes(n)
-    }
-
-    fn permutation(&self, scores: &Tensor) -> Result<Option<Tensor>> {
-        apply_rows(self, scores).map(Some)
-    }
-}
+permutation_ranker!(NeuralSort, Kind::NeuralSort);
+permutation_ranker!(SoftSortPerm, Kind::SoftSort);

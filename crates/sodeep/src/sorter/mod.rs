@@ -528,46 +528,7 @@ impl Sorter {
     /// Ranks plain vectors, each its own row. A learned sorter needs every row to have its d;
     /// the handcrafted sorter takes rows of any (even differing) lengths.
     pub fn rank_rows(&self, rows: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
-        if rows.is_empty() {
-            return Err(Error::Empty("no vector to rank".into()));
-        }
-        for (i, r) in rows.iter().enumerate() {
-            if r.is_empty() {
-                return Err(Error::Empty(format!("vector {i} has no score")));
-            }
-            if let Some(expected) = self.d() {
-                if r.len() != expected {
-                    return Err(Error::LengthMismatch {
-                        row: i,
-                        got: r.len(),
-                        expected,
-                    });
-                }
-            }
-            check_finite(r, r.len()).map_err(|e| match e {
-                Error::NonFinite { index, value, .. } => Error::NonFinite {
-                    row: i,
-                    index,
-                    value,
-                },
-                other => other,
-            })?;
-        }
-        let mut out = Vec::with_capacity(rows.len());
-        // consecutive rows of one length go through the network together
-        let mut start = 0;
-        while start < rows.len() {
-            let d = rows[start].len();
-            let mut end = start;
-            while end < rows.len() && rows[end].len() == d && end - start < 1024 {
-                end += 1;
-            }
-            let flat: Vec<f32> = rows[start..end].iter().flatten().copied().collect();
-            let x = Tensor::from_vec(flat, (end - start, d), &Device::Cpu)?;
-            out.extend(self.net.forward_t(&x, false)?.to_vec2::<f32>()?);
-            start = end;
-        }
-        Ok(out)
+        crate::ranker::apply_to_rows(self, rows, crate::ranker::RowOutput::Ranks)
     }
 }
 
