@@ -21,13 +21,36 @@ fn ensure_font() {
     });
 }
 
+/// The typed error of a failed plot of `path`.
+fn plot_error(path: &Path) -> impl Fn(String) -> Error + '_ {
+    move |reason| Error::Plot {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+/// Draws the legend box (at `position`, or plotters' default) and writes the file.
+fn finish<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    position: Option<SeriesLabelPosition>,
+) -> std::result::Result<(), String> {
+    let mut legend = chart.configure_series_labels();
+    if let Some(p) = position {
+        legend.position(p);
+    }
+    legend
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}
+
 /// Draws the paper's Fig. 5 (true and predicted rank of `y_1` as it sweeps [-1, 1]) to a PNG.
 pub fn plot_rank_sweep(sweep: &RankSweep, title: &str, path: &Path) -> Result<()> {
     ensure_font();
-    let err = |e: String| Error::Plot {
-        path: path.to_path_buf(),
-        reason: e,
-    };
+    let err = plot_error(path);
     let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let lo = sweep
@@ -71,14 +94,7 @@ pub fn plot_rank_sweep(sweep: &RankSweep, title: &str, path: &Path) -> Result<()
             .label(label)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| err(e.to_string()))?;
-    root.present().map_err(|e| err(e.to_string()))?;
-    Ok(())
+    finish(&mut chart, &root, None).map_err(err)
 }
 
 /// Draws one line per named series (`y` per epoch, epochs 1..) to a PNG: the training curves
@@ -90,10 +106,7 @@ pub fn plot_curves(
     path: &Path,
 ) -> Result<()> {
     ensure_font();
-    let err = |e: String| Error::Plot {
-        path: path.to_path_buf(),
-        reason: e,
-    };
+    let err = plot_error(path);
     let finite = || {
         series
             .iter()
@@ -145,15 +158,7 @@ pub fn plot_curves(
             .label(label.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| err(e.to_string()))?;
-    root.present().map_err(|e| err(e.to_string()))?;
-    Ok(())
+    finish(&mut chart, &root, Some(SeriesLabelPosition::LowerRight)).map_err(err)
 }
 
 /// Draws one line per named series of `(x, y)` points on log–log axes to a PNG: timings
@@ -166,10 +171,7 @@ pub fn plot_loglog(
     path: &Path,
 ) -> Result<()> {
     ensure_font();
-    let err = |e: String| Error::Plot {
-        path: path.to_path_buf(),
-        reason: e,
-    };
+    let err = plot_error(path);
     let pts = || {
         series
             .iter()
@@ -223,13 +225,5 @@ pub fn plot_loglog(
             )
             .map_err(|e| err(e.to_string()))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| err(e.to_string()))?;
-    root.present().map_err(|e| err(e.to_string()))?;
-    Ok(())
+    finish(&mut chart, &root, Some(SeriesLabelPosition::UpperLeft)).map_err(err)
 }
