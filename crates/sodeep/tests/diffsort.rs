@@ -8,10 +8,12 @@
 //! The other tests check the hand-written VJPs against central finite differences, the hard
 //! limit against exact sorting, and the `Ranker` interface (candle autograd, f32/f64, errors).
 
+mod common;
+
 use candle_core::{DType, Device, Tensor, Var};
+use common::{dot, max_err, rows};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::Value;
 use sodeep::ranker::{self, Ranker};
 use sodeep::relax::diffsort::{soft_sort, DiffSort, Distribution, Network, Tape};
 use sodeep::relax::{exact_ranks, ranks_from_permutation};
@@ -29,40 +31,13 @@ fn run(net: Network, dist: Distribution, s: f64, x: &[f64]) -> (Vec<f64>, Tape) 
     DiffSort::new(net, s, dist).unwrap().forward(x).unwrap()
 }
 
-fn rows(v: &Value) -> Vec<Vec<f64>> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap())
-                .collect()
-        })
-        .collect()
-}
-
-fn max_err(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
-}
-
 fn randn(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
     (0..n).map(|_| rng.random_range(-2.0..2.0)).collect()
 }
 
 #[test]
 fn matches_diffsort_values_permutation_and_vjp() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/diffsort.json"
-    ))
-    .unwrap();
-    let fixture: Value = serde_json::from_str(&text).unwrap();
+    let fixture = common::fixture("diffsort.json");
     let (mut cases, mut worst) = (0, 0.0f64);
     for case in fixture["cases"].as_array().unwrap() {
         let net = match case["network"].as_str().unwrap() {
@@ -112,10 +87,6 @@ fn fd_check(x: &[f64], f: impl Fn(&[f64]) -> f64, grad: &[f64]) -> f64 {
         worst = worst.max((fd - grad[i]).abs() / (1.0 + grad[i].abs()));
     }
     worst
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 #[test]

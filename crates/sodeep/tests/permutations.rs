@@ -7,7 +7,10 @@
 //! 1.9), so tests can check this project against them number by number." Every VJP is also
 //! checked by central finite differences.
 
+mod common;
+
 use candle_core::{DType, Device, Tensor, Var};
+use common::{dot, max_err, rows};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -81,44 +84,13 @@ fn normal(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
     (0..n).map(|_| rng.sample(StandardNormal)).collect()
 }
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
-}
-
-fn matrix(v: &Value) -> Vec<Vec<f64>> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap())
-                .collect()
-        })
-        .collect()
-}
-
 fn flat(v: &Value) -> Vec<f64> {
-    matrix(v).concat()
+    rows(v).concat()
 }
 
 #[test]
 fn neuralsort_and_softsort_match_the_reference_values_and_vjp() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/relaxed_permutation.json"
-    ))
-    .unwrap();
-    let fixture: Value = serde_json::from_str(&text).unwrap();
+    let fixture = common::fixture("relaxed_permutation.json");
     let mut checked = 0;
     let mut worst: f64 = 0.0;
     for case in fixture["cases"].as_array().unwrap() {
@@ -128,15 +100,15 @@ fn neuralsort_and_softsort_match_the_reference_values_and_vjp() {
             "softsort" => soft(tau),
             other => panic!("unexpected method {other}"),
         };
-        let xs = matrix(&case["x"]);
+        let xs = rows(&case["x"]);
         let ps = case["P"].as_array().unwrap();
         let ws = case["W"].as_array().unwrap();
-        let gs = matrix(&case["grad_x_of_sum_W_P"]);
+        let gs = rows(&case["grad_x_of_sum_W_P"]);
         for (b, x) in xs.iter().enumerate() {
             let (p_ref, w) = (flat(&ps[b]), flat(&ws[b]));
             let p = (m.perm)(x);
             let grad = (m.perm_vjp)(x, &w);
-            let (dp, dg) = (max_abs_diff(&p, &p_ref), max_abs_diff(&grad, &gs[b]));
+            let (dp, dg) = (max_err(&p, &p_ref), max_err(&grad, &gs[b]));
             assert!(dp < 1e-6, "{}: P off by {dp}", m.name);
             assert!(dg < 1e-6, "{}: VJP off by {dg}: {grad:?}", m.name);
             worst = worst.max(dp).max(dg);
@@ -173,7 +145,7 @@ fn every_vjp_matches_central_differences() {
                 let fd = finite_difference(&m.perm, &x, &gp, 1e-6);
                 let an = (m.perm_vjp)(&x, &gp);
                 let scale = an.iter().fold(1.0f64, |a, v| a.max(v.abs()));
-                let d = max_abs_diff(&fd, &an);
+                let d = max_err(&fd, &an);
                 assert!(
                     d < 1e-6 * scale,
                     "{} n={n} permutation VJP: {an:?} vs {fd:?}",
@@ -182,7 +154,7 @@ fn every_vjp_matches_central_differences() {
                 let fd = finite_difference(&m.ranks, &x, &gr, 1e-6);
                 let an = (m.ranks_vjp)(&x, &gr);
                 let scale = an.iter().fold(1.0f64, |a, v| a.max(v.abs()));
-                let d = max_abs_diff(&fd, &an);
+                let d = max_err(&fd, &an);
                 assert!(
                     d < 1e-6 * scale,
                     "{} n={n} ranks VJP: {an:?} vs {fd:?}",
@@ -201,10 +173,10 @@ fn ranks_are_ranks_from_permutation_forward_and_backward() {
             let x = normal(&mut rng, n);
             let g = normal(&mut rng, n);
             let p = (m.perm)(&x);
-            let d = max_abs_diff(&(m.ranks)(&x), &ranks_from_permutation(&p, n));
+            let d = max_err(&(m.ranks)(&x), &ranks_from_permutation(&p, n));
             assert!(d < 1e-12, "{} n={n}: ranks off by {d}", m.name);
             let chained = (m.perm_vjp)(&x, &ranks_from_permutation_vjp(&g, n));
-            let d = max_abs_diff(&(m.ranks_vjp)(&x, &g), &chained);
+            let d = max_err(&(m.ranks_vjp)(&x, &g), &chained);
             assert!(d < 1e-9, "{} n={n}: ranks VJP off by {d}", m.name);
         }
     }
@@ -240,7 +212,7 @@ fn sinkhorn_converges_to_the_exact_ranks_as_eps_shrinks() {
     // enough iterations for every ε to converge (the smaller ε, the more it needs)
     let errors: Vec<f64> = [1e-1, 1e-2, 1e-3, 1e-4]
         .iter()
-        .map(|&eps| max_abs_diff(&sinkhorn_ranks(&x, eps, 20_000).unwrap(), &exact))
+        .map(|&eps| max_err(&sinkhorn_ranks(&x, eps, 20_000).unwrap(), &exact))
         .collect();
     assert!(
         errors.windows(2).all(|w| w[0] > w[1]),
@@ -309,7 +281,7 @@ fn neuralsort_and_softsort_become_the_exact_permutation_as_tau_shrinks() {
                 assert!((p[k * n + j] - want).abs() < 1e-12, "{}: {p:?}", m.name);
             }
         }
-        let d = max_abs_diff(&(m.ranks)(&x), &exact_ranks(&x));
+        let d = max_err(&(m.ranks)(&x), &exact_ranks(&x));
         assert!(d < 1e-12, "{}: ranks off by {d}", m.name);
     }
     // a large τ blurs: far from a permutation
@@ -346,7 +318,7 @@ fn f32_and_f64_ranks_agree_and_follow_the_sodeep_convention() {
             .unwrap()
             .to_vec1()
             .unwrap();
-        let d = max_abs_diff(&a, &c);
+        let d = max_err(&a, &c);
         assert!(d < 1e-5, "{}: f32 vs f64 off by {d}", r.name());
         // soft ranks keep the order of the scores: the largest gets the smallest rank
         for row in 0..b {
@@ -392,7 +364,7 @@ fn candle_autograd_equals_the_hand_written_vjp() {
         let want: Vec<f64> = (0..b)
             .flat_map(|i| (m.ranks_vjp)(&x[i * n..(i + 1) * n], &w[i * n..(i + 1) * n]))
             .collect();
-        let d = max_abs_diff(&got, &want);
+        let d = max_err(&got, &want);
         assert!(d < 1e-12, "{}: ranks autograd off by {d}", r.name());
         // permutation
         let loss = (r.permutation(var.as_tensor()).unwrap().unwrap() * &wpt)
@@ -410,7 +382,7 @@ fn candle_autograd_equals_the_hand_written_vjp() {
         let want: Vec<f64> = (0..b)
             .flat_map(|i| (m.perm_vjp)(&x[i * n..(i + 1) * n], &wp[i * n * n..(i + 1) * n * n]))
             .collect();
-        let d = max_abs_diff(&got, &want);
+        let d = max_err(&got, &want);
         assert!(d < 1e-12, "{}: permutation autograd off by {d}", r.name());
     }
 }

@@ -1,31 +1,14 @@
 //! Soft ranks against torchsort 0.1.10 (`../shared/fixtures/soft_rank.json`, computed with the
 //! public reference implementations as described in that folder's README).
 
-use serde_json::Value;
-use sodeep::relax::softrank::{soft_rank, soft_rank_vjp, Regularization};
+mod common;
 
-fn rows(v: &Value) -> Vec<Vec<f64>> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap())
-                .collect()
-        })
-        .collect()
-}
+use common::rows;
+use sodeep::relax::softrank::{soft_rank, soft_rank_vjp, Regularization};
 
 #[test]
 fn soft_rank_matches_torchsort_values_and_vjp() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/soft_rank.json"
-    ))
-    .unwrap();
-    let fixture: Value = serde_json::from_str(&text).unwrap();
+    let fixture = common::fixture("soft_rank.json");
     let mut checked = 0;
     for case in fixture["cases"].as_array().unwrap() {
         if case["op"] != "soft_rank" {
@@ -135,12 +118,7 @@ fn softrank_ranker_follows_the_sodeep_convention_and_its_gradient() {
 #[test]
 fn soft_sort_matches_torchsort_values_and_vjp() {
     use sodeep::relax::softrank::{soft_sort, soft_sort_vjp};
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/soft_rank.json"
-    ))
-    .unwrap();
-    let fixture: Value = serde_json::from_str(&text).unwrap();
+    let fixture = common::fixture("soft_rank.json");
     let mut checked = 0;
     for case in fixture["cases"].as_array().unwrap() {
         if case["op"] != "soft_sort" {
