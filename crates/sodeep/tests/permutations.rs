@@ -10,7 +10,7 @@
 mod common;
 
 use candle_core::{DType, Device, Tensor, Var};
-use common::{dot, max_err, rows};
+use common::{dot, grad, max_err, rows};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -353,14 +353,7 @@ fn candle_autograd_equals_the_hand_written_vjp() {
             .unwrap()
             .sum_all()
             .unwrap();
-        let grads = loss.backward().unwrap();
-        let got: Vec<f64> = grads
-            .get(var.as_tensor())
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let got: Vec<f64> = grad(&loss, &var).flatten_all().unwrap().to_vec1().unwrap();
         let want: Vec<f64> = (0..b)
             .flat_map(|i| (m.ranks_vjp)(&x[i * n..(i + 1) * n], &w[i * n..(i + 1) * n]))
             .collect();
@@ -371,14 +364,7 @@ fn candle_autograd_equals_the_hand_written_vjp() {
             .unwrap()
             .sum_all()
             .unwrap();
-        let grads = loss.backward().unwrap();
-        let got: Vec<f64> = grads
-            .get(var.as_tensor())
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let got: Vec<f64> = grad(&loss, &var).flatten_all().unwrap().to_vec1().unwrap();
         let want: Vec<f64> = (0..b)
             .flat_map(|i| (m.perm_vjp)(&x[i * n..(i + 1) * n], &wp[i * n * n..(i + 1) * n * n]))
             .collect();

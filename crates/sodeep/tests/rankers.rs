@@ -3,7 +3,10 @@
 //! finite gradient, permutation matrices that are consistent with the ranks, and clear errors
 //! for bad input.
 
+mod common;
+
 use candle_core::{DType, Device, Tensor, Var};
+use common::grad;
 use sodeep::ranker::{parse, soft_argsort, soft_top_k, ANALYTIC};
 use sodeep::Error;
 
@@ -247,13 +250,7 @@ fn blackbox_gradient_moves_scores_toward_the_wanted_ranks() {
         .unwrap()
         .sum_all()
         .unwrap();
-    let g: Vec<Vec<f64>> = loss
-        .backward()
-        .unwrap()
-        .get(x.as_tensor())
-        .unwrap()
-        .to_vec2()
-        .unwrap();
+    let g: Vec<Vec<f64>> = grad(&loss, &x).to_vec2().unwrap();
     assert!(g[0][0] < 0.0, "score 0 should rise: {g:?}");
     assert!(g[0][3] > 0.0, "score 3 should fall: {g:?}");
     // a tiny λ moves nothing: the piecewise-constant ranks have zero gradient almost everywhere
@@ -264,13 +261,7 @@ fn blackbox_gradient_moves_scores_toward_the_wanted_ranks() {
         .unwrap()
         .sum_all()
         .unwrap();
-    let g: Vec<Vec<f64>> = loss
-        .backward()
-        .unwrap()
-        .get(x.as_tensor())
-        .unwrap()
-        .to_vec2()
-        .unwrap();
+    let g: Vec<Vec<f64>> = grad(&loss, &x).to_vec2().unwrap();
     assert!(g[0].iter().all(|v| *v == 0.0), "{g:?}");
 }
 

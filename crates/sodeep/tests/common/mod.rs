@@ -39,3 +39,8 @@ pub fn max_err(a: &[f64], b: &[f64]) -> f64 {
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
+
+/// `∂loss/∂x` after a backward pass from `loss`.
+pub fn grad(loss: &candle_core::Tensor, x: &candle_core::Var) -> candle_core::Tensor {
+    loss.backward().unwrap().get(x.as_tensor()).unwrap().clone()
+}
