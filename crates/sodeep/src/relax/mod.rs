@@ -199,15 +199,15 @@ fn par_rows<T: Elem, R: Send>(
     Ok((out, results))
 }
 
-/// The first non-finite value of `x` as the typed error.
-fn first_non_finite<T: Elem>(x: &[T], n: usize) -> Option<Error> {
-    x.iter()
-        .position(|&v| !v.into().is_finite())
-        .map(|i| Error::NonFinite {
-            row: i / n,
-            index: i % n,
-            value: x[i].into(),
-        })
+/// [`par_rows`] on scores, after checking that all are finite.
+fn finite_rows<T: Elem, R: Send>(
+    x: &[T],
+    n: usize,
+    len: usize,
+    f: impl Fn(usize, &[f64], &mut [f64]) -> Result<R> + Sync + Send,
+) -> Result<(Vec<T>, Vec<R>)> {
+    crate::error::check_finite(x, n)?;
+    par_rows(x, n, len, f)
 }
 
 impl<M: RowMap> RowWise<M> {
@@ -243,21 +243,16 @@ impl<M: RowMap> CustomOp1 for RowWise<M> {
                 Ok(None)
             }
         };
+        // the whole batch is checked once here, so the row kernels need not check again
         let (storage, tapes) = match storage {
             CpuStorage::F32(v) => {
                 let x = contiguous(v, layout)?;
-                if let Some(e) = first_non_finite(x, n) {
-                    return Err(self.fail(e));
-                }
-                let (out, tapes) = par_rows(x, n, len, row).map_err(|e| self.fail(e))?;
+                let (out, tapes) = finite_rows(x, n, len, row).map_err(|e| self.fail(e))?;
                 (CpuStorage::F32(out), tapes)
             }
             CpuStorage::F64(v) => {
                 let x = contiguous(v, layout)?;
-                if let Some(e) = first_non_finite(x, n) {
-                    return Err(self.fail(e));
-                }
-                let (out, tapes) = par_rows(x, n, len, row).map_err(|e| self.fail(e))?;
+                let (out, tapes) = finite_rows(x, n, len, row).map_err(|e| self.fail(e))?;
                 (CpuStorage::F64(out), tapes)
             }
             _ => candle_core::bail!("relaxed ranker: f32 or f64 scores only"),

@@ -39,6 +39,10 @@ pub struct SoftRankTape {
 
 /// Ascending soft ranks of `x` with strength `eps` (> 0), and the tape for [`soft_rank_vjp`].
 pub fn soft_rank(x: &[f64], eps: f64, reg: Regularization) -> Result<(Vec<f64>, SoftRankTape)> {
+    if x.is_empty() {
+        return Err(Error::Empty("softrank: no score to rank".into()));
+    }
+    crate::error::check_finite(x, x.len())?;
     let mut out = vec![0.0; x.len()];
     let tape = soft_rank_into(x, 1.0, eps, reg, 1.0, &mut out)?;
     Ok((out, tape))
@@ -46,7 +50,8 @@ pub fn soft_rank(x: &[f64], eps: f64, reg: Regularization) -> Result<(Vec<f64>, 
 
 /// `scale · soft_rank(sign · x)` into `out`. The row kernel of the ranker: one sort, one
 /// pass of pool-adjacent-violators with ρ computed on the fly, and the output written in
-/// place, so a row costs four allocations whatever its length.
+/// place, so a row costs four allocations whatever its length. `x` is non-empty and finite:
+/// [`soft_rank`] checks it, and the candle op checks the whole batch before any row.
 fn soft_rank_into(
     x: &[f64],
     sign: f64,
@@ -56,10 +61,6 @@ fn soft_rank_into(
     out: &mut [f64],
 ) -> Result<SoftRankTape> {
     crate::relax::positive("softrank", "the strength ε", eps)?;
-    if x.is_empty() {
-        return Err(Error::Empty("softrank: no score to rank".into()));
-    }
-    crate::error::check_finite(x, x.len())?;
     let n = x.len();
     let order = crate::relax::argsort_desc_signed(x, sign);
     let sorted: Vec<f64> = order.iter().map(|&i| sign * x[i as usize] / eps).collect();
