@@ -212,13 +212,15 @@ pub fn apply_to_rows(
                 });
             }
         }
-        if let Some(index) = r.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFinite {
+        // checked one vector at a time, so the error's row is the vector's
+        crate::error::check_finite(r, r.len()).map_err(|e| match e {
+            Error::NonFinite { index, value, .. } => Error::NonFinite {
                 row: i,
                 index,
-                value: f64::from(r[index]),
-            });
-        }
+                value,
+            },
+            other => other,
+        })?;
         if let RowOutput::TopK(k) = what {
             if k > r.len() {
                 return Err(Error::InvalidArgument(format!(
