@@ -698,6 +698,7 @@ fn bench_sorters(
         "batch {batch}, d {len}, {threads} thread(s), median of {reps}; PyTorch: {}",
         report.torch
     );
+    println!("host: {}", report.host.summary());
     println!(
         "{:<20} {:>10} {:>10} {:>8}",
         "case", "rust s", "torch s", "ratio"

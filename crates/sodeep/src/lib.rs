@@ -28,6 +28,7 @@ pub mod error;
 pub mod eval;
 pub mod experiment;
 pub mod export;
+pub mod host;
 pub mod kernels;
 pub mod loss;
 pub mod metrics;

@@ -184,23 +184,6 @@ pub struct TrainSummary {
     pub best: PathBuf,
 }
 
-/// A short description of this machine for the cards.
-pub fn machine_description() -> String {
-    let cpu = fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    format!("{cpu}, {cores} cores")
-}
-
 /// The fixed validation set.
 pub fn validation_set(cfg: &TrainConfig) -> Batch {
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.val_seed);
@@ -414,7 +397,7 @@ pub fn train_sorter(
     r.val_seed = cfg.val_seed;
     r.distribution = cfg.distribution.name().into();
     r.threads = cfg.threads;
-    r.machine = machine_description();
+    r.machine = crate::host::Host::detect().summary();
     let val = validation_set(cfg);
     let d = cfg.sorter.d;
     let start = Instant::now();

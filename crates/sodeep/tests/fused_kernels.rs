@@ -1,5 +1,8 @@
 //! The fused LSTM, GRU and convolution kernels against the plain candle reference: outputs and every gradient agree
-//! within 1e-4 relative, for several shapes (d = 1, batch 1, odd sizes), with one and two threads.
+//! within 1e-4 relative, for several shapes (d = 1, batch 1, odd sizes), with one and two threads, at every
+//! vector instruction set this CPU has (portable, AVX2 + FMA, AVX-512).
+
+use std::sync::Mutex;
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
@@ -8,7 +11,28 @@ use sodeep::sorter::{
     init_sorter, Arch, CnnSorter, CnnSorterConfig, GruSorter, GruSorterConfig, Head, LstmSorter,
     LstmSorterConfig, SorterConfig,
 };
+use sodeep::kernels::{force_simd_level, SimdLevel};
 use sodeep::synthetic::{generate, Distribution};
+
+/// Held by the tests that force a SIMD level, so that each runs its levels undisturbed.
+static LEVEL_LOCK: Mutex<()> = Mutex::new(());
+
+/// Runs `f` at every SIMD level this CPU supports, lowest first, then restores the best; returns
+/// the levels that ran.
+fn at_every_level(mut f: impl FnMut(SimdLevel)) -> Vec<SimdLevel> {
+    let _guard = LEVEL_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let best = SimdLevel::detected();
+    let levels: Vec<SimdLevel> = [SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::Avx512]
+        .into_iter()
+        .filter(|l| *l <= best)
+        .collect();
+    for &level in &levels {
+        assert_eq!(force_simd_level(level), level);
+        f(level);
+    }
+    force_simd_level(best);
+    levels
+}
 
 /// One way to run a sorter forward.
 type Path = Box<dyn Fn(&Tensor) -> Tensor>;
@@ -147,22 +171,31 @@ fn compare(
 
 #[test]
 fn fused_kernels_match_reference() {
-    for threads in [1, 2] {
-        sodeep::set_threads(threads);
-        for arch in [Arch::Lstm, Arch::Gru] {
-            check(arch, 3, 5, 4, 2, 1);
-            check(arch, 1, 7, 3, 1, 2);
-            check(arch, 2, 1, 5, 2, 3);
-            check(arch, 5, 9, 16, 3, 4);
-            check(arch, 1, 1, 1, 1, 5);
+    let levels = at_every_level(|_| {
+        for threads in [1, 2] {
+            sodeep::set_threads(threads);
+            for arch in [Arch::Lstm, Arch::Gru] {
+                check(arch, 3, 5, 4, 2, 1);
+                check(arch, 1, 7, 3, 1, 2);
+                check(arch, 2, 1, 5, 2, 3);
+                check(arch, 5, 9, 16, 3, 4);
+                check(arch, 1, 1, 1, 1, 5);
+                // wide enough for full 512-bit vectors in the gate loops (h = 37: two of 16 and a tail)
+                check(arch, 4, 6, 37, 1, 6);
+            }
         }
-    }
+    });
+    eprintln!("fused recurrent kernels checked at {levels:?}");
 }
 
 /// A frozen sorter (constant weights) inside a loss: the fused path computes only the input
 /// gradient, which must equal the reference's.
 #[test]
 fn frozen_sorters_give_the_reference_input_gradient() {
+    at_every_level(|_| frozen_sorters_give_the_reference_input_gradient_at_level());
+}
+
+fn frozen_sorters_give_the_reference_input_gradient_at_level() {
     use sodeep::checkpoint::SorterCard;
     use sodeep::sorter::Net;
     for arch in [Arch::Lstm, Arch::Gru] {
@@ -200,6 +233,10 @@ fn frozen_sorters_give_the_reference_input_gradient() {
 
 #[test]
 fn fused_convolutions_match_reference() {
+    at_every_level(|_| convolutions_match_reference());
+}
+
+fn convolutions_match_reference() {
     use candle_core::ModuleT;
     for threads in [1, 2] {
         sodeep::set_threads(threads);
@@ -237,6 +274,10 @@ fn fused_convolutions_match_reference() {
 /// The fused training-mode BatchNorm updates the running statistics exactly as candle's does.
 #[test]
 fn fused_batch_norm_updates_running_statistics() {
+    at_every_level(|_| fused_batch_norm_updates_running_statistics_at_level());
+}
+
+fn fused_batch_norm_updates_running_statistics_at_level() {
     let (batch, d, channels) = (5, 12, 4);
     let mut cfg = SorterConfig::new(Arch::Cnn, d);
     cfg.hidden = channels;

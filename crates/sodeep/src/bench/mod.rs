@@ -79,6 +79,8 @@ pub struct BenchReport {
     /// Peak memory of one step of each case, when measured.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub memory: BTreeMap<String, MemoryResult>,
+    /// The machine and the kernels it ran (figures from different hosts are not comparable).
+    pub host: crate::host::Host,
 }
 
 /// Growth of the peak resident set size during one step, each side in a fresh process.
@@ -387,5 +389,6 @@ pub fn bench_sorters(cfg: &BenchConfig, mut log: impl FnMut(&str)) -> Result<Ben
         d: cfg.d,
         threads: cfg.threads,
         reps: cfg.reps,
+        host: crate::host::Host::detect(),
     })
 }

@@ -202,30 +202,33 @@ vectorized!(
     fn affine_relu = affine_relu_body(src: &[f32], dst: &mut [f32], scale: f32, shift: f32)
 );
 
-/// A slice of `chunks_exact(8)` as an array, so that its length is known to the compiler.
+/// Partial sums kept per lane: sixteen fill one 512-bit register (two 256-bit ones), so that
+/// the compiler keeps them in registers at every [`super::SimdLevel`].
+const LANES: usize = 16;
+
+/// A slice of `chunks_exact(LANES)` as an array, so that its length is known to the compiler.
 #[inline(always)]
-fn lane8(v: &[f32]) -> &[f32; 8] {
-    v.try_into().expect("chunks of eight")
+fn lanes(v: &[f32]) -> &[f32; LANES] {
+    v.try_into().expect("chunks of LANES")
 }
 
 #[inline(always)]
 fn masked_sums_body(x: &[f32], y: &[f32], dy: &[f32], mean: f32) -> (f32, f32) {
-    // eight partial sums, so that the compiler may keep them in one vector register
-    let (mut sg, mut sgx) = ([0f32; 8], [0f32; 8]);
-    let lanes = x
-        .chunks_exact(8)
-        .zip(y.chunks_exact(8))
-        .zip(dy.chunks_exact(8));
-    for ((xc, yc), dc) in lanes {
-        let (xc, yc, dc) = (lane8(xc), lane8(yc), lane8(dc));
-        for l in 0..8 {
+    let (mut sg, mut sgx) = ([0f32; LANES], [0f32; LANES]);
+    let chunks = x
+        .chunks_exact(LANES)
+        .zip(y.chunks_exact(LANES))
+        .zip(dy.chunks_exact(LANES));
+    for ((xc, yc), dc) in chunks {
+        let (xc, yc, dc) = (lanes(xc), lanes(yc), lanes(dc));
+        for l in 0..LANES {
             // g = dy where the ReLU passed, else 0 (a multiply, not a branch)
             let g = dc[l] * ((yc[l] > 0.0) as u32 as f32);
             sg[l] += g;
             sgx[l] += g * (xc[l] - mean);
         }
     }
-    let tail = x.len() / 8 * 8;
+    let tail = x.len() / LANES * LANES;
     for ((&xi, &yi), &di) in x[tail..].iter().zip(&y[tail..]).zip(&dy[tail..]) {
         let g = if yi > 0.0 { di } else { 0.0 };
         sg[0] += g;
@@ -236,16 +239,16 @@ fn masked_sums_body(x: &[f32], y: &[f32], dy: &[f32], mean: f32) -> (f32, f32) {
 
 #[inline(always)]
 fn centered_sums_body(x: &[f32], mean: f32) -> (f32, f32) {
-    let (mut s1, mut s2) = ([0f32; 8], [0f32; 8]);
-    for xc in x.chunks_exact(8) {
-        let xc = lane8(xc);
-        for l in 0..8 {
+    let (mut s1, mut s2) = ([0f32; LANES], [0f32; LANES]);
+    for xc in x.chunks_exact(LANES) {
+        let xc = lanes(xc);
+        for l in 0..LANES {
             let v = xc[l] - mean;
             s1[l] += v;
             s2[l] += v * v;
         }
     }
-    for &xi in &x[x.len() / 8 * 8..] {
+    for &xi in &x[x.len() / LANES * LANES..] {
         let v = xi - mean;
         s1[0] += v;
         s2[0] += v * v;

@@ -5,7 +5,7 @@ use candle_core::{Result, Tensor};
 
 use super::simd::{sigmoid, tanh, vectorized};
 use super::{
-    apply_birnn, column_sums, gather_steps, gemm, input_and_weight_grads, Cell, Dims,
+    apply_birnn, column_sums, contiguous, gather_steps, gemm, input_and_weight_grads, written_by, Cell, Dims,
     DirectionGrads, Mat,
 };
 
@@ -35,20 +35,14 @@ impl Cell for GruCell {
         let (b_ih, b_hh) = bias.split_at(g3);
         let xs = gather_steps(x, d, reverse);
         // b_ih is added in the gate pass rather than copied into every row first
-        let mut gi = vec![0f32; t * b * g3];
-        let w_ih_t = Mat::rows(w, ld).t();
-        let w_hh_t = Mat::rows(w, ld).offset(i).t();
-        // SAFETY: sizes match the buffers.
-        unsafe {
-            gemm(
-                t * b,
-                g3,
-                i,
-                (gi.as_mut_ptr(), g3),
-                false,
-                Mat::rows(&xs, i),
-                w_ih_t,
-            )
+        let w_ih_t = contiguous(Mat::rows(w, ld).t(), i, g3); // I × 3H
+        let w_hh_t = contiguous(Mat::rows(w, ld).offset(i).t(), h, g3); // H × 3H
+        let (w_ih_t, w_hh_t) = (Mat::rows(&w_ih_t, g3), Mat::rows(&w_hh_t, g3));
+        // SAFETY: sizes match the buffers; the projection overwrites all of `gi`.
+        let gi = unsafe {
+            written_by(t * b * g3, |g| {
+                gemm(t * b, g3, i, (g, g3), false, Mat::rows(&xs, i), w_ih_t)
+            })
         };
         let mut acts = vec![0f32; t * b * 4 * h];
         let mut hs = vec![0f32; t * b * h];

@@ -10,7 +10,7 @@ use candle_core::{Result, Tensor};
 
 use super::simd::{sigmoid, tanh, vectorized};
 use super::{
-    apply_birnn, column_sums, gather_steps, gemm, input_and_weight_grads, Cell, Dims,
+    apply_birnn, column_sums, contiguous, gather_steps, gemm, input_and_weight_grads, written_by, Cell, Dims,
     DirectionGrads, Mat,
 };
 
@@ -40,21 +40,15 @@ impl Cell for LstmCell {
         let ld = i + h;
         let xs = gather_steps(x, d, reverse);
         // the bias is added in the gate pass rather than copied into every row first
-        let mut gates = vec![0f32; t * b * g4];
-        let w_ih_t = Mat::rows(w, ld).t(); // I × 4H
-        let w_hh_t = Mat::rows(w, ld).offset(i).t(); // H × 4H
-                                                     // SAFETY: sizes match the buffers above.
-        unsafe {
-            gemm(
-                t * b,
-                g4,
-                i,
-                (gates.as_mut_ptr(), g4),
-                false,
-                Mat::rows(&xs, i),
-                w_ih_t,
-            );
-        }
+        let w_ih_t = contiguous(Mat::rows(w, ld).t(), i, g4); // I × 4H
+        let w_hh_t = contiguous(Mat::rows(w, ld).offset(i).t(), h, g4); // H × 4H
+        let (w_ih_t, w_hh_t) = (Mat::rows(&w_ih_t, g4), Mat::rows(&w_hh_t, g4));
+        // SAFETY: sizes match the buffers; the projection overwrites all of `gates`.
+        let mut gates = unsafe {
+            written_by(t * b * g4, |g| {
+                gemm(t * b, g4, i, (g, g4), false, Mat::rows(&xs, i), w_ih_t)
+            })
+        };
         let mut cells = vec![0f32; t * b * h];
         let mut hs = vec![0f32; t * b * h];
         let zeros = vec![0f32; b * h];

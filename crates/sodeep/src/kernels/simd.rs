@@ -1,9 +1,106 @@
 //! Branch-free activations that the compiler turns into vector code, and a way to compile a hot
-//! loop for AVX2 + FMA when the CPU has them (checked once at run time, so the binary still runs
-//! on any x86-64 machine).
+//! loop once per instruction set and pick the best one the CPU has at run time, so that the binary
+//! still runs on any x86-64 machine (and builds on any architecture, where the loops run as plain
+//! code).
 //!
-//! libm's `expf` and `tanhf` are scalar calls; in the recurrent kernels they took a third of the
-//! forward time before these replaced them.
+//! The levels are [`SimdLevel::Avx512`] (512-bit registers: AVX-512 F/BW/DQ/VL), [`SimdLevel::Avx2`]
+//! (AVX2 + FMA) and [`SimdLevel::Portable`]. The environment variable
+//! `SODEEP_SIMD=portable|avx2|avx512`, read once, lowers the level (it never raises it above what
+//! the CPU has); so does [`force_simd_level`]. The `gemm` crate, which the kernels call for their
+//! matrix products, picks its own micro-kernel by the same CPU detection, and is not affected by
+//! either.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// An instruction set the vectorised loops are compiled for, lowest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SimdLevel {
+    /// Plain code, whatever the target's baseline allows (SSE2 on x86-64).
+    Portable,
+    /// AVX2 with FMA, 256-bit registers.
+    Avx2,
+    /// AVX-512 F, BW, DQ and VL, 512-bit registers.
+    Avx512,
+}
+
+impl SimdLevel {
+    /// The level's name, as `SODEEP_SIMD` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Portable => "portable",
+            Self::Avx2 => "avx2",
+            Self::Avx512 => "avx512",
+        }
+    }
+
+    /// Parses a name of [`SimdLevel::name`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "portable" => Some(Self::Portable),
+            "avx2" => Some(Self::Avx2),
+            "avx512" => Some(Self::Avx512),
+            _ => None,
+        }
+    }
+
+    /// The best level this CPU supports.
+    pub fn detected() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512dq")
+                && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("fma")
+            {
+                return Self::Avx512;
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                return Self::Avx2;
+            }
+        }
+        Self::Portable
+    }
+
+    fn from_u8(v: u8) -> Self {
+        match v {
+            2 => Self::Avx512,
+            1 => Self::Avx2,
+            _ => Self::Portable,
+        }
+    }
+}
+
+/// The level in effect, [`UNSET`] until first asked.
+static LEVEL: AtomicU8 = AtomicU8::new(UNSET);
+const UNSET: u8 = u8::MAX;
+
+/// The level the vectorised loops run at: the CPU's best, lowered by `SODEEP_SIMD` or
+/// [`force_simd_level`].
+#[inline]
+pub fn simd_level() -> SimdLevel {
+    match LEVEL.load(Ordering::Relaxed) {
+        UNSET => {
+            let detected = SimdLevel::detected();
+            let wanted = std::env::var("SODEEP_SIMD")
+                .ok()
+                .and_then(|v| SimdLevel::parse(&v))
+                .unwrap_or(detected);
+            let level = wanted.min(detected);
+            LEVEL.store(level as u8, Ordering::Relaxed);
+            level
+        }
+        v => SimdLevel::from_u8(v),
+    }
+}
+
+/// Runs the vectorised loops at `level`, or at the CPU's best if that is lower; returns the level
+/// now in effect. Meant for tests and benchmarks that compare levels in one process.
+pub fn force_simd_level(level: SimdLevel) -> SimdLevel {
+    let level = level.min(SimdLevel::detected());
+    LEVEL.store(level as u8, Ordering::Relaxed);
+    level
+}
 
 const LOG2E: f32 = std::f32::consts::LOG2_E;
 // ln 2 split in a part exact in f32 and the rest, so that `x − n·ln 2` loses no bits.
@@ -49,23 +146,29 @@ pub(crate) fn tanh(x: f32) -> f32 {
 }
 
 /// Defines `fn $name(args)` that runs the `#[inline(always)]` function `$body(args)`, compiled
-/// a second time for AVX2 + FMA and picked when the CPU has them (checked at run time, so the
-/// binary still runs on any x86-64). The loops in `$body` and the helpers above are then
-/// vectorised for 256-bit registers; a closure would not do, because it is not inlined into
-/// the function that carries the target features.
+/// once per [`SimdLevel`] and dispatched on [`simd_level`]. The loops in `$body` and the helpers
+/// above are then vectorised for the registers of each level; a closure would not do, because it
+/// is not inlined into the function that carries the target features.
 macro_rules! vectorized {
     ($(#[$m:meta])* fn $name:ident = $body:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?) => {
         $(#[$m])*
         fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
+                #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+                unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
+                    $body($($arg),*)
+                }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn avx2_fma($($arg: $ty),*) $(-> $ret)? {
                     $body($($arg),*)
                 }
-                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                    // SAFETY: the features `avx2_fma` is compiled for were just detected.
-                    return unsafe { avx2_fma($($arg),*) };
+                match $crate::kernels::simd::simd_level() {
+                    // SAFETY: simd_level never exceeds the features the CPU was detected to have.
+                    $crate::kernels::simd::SimdLevel::Avx512 => return unsafe { avx512($($arg),*) },
+                    // SAFETY: as above.
+                    $crate::kernels::simd::SimdLevel::Avx2 => return unsafe { avx2_fma($($arg),*) },
+                    $crate::kernels::simd::SimdLevel::Portable => {}
                 }
             }
             $body($($arg),*)
@@ -117,9 +220,35 @@ mod tests {
     vectorized!(fn exp_all = exp_all_body(v: &mut [f32]));
 
     #[test]
-    fn vectorized_functions_compute_the_body() {
-        let mut v: Vec<f32> = (0..100).map(|i| i as f32 * 0.1).collect();
-        exp_all(&mut v);
-        assert!((v[10] - 1f32.exp()).abs() < 1e-6);
+    fn vectorized_functions_compute_the_body_at_every_level() {
+        let input: Vec<f32> = (0..1000).map(|i| (i as f32 - 500.0) * 0.173).collect();
+        let best = SimdLevel::detected();
+        let mut results = Vec::new();
+        for level in [SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::Avx512] {
+            if force_simd_level(level) != level {
+                continue;
+            }
+            let mut v = input.clone();
+            exp_all(&mut v);
+            results.push((level, v));
+        }
+        force_simd_level(best);
+        assert_eq!(results.last().map(|r| r.0), Some(best));
+        let (_, portable) = &results[0];
+        assert!((portable[500 + 6] - (6.0f32 * 0.173).exp()).abs() < 1e-6);
+        for (level, v) in &results {
+            // the same operations in the same order: vector code gives the scalar code's bits
+            assert_eq!(v, portable, "{level:?}");
+        }
+    }
+
+    #[test]
+    fn levels_parse_and_never_exceed_the_cpu() {
+        for level in [SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::Avx512] {
+            assert_eq!(SimdLevel::parse(level.name()), Some(level));
+        }
+        assert_eq!(SimdLevel::parse("sse9"), None);
+        assert!(force_simd_level(SimdLevel::Avx512) <= SimdLevel::detected());
+        force_simd_level(SimdLevel::detected());
     }
 }
