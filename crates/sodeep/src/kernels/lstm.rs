@@ -10,7 +10,7 @@ use candle_core::{Result, Tensor};
 
 use super::simd::{sigmoid, tanh, vectorized};
 use super::{
-    apply_birnn, column_sums, contiguous, gather_steps, gemm, input_and_weight_grads, written_by, Cell, Dims,
+    apply_birnn, column_sums, contiguous, gemm, input_and_weight_grads, written_by, Cell, Dims,
     DirectionGrads, Mat,
 };
 
@@ -38,53 +38,50 @@ impl Cell for LstmCell {
         let (b, t, i, h) = (d.b, d.t, d.i, d.h);
         let g4 = 4 * h;
         let ld = i + h;
-        let xs = gather_steps(x, d, reverse);
-        // the bias is added in the gate pass rather than copied into every row first
         let w_ih_t = contiguous(Mat::rows(w, ld).t(), i, g4); // I × 4H
         let w_hh_t = contiguous(Mat::rows(w, ld).offset(i).t(), h, g4); // H × 4H
         let (w_ih_t, w_hh_t) = (Mat::rows(&w_ih_t, g4), Mat::rows(&w_hh_t, g4));
-        // SAFETY: sizes match the buffers; the projection overwrites all of `gates`.
-        let mut gates = unsafe {
-            written_by(t * b * g4, |g| {
-                gemm(t * b, g4, i, (g, g4), false, Mat::rows(&xs, i), w_ih_t)
-            })
-        };
         let mut cells = vec![0f32; t * b * h];
         let mut hs = vec![0f32; t * b * h];
         let zeros = vec![0f32; b * h];
-        for s in 0..t {
-            let (done_h, rest_h) = hs.split_at_mut(s * b * h);
-            let g = &mut gates[s * b * g4..][..b * g4];
-            if s > 0 {
-                let h_prev = &done_h[(s - 1) * b * h..];
-                // SAFETY: g is B × 4H, h_prev is B × H.
-                unsafe {
-                    gemm(
-                        b,
-                        g4,
+        // Each step projects its own inputs (read in place from x, row stride T·I) and adds the
+        // recurrent product, so the step's gates are still in cache for the gate pass; one
+        // projection of all steps up front left them to be streamed back from memory. The bias is
+        // added in the gate pass rather than copied into every row first.
+        // SAFETY: step s's two products overwrite its B × 4H block of `gates` before the gate
+        // pass reads it, and the blocks of all T steps make up the buffer.
+        let gates = unsafe {
+            written_by(t * b * g4, |gates| {
+                for s in 0..t {
+                    let g = gates.add(s * b * g4);
+                    let x_s = Mat {
+                        ptr: x.as_ptr().add(d.time(s, reverse) * i),
+                        rs: (t * i) as isize,
+                        cs: 1,
+                    };
+                    gemm(b, g4, i, (g, g4), false, x_s, w_ih_t);
+                    let (done_h, rest_h) = hs.split_at_mut(s * b * h);
+                    if s > 0 {
+                        let h_prev = &done_h[(s - 1) * b * h..];
+                        gemm(b, g4, h, (g, g4), true, Mat::rows(h_prev, h), w_hh_t);
+                    }
+                    let (done_c, rest_c) = cells.split_at_mut(s * b * h);
+                    let c_prev = if s > 0 {
+                        &done_c[(s - 1) * b * h..][..b * h]
+                    } else {
+                        &zeros[..]
+                    };
+                    forward_gates(
+                        std::slice::from_raw_parts_mut(g, b * g4),
+                        bias,
+                        c_prev,
+                        &mut rest_c[..b * h],
+                        &mut rest_h[..b * h],
                         h,
-                        (g.as_mut_ptr(), g4),
-                        true,
-                        Mat::rows(h_prev, h),
-                        w_hh_t,
-                    )
-                };
-            }
-            let (done_c, rest_c) = cells.split_at_mut(s * b * h);
-            let c_prev = if s > 0 {
-                &done_c[(s - 1) * b * h..][..b * h]
-            } else {
-                &zeros[..]
-            };
-            forward_gates(
-                g,
-                bias,
-                c_prev,
-                &mut rest_c[..b * h],
-                &mut rest_h[..b * h],
-                h,
-            );
-        }
+                    );
+                }
+            })
+        };
         Trace { gates, cells, hs }
     }
 
