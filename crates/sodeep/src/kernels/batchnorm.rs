@@ -15,7 +15,7 @@ use candle_core::{CpuStorage, CustomOp3, Device, Layout, Result, Shape, Tensor, 
 use candle_nn::BatchNorm;
 
 use super::simd::vectorized;
-use super::slice;
+use super::{read_f32, slice};
 
 /// Per-channel batch statistics: means and biased variances.
 type Stats = (Vec<f64>, Vec<f64>);
@@ -106,9 +106,9 @@ impl CustomOp3 for BnRelu {
         let Some((means, vars)) = self.stats.lock().expect("stats lock").clone() else {
             candle_core::bail!("fused batch-norm: backward without a forward pass")
         };
-        let xv: Vec<f32> = x.flatten_all()?.to_vec1()?;
-        let yv: Vec<f32> = y.flatten_all()?.to_vec1()?;
-        let dyv: Vec<f32> = dy.flatten_all()?.to_vec1()?;
+        let (xt, yt, dyt) = (x.contiguous()?, y.contiguous()?, dy.contiguous()?);
+        let (xv, yv, dyv) = (read_f32(&xt)?, read_f32(&yt)?, read_f32(&dyt)?);
+        let (xv, yv, dyv) = (xv.get(), yv.get(), dyv.get());
         let gv: Vec<f32> = gamma.to_vec1()?;
         let n = (b * len) as f64;
         let (mut dgamma, mut dbeta) = (vec![0f32; chans], vec![0f32; chans]);

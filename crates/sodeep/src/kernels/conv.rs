@@ -9,7 +9,7 @@
 
 use candle_core::{CpuStorage, CustomOp3, Device, Layout, Result, Shape, Tensor};
 
-use super::{gemm, slice, Mat};
+use super::{gemm, read_f32, slice, Mat};
 
 /// Sizes of one convolution.
 #[derive(Clone, Copy, Debug)]
@@ -175,9 +175,9 @@ impl CustomOp3 for DilatedConv {
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let d = self.dims(x.dims(), w.dims(), b.dims())?;
-        let xv: Vec<f32> = x.flatten_all()?.to_vec1()?;
-        let wv: Vec<f32> = w.flatten_all()?.to_vec1()?;
-        let dyv: Vec<f32> = dy.flatten_all()?.to_vec1()?;
+        let (xt, wt, dyt) = (x.contiguous()?, w.contiguous()?, dy.contiguous()?);
+        let (xv, wv, dyv) = (read_f32(&xt)?, read_f32(&wt)?, read_f32(&dyt)?);
+        let (xv, wv, dyv) = (xv.get(), wv.get(), dyv.get());
         let (xs, ys) = (d.cin * d.len, d.cout * d.len);
         let wn = d.cout * d.cin * d.taps;
         let mut dx = vec![0f32; d.b * xs];
@@ -206,7 +206,7 @@ impl CustomOp3 for DilatedConv {
                             d.cout,
                             (dxp.get().offset(src), d.len),
                             true,
-                            tap_weights(&wv, d, k).t(),
+                            tap_weights(wv, d, k).t(),
                             dy_b,
                         );
                         // dW_k += dY_b[:, lo..hi] · X_b[:, lo + s..hi + s]ᵀ

@@ -168,6 +168,37 @@ pub(crate) unsafe fn written_by(n: usize, fill: impl FnOnce(*mut f32)) -> Vec<f3
     v
 }
 
+/// The f32 data of a contiguous CPU tensor, read in place (a backward pass's inputs, which
+/// `to_vec1` would copy).
+pub(crate) struct CpuData<G> {
+    /// candle's read guard of the tensor's storage.
+    storage: G,
+    range: (usize, usize),
+}
+
+impl<G: std::ops::Deref<Target = candle_core::Storage>> CpuData<G> {
+    /// The data, in the tensor's row-major order.
+    pub fn get(&self) -> &[f32] {
+        match &*self.storage {
+            candle_core::Storage::Cpu(CpuStorage::F32(v)) => &v[self.range.0..self.range.1],
+            _ => unreachable!("read_f32 checked the storage"),
+        }
+    }
+}
+
+/// Reads `t` in place; it must be a contiguous f32 tensor on the CPU (call `contiguous()` first
+/// when unsure: that is free for a tensor that already is).
+pub(crate) fn read_f32(
+    t: &Tensor,
+) -> Result<CpuData<impl std::ops::Deref<Target = candle_core::Storage> + '_>> {
+    let (storage, layout) = t.storage_and_layout();
+    let range = match (&*storage, layout.contiguous_offsets()) {
+        (candle_core::Storage::Cpu(CpuStorage::F32(_)), Some(range)) => range,
+        _ => candle_core::bail!("fused op: expected a contiguous f32 CPU tensor"),
+    };
+    Ok(CpuData { storage, range })
+}
+
 /// A strided `rows × cols` view copied into a contiguous row-major matrix. The GEMMs read a
 /// contiguous right-hand side faster than a transposed one (the recurrent step's
 /// `h · W_hhᵀ`: 15 % at h = 512), and the copy is paid once per layer, not once per step.
@@ -402,23 +433,19 @@ impl<C: Cell> CustomOp3 for BiRnn<C> {
         let Some(traces) = guard.as_ref() else {
             candle_core::bail!("{}: backward without a forward pass", C::NAME)
         };
-        // the inputs only serve the weight gradients: a frozen layer skips copying them
-        let xv: Vec<f32> = if self.weight_grads {
-            x.flatten_all()?.to_vec1()?
-        } else {
-            Vec::new()
-        };
-        let wv: Vec<f32> = w.flatten_all()?.to_vec1()?;
-        let dyv: Vec<f32> = dy.flatten_all()?.to_vec1()?;
+        let (x, w, dy) = (x.contiguous()?, w.contiguous()?, dy.contiguous()?);
+        let (xv, wv, dyv) = (read_f32(&x)?, read_f32(&w)?, read_f32(&dy)?);
+        let (xv, wv, dyv) = (xv.get(), wv.get(), dyv.get());
         let wsz = C::GATES * d.h * (d.i + d.h);
         let [(dx0, dw0, db0), (dx1, dw1, db1)] = both(self.threads, |k| {
+            // the inputs only serve the weight gradients: a frozen layer skips gathering them
             let xs = if self.weight_grads {
-                gather_steps(&xv, d, k == 1)
+                gather_steps(xv, d, k == 1)
             } else {
                 Vec::new()
             };
             let wk = &wv[k * wsz..][..wsz];
-            C::backward(&traces[k], &xs, &dyv, wk, d, k, self.weight_grads)
+            C::backward(&traces[k], &xs, dyv, wk, d, k, self.weight_grads)
         });
         let dx = scatter_input_grads([&dx0, &dx1], d);
         let dev = &Device::Cpu;
