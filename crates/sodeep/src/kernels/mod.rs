@@ -2,6 +2,7 @@
 //! candle implementation of the same layer stays in `sorter/` as the reference that the tests
 //! compare against.
 
+pub(crate) mod adam;
 pub mod batchnorm;
 pub mod conv;
 pub mod gru;
@@ -314,13 +315,24 @@ pub(crate) fn input_and_weight_grads(
 /// The sums of the columns of a row-major matrix with `cols` columns (a bias gradient).
 pub(crate) fn column_sums(m: &[f32], cols: usize) -> Vec<f32> {
     let mut out = vec![0f32; cols];
+    add_column_sums(m, &mut out);
+    out
+}
+
+#[inline(always)]
+fn add_column_sums_body(m: &[f32], out: &mut [f32]) {
+    let cols = out.len();
     for row in m.chunks_exact(cols) {
-        for (a, v) in out.iter_mut().zip(row) {
+        for (a, v) in out.iter_mut().zip(&row[..cols]) {
             *a += v;
         }
     }
-    out
 }
+
+simd::vectorized!(
+    /// `out[j] += Σ_rows m[row, j]` for a row-major `m` with `out.len()` columns.
+    fn add_column_sums = add_column_sums_body(m: &[f32], out: &mut [f32])
+);
 
 /// Runs `f(0)` and `f(1)` (the two directions) on two threads when allowed, else in turn.
 pub(crate) fn both<R: Send>(threads: usize, f: impl Fn(usize) -> R + Sync) -> [R; 2] {
