@@ -6,6 +6,8 @@
 //! GEMM per step and three large GEMMs for the weight and input gradients. The two directions
 //! run on two threads when more than one is allowed.
 
+use std::mem::MaybeUninit;
+
 use candle_core::{Result, Tensor};
 
 use super::simd::{sigmoid, tanh, vectorized};
@@ -103,50 +105,53 @@ impl Cell for LstmCell {
         let g4 = 4 * h;
         let ld = i + h;
         let reverse = k == 1;
-        let mut dg = vec![0f32; t * b * g4];
         let mut dh_next = vec![0f32; b * h];
         let mut dc_next = vec![0f32; b * h];
         let zeros = vec![0f32; b * h];
-        let w_hh = Mat::rows(w, ld).offset(i); // 4H × H
-        for s in (0..t).rev() {
-            let tt = d.time(s, reverse);
-            let gates = &tr.gates[s * b * g4..][..b * g4];
-            let cells = &tr.cells[s * b * h..][..b * h];
-            let c_prev = if s > 0 {
-                &tr.cells[(s - 1) * b * h..][..b * h]
-            } else {
-                &zeros[..]
-            };
-            let dgs = &mut dg[s * b * g4..][..b * g4];
-            backward_gates(
-                BackwardStep {
-                    gates,
-                    cells,
-                    c_prev,
-                    dy,
-                    dy_offset: tt * 2 * h + k * h,
-                    dy_stride: t * 2 * h,
-                },
-                dgs,
-                &dh_next,
-                &mut dc_next,
-                h,
-            );
-            if s > 0 {
-                // SAFETY: dgs is B × 4H, w_hh is 4H × H, dh_next is B × H.
-                unsafe {
-                    gemm(
-                        b,
+        let w_hh = contiguous(Mat::rows(w, ld).offset(i), g4, h); // 4H × H
+        // SAFETY: the gate pass of step s writes all of its B × 4H block of `dg` before the
+        // recurrent product reads it, and the blocks of all T steps make up the buffer.
+        let dg = unsafe {
+            written_by(t * b * g4, |dg| {
+                for s in (0..t).rev() {
+                    let tt = d.time(s, reverse);
+                    let gates = &tr.gates[s * b * g4..][..b * g4];
+                    let cells = &tr.cells[s * b * h..][..b * h];
+                    let c_prev = if s > 0 {
+                        &tr.cells[(s - 1) * b * h..][..b * h]
+                    } else {
+                        &zeros[..]
+                    };
+                    let dgs = dg.add(s * b * g4);
+                    backward_gates(
+                        BackwardStep {
+                            gates,
+                            cells,
+                            c_prev,
+                            dy,
+                            dy_offset: tt * 2 * h + k * h,
+                            dy_stride: t * 2 * h,
+                        },
+                        std::slice::from_raw_parts_mut(dgs.cast::<MaybeUninit<f32>>(), b * g4),
+                        &dh_next,
+                        &mut dc_next,
                         h,
-                        g4,
-                        (dh_next.as_mut_ptr(), h),
-                        false,
-                        Mat::rows(dgs, g4),
-                        w_hh,
                     );
+                    if s > 0 {
+                        let dgs = std::slice::from_raw_parts(dgs, b * g4);
+                        gemm(
+                            b,
+                            h,
+                            g4,
+                            (dh_next.as_mut_ptr(), h),
+                            false,
+                            Mat::rows(dgs, g4),
+                            Mat::rows(&w_hh, h),
+                        );
+                    }
                 }
-            }
-        }
+            })
+        };
         let (dxs, dw) = input_and_weight_grads((&dg, &dg), xs, &tr.hs, w, d, g4, weights);
         let db = if weights {
             column_sums(&dg, g4)
@@ -233,7 +238,7 @@ vectorized!(
     /// gradient, read) and `dc_next` (read and overwritten) carry the state between steps.
     fn backward_gates = backward_gates_body(
         st: BackwardStep,
-        dg: &mut [f32],
+        dg: &mut [MaybeUninit<f32>],
         dh_next: &[f32],
         dc_next: &mut [f32],
         h: usize,
@@ -243,7 +248,7 @@ vectorized!(
 #[inline(always)]
 fn backward_gates_body(
     st: BackwardStep,
-    dg: &mut [f32],
+    dg: &mut [MaybeUninit<f32>],
     dh_next: &[f32],
     dc_next: &mut [f32],
     h: usize,
@@ -268,10 +273,10 @@ fn backward_gates_body(
             let tc = tanh(cr[j]);
             let dh = dyr[j] + dhn[j];
             let dc = dh * og * (1.0 - tc * tc) + dcn[j];
-            di[j] = dc * g * ig * (1.0 - ig);
-            df[j] = dc * cp[j] * fg * (1.0 - fg);
-            dgg[j] = dc * ig * (1.0 - g * g);
-            dog[j] = dh * tc * og * (1.0 - og);
+            di[j] = MaybeUninit::new(dc * g * ig * (1.0 - ig));
+            df[j] = MaybeUninit::new(dc * cp[j] * fg * (1.0 - fg));
+            dgg[j] = MaybeUninit::new(dc * ig * (1.0 - g * g));
+            dog[j] = MaybeUninit::new(dh * tc * og * (1.0 - og));
             dcn[j] = dc * fg;
         }
     }
