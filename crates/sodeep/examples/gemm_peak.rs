@@ -50,8 +50,16 @@ fn gflops(s: &Shape, par: gemm::Parallelism) -> f64 {
     let b = vec![0.25f32; k * n];
     let mut c = vec![0f32; m * n];
     // row-major A (m × k) or its transpose stored k × m; likewise B
-    let (a_cs, a_rs) = if s.ta { (m as isize, 1) } else { (1, k as isize) };
-    let (b_cs, b_rs) = if s.tb { (k as isize, 1) } else { (1, n as isize) };
+    let (a_cs, a_rs) = if s.ta {
+        (m as isize, 1)
+    } else {
+        (1, k as isize)
+    };
+    let (b_cs, b_rs) = if s.tb {
+        (k as isize, 1)
+    } else {
+        (1, n as isize)
+    };
     let mut best = f64::INFINITY;
     for _ in 0..s.reps {
         let t0 = Instant::now();

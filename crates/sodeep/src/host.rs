@@ -61,8 +61,7 @@ impl Host {
         let cpu_flags = field("flags").unwrap_or_default();
         let have: Vec<&str> = cpu_flags.split_whitespace().collect();
         Self {
-            cpu_model: field("model name")
-                .unwrap_or_else(|| std::env::consts::ARCH.to_string()),
+            cpu_model: field("model name").unwrap_or_else(|| std::env::consts::ARCH.to_string()),
             cores: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),

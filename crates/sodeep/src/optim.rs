@@ -183,7 +183,9 @@ mod fused_tests {
     fn fused_step_matches_the_candle_expression_bit_for_bit() {
         let dev = Device::Cpu;
         let n = 70_001; // more than one thread's share, and not a multiple of the vector width
-        let init: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 * 0.01 - 5.0).collect();
+        let init: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919) % 1000) as f32 * 0.01 - 5.0)
+            .collect();
         let varmap = VarMap::new();
         let var = Var::from_vec(init.clone(), n, &dev).unwrap();
         varmap
@@ -216,7 +218,11 @@ mod fused_tests {
             let update = ((&m / bc1).unwrap() / denom).unwrap();
             theta = (&theta - (update * lr).unwrap()).unwrap();
             let bits = |t: &Tensor| -> Vec<u32> {
-                t.to_vec1::<f32>().unwrap().iter().map(|x| x.to_bits()).collect()
+                t.to_vec1::<f32>()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.to_bits())
+                    .collect()
             };
             assert_eq!(bits(var.as_tensor()), bits(&theta), "weights, step {step}");
             assert_eq!(bits(&adam.m[0]), bits(&m), "first moment, step {step}");

@@ -7,11 +7,11 @@ use std::sync::Mutex;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use rand::SeedableRng;
+use sodeep::kernels::{force_simd_level, SimdLevel};
 use sodeep::sorter::{
     init_sorter, Arch, CnnSorter, CnnSorterConfig, GruSorter, GruSorterConfig, Head, LstmSorter,
     LstmSorterConfig, SorterConfig,
 };
-use sodeep::kernels::{force_simd_level, SimdLevel};
 use sodeep::synthetic::{generate, Distribution};
 
 /// Held by the tests that force a SIMD level, so that each runs its levels undisturbed.

@@ -5,8 +5,8 @@ use candle_core::{Result, Tensor};
 
 use super::simd::{sigmoid, tanh, vectorized};
 use super::{
-    apply_birnn, column_sums, contiguous, gather_steps, gemm, input_and_weight_grads, written_by, Cell, Dims,
-    DirectionGrads, Mat,
+    apply_birnn, column_sums, contiguous, gather_steps, gemm, input_and_weight_grads, written_by,
+    Cell, Dims, DirectionGrads, Mat,
 };
 
 /// Activations of one direction in step order: per row `[r | z | n | W_hn h + b_hn]`

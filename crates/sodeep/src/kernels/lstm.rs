@@ -109,8 +109,8 @@ impl Cell for LstmCell {
         let mut dc_next = vec![0f32; b * h];
         let zeros = vec![0f32; b * h];
         let w_hh = contiguous(Mat::rows(w, ld).offset(i), g4, h); // 4H × H
-        // SAFETY: the gate pass of step s writes all of its B × 4H block of `dg` before the
-        // recurrent product reads it, and the blocks of all T steps make up the buffer.
+                                                                  // SAFETY: the gate pass of step s writes all of its B × 4H block of `dg` before the
+                                                                  // recurrent product reads it, and the blocks of all T steps make up the buffer.
         let dg = unsafe {
             written_by(t * b * g4, |dg| {
                 for s in (0..t).rev() {

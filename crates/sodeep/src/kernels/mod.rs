@@ -207,7 +207,9 @@ pub(crate) fn contiguous(m: Mat, rows: usize, cols: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(rows * cols);
     for r in 0..rows {
         // SAFETY: the view describes a rows × cols matrix inside its buffer.
-        out.extend((0..cols).map(|c| unsafe { *m.ptr.offset(r as isize * m.rs + c as isize * m.cs) }));
+        out.extend(
+            (0..cols).map(|c| unsafe { *m.ptr.offset(r as isize * m.rs + c as isize * m.cs) }),
+        );
     }
     out
 }
