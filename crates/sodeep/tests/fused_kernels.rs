@@ -228,6 +228,35 @@ fn frozen_sorters_give_the_reference_input_gradient_at_level() {
         };
         let reference = grad(reference);
         assert!(max_rel(&fused, &reference) < 1e-4, "{arch:?}");
+        // inference (no gradient can follow: the layers keep only their outputs), for several
+        // lengths, one step included
+        for d in [1, 2, 6] {
+            let plain = Tensor::from_slice(&xs[..3 * d], (3, d), &Device::Cpu).unwrap();
+            let mut cfg = SorterConfig::new(arch, d);
+            cfg.hidden = 5;
+            cfg.layers = 2;
+            let (varmap, _) = init_sorter(&cfg, 9).unwrap();
+            let weights = varmap
+                .data()
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_tensor().detach()))
+                .collect();
+            let sorter =
+                sodeep::Sorter::from_tensors("frozen", SorterCard::new(cfg, 0), weights, path)
+                    .unwrap();
+            let reference = match sorter.net().net() {
+                Net::Lstm(m) => m.forward_reference(&plain).unwrap(),
+                Net::Gru(m) => m.forward_reference(&plain).unwrap(),
+                _ => unreachable!(),
+            };
+            let fused = sorter.forward(&plain).unwrap();
+            assert!(
+                max_rel(&fused, &reference) < 1e-4,
+                "{arch:?} inference, d {d}"
+            );
+        }
     }
 }
 

@@ -28,7 +28,7 @@ impl Cell for GruCell {
         6 * h
     }
 
-    fn forward(x: &[f32], w: &[f32], bias: &[f32], d: Dims, reverse: bool) -> Trace {
+    fn forward(x: &[f32], w: &[f32], bias: &[f32], d: Dims, reverse: bool, _keep: bool) -> Trace {
         let (b, t, i, h) = (d.b, d.t, d.i, d.h);
         let g3 = 3 * h;
         let ld = i + h;

@@ -36,14 +36,17 @@ impl Cell for LstmCell {
         4 * h
     }
 
-    fn forward(x: &[f32], w: &[f32], bias: &[f32], d: Dims, reverse: bool) -> Trace {
+    fn forward(x: &[f32], w: &[f32], bias: &[f32], d: Dims, reverse: bool, keep: bool) -> Trace {
         let (b, t, i, h) = (d.b, d.t, d.i, d.h);
         let g4 = 4 * h;
         let ld = i + h;
         let w_ih_t = contiguous(Mat::rows(w, ld).t(), i, g4); // I × 4H
         let w_hh_t = contiguous(Mat::rows(w, ld).offset(i).t(), h, g4); // H × 4H
         let (w_ih_t, w_hh_t) = (Mat::rows(&w_ih_t, g4), Mat::rows(&w_hh_t, g4));
-        let mut cells = vec![0f32; t * b * h];
+        // Inference keeps one block of gates and two of cells, reused, instead of all T steps'.
+        let block = |s: usize| if keep { s } else { s % 2 };
+        let gate_blocks = if keep { t } else { 1 };
+        let mut cells = vec![0f32; if keep { t } else { 2.min(t) } * b * h];
         let mut hs = vec![0f32; t * b * h];
         let zeros = vec![0f32; b * h];
         // Each step projects its own inputs (read in place from x, row stride T·I) and adds the
@@ -51,11 +54,11 @@ impl Cell for LstmCell {
         // projection of all steps up front left them to be streamed back from memory. The bias is
         // added in the gate pass rather than copied into every row first.
         // SAFETY: step s's two products overwrite its B × 4H block of `gates` before the gate
-        // pass reads it, and the blocks of all T steps make up the buffer.
+        // pass reads it, and the blocks of all kept steps make up the buffer.
         let gates = unsafe {
-            written_by(t * b * g4, |gates| {
+            written_by(gate_blocks * b * g4, |gates| {
                 for s in 0..t {
-                    let g = gates.add(s * b * g4);
+                    let g = gates.add(if keep { s * b * g4 } else { 0 });
                     let x_s = Mat {
                         ptr: x.as_ptr().add(d.time(s, reverse) * i),
                         rs: (t * i) as isize,
@@ -67,18 +70,25 @@ impl Cell for LstmCell {
                         let h_prev = &done_h[(s - 1) * b * h..];
                         gemm(b, g4, h, (g, g4), true, Mat::rows(h_prev, h), w_hh_t);
                     }
-                    let (done_c, rest_c) = cells.split_at_mut(s * b * h);
-                    let c_prev = if s > 0 {
-                        &done_c[(s - 1) * b * h..][..b * h]
+                    let bh = b * h;
+                    let (c_prev, c_now): (&[f32], &mut [f32]) = if s == 0 {
+                        (&zeros[..], &mut cells[..bh])
                     } else {
-                        &zeros[..]
+                        let (p, n) = (block(s - 1), block(s));
+                        if p < n {
+                            let (lo, hi) = cells.split_at_mut(n * bh);
+                            (&lo[p * bh..][..bh], &mut hi[..bh])
+                        } else {
+                            let (lo, hi) = cells.split_at_mut(p * bh);
+                            (&hi[..bh], &mut lo[n * bh..][..bh])
+                        }
                     };
                     forward_gates(
                         std::slice::from_raw_parts_mut(g, b * g4),
                         bias,
                         c_prev,
-                        &mut rest_c[..b * h],
-                        &mut rest_h[..b * h],
+                        c_now,
+                        &mut rest_h[..bh],
                         h,
                     );
                 }

@@ -362,8 +362,16 @@ pub(crate) trait Cell: Send + Sync + 'static {
     fn bias_len(h: usize) -> usize;
     /// Activations kept for the backward pass.
     type Trace: Send + Sync;
-    /// Runs one direction over `x` (`B × T × I`); `w` is `[W_ih | W_hh]`.
-    fn forward(x: &[f32], w: &[f32], bias: &[f32], d: Dims, reverse: bool) -> Self::Trace;
+    /// Runs one direction over `x` (`B × T × I`); `w` is `[W_ih | W_hh]`. Unless `keep` is set
+    /// (a backward pass can follow), the trace need only hold the outputs.
+    fn forward(
+        x: &[f32],
+        w: &[f32],
+        bias: &[f32],
+        d: Dims,
+        reverse: bool,
+        keep: bool,
+    ) -> Self::Trace;
     /// The outputs `h` in step order (`T·B × H`).
     fn outputs(tr: &Self::Trace) -> &[f32];
     /// Back-propagates one direction `k` given the layer's output gradient `dy`; the weight and
@@ -425,7 +433,8 @@ impl<C: Cell> CustomOp3 for BiRnn<C> {
         );
         let (wsz, bsz) = (C::GATES * d.h * (d.i + d.h), C::bias_len(d.h));
         let traces = both(self.threads, |k| {
-            C::forward(x, &w[k * wsz..][..wsz], &bias[k * bsz..][..bsz], d, k == 1)
+            let (wk, bk) = (&w[k * wsz..][..wsz], &bias[k * bsz..][..bsz]);
+            C::forward(x, wk, bk, d, k == 1, self.keep_trace)
         });
         let y = scatter_outputs([C::outputs(&traces[0]), C::outputs(&traces[1])], d);
         if self.keep_trace {
