@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Prints the README's table of `sodeep bench sorters --json` results: one or more JSON files of the
-same host (for example before and after a change), with the issue's targets.
+"""Prints the README's table of `sodeep bench sorters --json` results of one host, with the issue's
+targets: the last file in full, and the ratios (and peak memory) of any earlier files beside it, for
+example the same cases before a change.
 
-    python3 scripts/bench-sorters-table.py results/bench-sorters/intel-xeon-avx512.json [MORE.json]
+    python3 scripts/bench-sorters-table.py [BEFORE.json ...] NOW.json
 """
 import json
 import sys
@@ -15,44 +16,47 @@ TARGETS = {
     "cnn-train": 1.0,
     "lstm-h128-loss": 0.5,
 }
-ORDER = list(TARGETS)
 
 runs = [json.load(open(p)) for p in sys.argv[1:]]
 if not runs:
     sys.exit(__doc__)
-hosts = {json.dumps({k: v for k, v in r["host"].items() if k not in ("simd", "gemm")}, sort_keys=True) for r in runs}
-if len(hosts) != 1:
+machine = {json.dumps({k: v for k, v in r["host"].items() if k not in ("simd", "gemm")}, sort_keys=True) for r in runs}
+if len(machine) != 1:
     sys.exit("these files come from different hosts; their figures are not comparable")
-h = runs[-1]["host"]
-print(f"Host: {h['cpu_model']}, {h['cores']} cores, {h['arch']}; flags: {' '.join(h['flags'])}.")
-print(f"PyTorch: {runs[-1]['torch']}; batch {runs[-1]['batch']}, d = {runs[-1]['d']}, "
-      f"{runs[-1]['threads']} threads, median of {runs[-1]['reps']}.\n")
-head = "| case | target |"
-rule = "|---|---|"
-for r in runs:
-    tag = f"{r.get('label', '')} (kernels {r['host']['simd']}, gemm {r['host']['gemm']})".strip()
-    head += f" Rust s | PyTorch s | ratio {tag} |"
-    rule += "---|---|---|"
-mem = runs[-1].get("memory", {})
+now, before = runs[-1], runs[:-1]
+h = now["host"]
+print(f"Host: {h['cpu_model']}, {h['cores']} cores, {h['arch']}; CPU flags: {', '.join(h['flags'])}. "
+      f"PyTorch {now['torch']}; batch {now['batch']}, d = {now['d']}, {now['threads']} threads, "
+      f"median of {now['reps']} alternating rounds.\n")
+label = lambda r: f"{r.get('label', 'now')}: kernels {r['host']['simd']}, gemm {r['host']['gemm']}"
+head, rule = "| case | target |", "|---|---|"
+for r in before:
+    head += f" ratio, {label(r)} |"
+    rule += "---|"
+head += f" Rust s | PyTorch s | ratio, {label(now)} | |"
+rule += "---|---|---|---|"
+mem = now.get("memory", {})
 if mem:
-    head += " peak MiB Rust | PyTorch | ratio |"
+    head += " peak MiB" + "".join(f" ({r.get('label', '')})" for r in before) + " | peak MiB now | PyTorch MiB |"
     rule += "---|---|---|"
 print(head)
 print(rule)
-for case in ORDER:
-    if not all(case in r["cases"] for r in runs):
+for case, target in TARGETS.items():
+    if case not in now["cases"]:
         continue
-    row = f"| `{case}` | ≤ {TARGETS[case]} |"
-    for r in runs:
-        c = r["cases"][case]
-        ratio = c["ratio"]
-        met = "met" if ratio is not None and ratio <= TARGETS[case] else "missed"
-        t = f"{c['torch_s']:.4f}" if c["torch_s"] is not None else "-"
-        rs = f"**{ratio:.2f}** {met}" if ratio is not None else "-"
-        row += f" {c['rust_s']:.4f} | {t} | {rs} |"
-    if mem and case in mem:
-        m = mem[case]
-        tm = f"{m['torch_mb']:.0f}" if m["torch_mb"] is not None else "-"
-        rm = f"{m['ratio']:.2f}" if m["ratio"] is not None else "-"
-        row += f" {m['rust_mb']:.0f} | {tm} | {rm} |"
+    row = f"| `{case}` | ≤ {target} |"
+    for r in before:
+        c = r["cases"].get(case)
+        row += f" {c['ratio']:.2f} |" if c and c["ratio"] is not None else " - |"
+    c = now["cases"][case]
+    t = f"{c['torch_s']:.4f}" if c["torch_s"] is not None else "-"
+    if c["ratio"] is None:
+        row += f" {c['rust_s']:.4f} | {t} | - | |"
+    else:
+        row += f" {c['rust_s']:.4f} | {t} | **{c['ratio']:.2f}** | {'met' if c['ratio'] <= target else 'missed'} |"
+    if mem:
+        prev = " / ".join(f"{r['memory'][case]['rust_mb']:.0f}" for r in before if case in r.get("memory", {}))
+        m = mem.get(case)
+        tm = f"{m['torch_mb']:.0f}" if m and m["torch_mb"] is not None else "-"
+        row += f" {prev or '-'} | {m['rust_mb']:.0f} | {tm} |" if m else " - | - | - |"
     print(row)
