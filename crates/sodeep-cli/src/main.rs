@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use sodeep::checkpoint::write_atomic;
 use sodeep::eval::{evaluate, rank_sweep, EvalConfig, EvalReport};
-use sodeep::report::plot_rank_sweep;
+use sodeep_lab::report::plot_rank_sweep;
 use sodeep::synthetic::Distribution;
 use sodeep::train::{train_sorter, TrainConfig};
 use sodeep::{Arch, Sorter, SorterConfig};
@@ -437,7 +437,7 @@ fn main() -> ExitCode {
         | Some(Command::Reproduce { .. })
         | Some(Command::Bench {
             what: BenchWhat::Rankers { .. },
-        }) => sodeep::set_job_threads(threads),
+        }) => sodeep_lab::jobs::set_job_threads(threads),
         _ => sodeep::set_threads(threads),
     }
     let result = match cli.command {
@@ -669,11 +669,11 @@ fn bench_sorters(
 ) -> Result<()> {
     let cases: Vec<String> = match cases {
         Some(c) => c.split(',').map(|s| s.trim().to_string()).collect(),
-        None => sodeep::bench::CASES.iter().map(|s| s.to_string()).collect(),
+        None => sodeep_lab::bench::CASES.iter().map(|s| s.to_string()).collect(),
     };
     let script = std::env::temp_dir().join(format!("sodeep-torch-{}.py", std::process::id()));
     std::fs::write(&script, TORCH_SCRIPT).context("cannot write the PyTorch script")?;
-    let cfg = sodeep::bench::BenchConfig {
+    let cfg = sodeep_lab::bench::BenchConfig {
         batch,
         d: len,
         reps,
@@ -687,7 +687,7 @@ fn bench_sorters(
             None
         },
     };
-    let report = sodeep::bench::bench_sorters(&cfg, |m| eprintln!("{m}"));
+    let report = sodeep_lab::bench::bench_sorters(&cfg, |m| eprintln!("{m}"));
     let _ = std::fs::remove_file(&script);
     let report = report?;
     if json {
@@ -735,8 +735,8 @@ fn bench_rankers(
     (max_len, threads): (usize, usize),
     data_dir: Option<PathBuf>,
 ) -> Result<()> {
-    use sodeep::bench::rankers::{bench_rankers, RankerBenchConfig, Section};
-    sodeep::experiment::ensure_writable(out)?;
+    use sodeep_lab::bench::rankers::{bench_rankers, RankerBenchConfig, Section};
+    sodeep_lab::experiment::ensure_writable(out)?;
     let script = std::env::temp_dir().join(format!("sodeep-rankers-{}.py", std::process::id()));
     std::fs::write(&script, TORCH_RANKERS_SCRIPT).context("cannot write the PyTorch script")?;
     let mut cfg = if quick {
@@ -756,7 +756,7 @@ fn bench_rankers(
         cfg.sections = list
             .split(',')
             .map(|s| Section::from_name(s.trim()))
-            .collect::<sodeep::Result<_>>()?;
+            .collect::<sodeep_lab::Result<_>>()?;
     }
     let command: Vec<String> = std::env::args().collect();
     let started = std::time::Instant::now();
@@ -789,7 +789,7 @@ fn parse_device(spec: &str) -> Result<candle_core::Device> {
 }
 
 fn memory_probe(case: &str, batch: usize, len: usize) -> Result<()> {
-    match sodeep::bench::step_peak_bytes(case, batch, len)? {
+    match sodeep_lab::bench::step_peak_bytes(case, batch, len)? {
         Some(bytes) => {
             println!("{bytes}");
             Ok(())
@@ -888,7 +888,7 @@ fn parse_rows(text: impl BufRead) -> Result<Vec<Vec<f32>>> {
             .split(',')
             .map(|f| f.trim().parse::<f32>())
             .collect::<std::result::Result<Vec<f32>, _>>()
-            .map_err(|e| sodeep::Error::Parse {
+            .map_err(|e| sodeep_lab::Error::Parse {
                 line: i + 1,
                 reason: format!("'{line}' is not a comma-separated list of numbers ({e})"),
             })?;
@@ -1094,22 +1094,22 @@ fn comma_list(s: &str) -> Vec<String> {
         .collect()
 }
 
-fn experiment_config(a: &ExperimentArgs) -> Result<sodeep::experiment::ExperimentConfig> {
-    use sodeep::experiment::{DataSource, ExperimentConfig, Task};
+fn experiment_config(a: &ExperimentArgs) -> Result<sodeep_lab::experiment::ExperimentConfig> {
+    use sodeep_lab::experiment::{DataSource, ExperimentConfig, Task};
     let task = Task::from_name(&a.task)?;
     let mut cfg = ExperimentConfig::new(task);
     cfg.data = match (&a.data, &a.train, &a.a, &a.b) {
         (Some(name), None, None, None) => DataSource::Builtin(name.clone()),
         (None, Some(train), None, None) => {
             let column = match task {
-                sodeep::experiment::Task::Spearman => a
+                sodeep_lab::experiment::Task::Spearman => a
                     .target
                     .clone()
                     .context("--train needs --target COL: the column to predict")?,
-                sodeep::experiment::Task::Map => a.label_prefix.clone().context(
+                sodeep_lab::experiment::Task::Map => a.label_prefix.clone().context(
                     "--train needs --label-prefix P: the prefix of the 0/1 label columns",
                 )?,
-                sodeep::experiment::Task::Retrieval => {
+                sodeep_lab::experiment::Task::Retrieval => {
                     bail!("the retrieval task takes two CSV files of paired rows: --a A.csv --b B.csv")
                 }
             };
@@ -1183,13 +1183,13 @@ fn experiment_config(a: &ExperimentArgs) -> Result<sodeep::experiment::Experimen
 fn experiment(a: ExperimentArgs) -> Result<()> {
     let cfg = experiment_config(&a)?;
     if let Some(out) = &a.out {
-        sodeep::experiment::ensure_writable(out)?;
+        sodeep_lab::experiment::ensure_writable(out)?;
     }
     let bar = spinner();
-    let result = sodeep::experiment::run(&cfg, &|line: &str| report_progress(&bar, line));
+    let result = sodeep_lab::experiment::run(&cfg, &|line: &str| report_progress(&bar, line));
     bar.finish_and_clear();
     let result = result?;
-    sodeep::experiment::maybe_write(&result, a.out.as_ref())?;
+    sodeep_lab::experiment::maybe_write(&result, a.out.as_ref())?;
     if a.json {
         println!("{}", serde_json::to_string(&result)?);
     } else {
@@ -1235,14 +1235,14 @@ fn reproduce(
     seeds: Option<usize>,
     data_dir: Option<PathBuf>,
 ) -> Result<()> {
-    let cfg = sodeep::reproduce::ReproduceConfig {
+    let cfg = sodeep_lab::reproduce::ReproduceConfig {
         quick,
         out,
         seeds,
         data_dir,
     };
     let bar = spinner();
-    let report = sodeep::reproduce::reproduce(&cfg, &|line: &str| {
+    let report = sodeep_lab::reproduce::reproduce(&cfg, &|line: &str| {
         report_progress(&bar, line);
         bar.set_message(line.to_string());
     });

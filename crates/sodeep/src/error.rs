@@ -64,68 +64,9 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// Malformed JSON in a card or data file.
-    #[error("cannot parse {path}: {source}")]
-    Json {
-        /// The file.
-        path: PathBuf,
-        /// The parser's error.
-        source: serde_json::Error,
-    },
-    /// A CSV line that cannot be read as numbers.
-    #[error("line {line}: {reason}")]
-    Parse {
-        /// 1-based line number.
-        line: usize,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A CSV cell that cannot be used, or a row of the wrong length.
-    #[error("{path}, data row {row} (line {line}), column '{column}': {reason}")]
-    Csv {
-        /// The file.
-        path: PathBuf,
-        /// 1-based data row (the header is not counted).
-        row: usize,
-        /// 1-based line of the file (the header is line 1).
-        line: usize,
-        /// The column's header name.
-        column: String,
-        /// What is wrong and what to do.
-        reason: String,
-    },
-    /// A column asked for by name that the file's header lacks.
-    #[error("{path} has no column '{column}' (its columns: {known})")]
-    UnknownColumn {
-        /// The file.
-        path: PathBuf,
-        /// The name asked for.
-        column: String,
-        /// The header's names, comma-separated.
-        known: String,
-    },
-    /// A dataset that cannot be used as a whole (too few rows, mismatched sizes, ...).
-    #[error("dataset error: {0}")]
-    Data(String),
-    /// The data fetch script failed; nothing was loaded.
-    #[error("cannot fetch data into {dir}: {reason}")]
-    Fetch {
-        /// The data folder the script was filling.
-        dir: PathBuf,
-        /// The script's error output and what to install or do instead.
-        reason: String,
-    },
     /// An error inside candle (shape mismatch, dtype, ...).
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
-    /// Plot rendering failed.
-    #[error("cannot draw plot {path}: {reason}")]
-    Plot {
-        /// The output file.
-        path: PathBuf,
-        /// The backend's message.
-        reason: String,
-    },
 }
 
 /// Shorthand for results of this crate.
@@ -138,6 +79,17 @@ impl Error {
             action,
             path: path.into(),
             source,
+        }
+    }
+}
+
+/// Lets `?` pass a `sodeep` error out of code that returns candle's `Result`, such as a
+/// `candle_nn::Module`'s `forward`. Candle's own errors come back unwrapped.
+impl From<Error> for candle_core::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Candle(inner) => inner,
+            other => candle_core::Error::wrap(other),
         }
     }
 }

@@ -21,12 +21,9 @@
 
 #![warn(missing_docs)]
 
-pub mod bench;
 pub mod checkpoint;
-pub mod data;
 pub mod error;
 pub mod eval;
-pub mod experiment;
 pub mod export;
 pub mod host;
 pub mod kernels;
@@ -37,8 +34,6 @@ pub mod rank;
 pub mod ranker;
 pub mod registry;
 pub mod relax;
-pub mod report;
-pub mod reproduce;
 pub mod sorter;
 pub mod synthetic;
 pub mod torch_import;
@@ -56,21 +51,6 @@ pub fn set_threads(n: usize) {
     // SAFETY-free in edition 2021; done before other threads read the environment.
     std::env::set_var("RAYON_NUM_THREADS", n.to_string());
     std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
-    let _ = rayon_pool(n);
-}
-
-/// Sets up `n` threads for running whole jobs side by side (the experiments): rayon's pool
-/// gets `n` threads, one job each, while everything inside a job (candle's matrix products
-/// and elementwise pool, the fused kernels) runs on that job's thread alone.
-///
-/// candle 0.11 serialises its elementwise kernels through one global pool behind a lock, with
-/// spinning workers; jobs that share it wait on each other (retrieval, 2 seeds on 2 cores:
-/// 70 s in one process, against 34 s as two processes). Call it before any tensor work.
-pub fn set_job_threads(n: usize) {
-    let n = n.max(1);
-    // candle and the fused kernels read these; rayon's pool below is sized explicitly
-    std::env::set_var("RAYON_NUM_THREADS", "1");
-    std::env::set_var("CANDLE_NUM_THREADS", "1");
     let _ = rayon_pool(n);
 }
 

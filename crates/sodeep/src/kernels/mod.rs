@@ -5,6 +5,7 @@
 pub(crate) mod adam;
 pub mod batchnorm;
 pub mod conv;
+pub mod dense;
 pub mod gru;
 pub mod lstm;
 pub(crate) mod simd;

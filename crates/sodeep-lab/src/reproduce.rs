@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::eval::{evaluate, rank_sweep, EvalConfig};
+use sodeep::eval::{evaluate, rank_sweep, EvalConfig};
 use crate::experiment::{self, DataSource, ExperimentConfig, ExperimentResult, Task};
 use crate::report::plot_rank_sweep;
-use crate::sorter::Sorter;
-use crate::synthetic::Distribution;
+use sodeep::sorter::Sorter;
+use sodeep::synthetic::Distribution;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -142,7 +142,7 @@ pub fn reproduce(cfg: &ReproduceConfig, progress: &(dyn Fn(&str) + Sync)) -> Res
     }
     let _ = writeln!(md, "\nTotal time: {:.0} s.", start.elapsed().as_secs_f64());
     let path = cfg.out.join("report.md");
-    crate::checkpoint::write_atomic(&path, md.as_bytes())?;
+    sodeep::checkpoint::write_atomic(&path, md.as_bytes())?;
     Ok(path)
 }
 
@@ -158,7 +158,7 @@ fn run_one(
 }
 
 fn sorter_table(samples: usize, progress: &(dyn Fn(&str) + Sync)) -> Result<String> {
-    let mut specs: Vec<String> = crate::registry::list()
+    let mut specs: Vec<String> = sodeep::registry::list()
         .into_iter()
         .map(|l| l.name.to_string())
         .collect();

@@ -11,10 +11,10 @@ use std::time::Instant;
 use candle_core::{Device, Tensor, Var};
 use serde::Serialize;
 
-use crate::checkpoint::SorterCard;
+use sodeep::checkpoint::SorterCard;
 use crate::error::{Error, Result};
-use crate::optim::{Adam, AdamConfig};
-use crate::sorter::{init_sorter, Arch, Sorter, SorterConfig};
+use sodeep::optim::{Adam, AdamConfig};
+use sodeep::sorter::{init_sorter, Arch, Sorter, SorterConfig};
 
 pub mod rankers;
 
@@ -80,7 +80,7 @@ pub struct BenchReport {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub memory: BTreeMap<String, MemoryResult>,
     /// The machine and the kernels it ran (figures from different hosts are not comparable).
-    pub host: crate::host::Host,
+    pub host: sodeep::host::Host,
 }
 
 /// Growth of the peak resident set size during one step, each side in a fresh process.
@@ -118,7 +118,7 @@ fn rust_case(case: &str, batch: usize, d: usize) -> Result<Step> {
         let mut adam = Adam::new(&varmap, AdamConfig::default())?;
         return Ok(Box::new(move || {
             let loss = (net.forward_t(&x, true)? - &target)?.abs()?.mean_all()?;
-            adam.step(&loss.backward()?, 1e-3)
+            Ok(adam.step(&loss.backward()?, 1e-3)?)
         }));
     }
     // a frozen sorter: weights as constants
@@ -389,6 +389,6 @@ pub fn bench_sorters(cfg: &BenchConfig, mut log: impl FnMut(&str)) -> Result<Ben
         d: cfg.d,
         threads: cfg.threads,
         reps: cfg.reps,
-        host: crate::host::Host::detect(),
+        host: sodeep::host::Host::detect(),
     })
 }

@@ -15,7 +15,7 @@
 //!   on the seed only), the same training sets, steps and learning-rate schedule. The loss is
 //!   [`SpearmanLoss`] with one list id per set: the mean squared difference between
 //!   `ranker.rank(scores of the set)` and the exact SoDeep ranks of the true values. It applies
-//!   the [`crate::ranker::Grouping`] rule, so a learned sorter of fixed length d ≠ n sees each
+//!   the [`sodeep::ranker::Grouping`] rule, so a learned sorter of fixed length d ≠ n sees each
 //!   set padded to d (or cut into chunks of d). AdamW with a cosine-decayed learning rate.
 //! * **Evaluation.** `test_sets` sets of n numbers from the test pool (the same sets for every
 //!   ranker, drawn from a fixed seed): **exact match**, the fraction of sets whose argsort of
@@ -25,7 +25,7 @@
 //!   evaluation: only the CNN's hard argsort is scored.
 //!
 //! Jobs (ranker × n × seed) are independent and run side by side like the other experiments
-//! (one job per rayon thread, single-threaded inside: call [`crate::set_job_threads`] first),
+//! (one job per rayon thread, single-threaded inside: call [`crate::jobs::set_job_threads`] first),
 //! longest first. The same seeds give the same numbers on the same build and machine; training
 //! is chaotic, though, so float-level differences (another build, another CPU) move a result by
 //! a few points, about as much as another seed does.
@@ -76,12 +76,13 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{mean_sd, run_jobs};
+use super::mean_sd;
+use crate::jobs::run_jobs;
 use crate::data::{mnist, Matrix};
 use crate::error::{Error, Result};
-use crate::kernels::{self, Mat};
-use crate::loss::{SpearmanConfig, SpearmanLoss};
-use crate::ranker::Ranker;
+use sodeep::kernels::dense::{dense, Gather};
+use sodeep::loss::{SpearmanConfig, SpearmanLoss};
+use sodeep::ranker::Ranker;
 
 /// Digits per number.
 pub const DIGITS: usize = 4;
@@ -481,7 +482,7 @@ impl DigitCnn {
         gather: Option<Gather>,
     ) -> Result<Tensor> {
         let (w, b) = &self.layers[layer];
-        dense(x, w.as_tensor(), b.as_tensor(), relu, gather)
+        Ok(dense(x, w.as_tensor(), b.as_tensor(), relu, gather)?)
     }
 
     /// One score per number; `images` holds the digit images (rows of 784 pixels in [0, 1])
@@ -539,224 +540,6 @@ impl DigitCnn {
         Ok(self
             .dense(4, &hidden, false, None)?
             .reshape(numbers.len())?)
-    }
-}
-
-/// Patches gathered from the rows of a layer's input: patch `r` is the concatenation of input
-/// rows `index[r·taps .. (r+1)·taps]` (an im2col without copying the input first).
-#[derive(Debug, Clone)]
-struct Gather {
-    index: Arc<Vec<u32>>,
-    taps: usize,
-}
-
-/// `relu(P·w + b)` (or without the ReLU), where `P` is `x` itself or, with a [`Gather`], the
-/// patches gathered from the rows of `x`; `w` is `K × C` with `K` the patch width, `b` is `C`.
-///
-/// One candle op with a hand-written backward pass. candle's own composition (index_select,
-/// matmul, broadcast add, ReLU) spent more time in elementwise passes than in the matrix
-/// products: the bias gradient is a strided reduction, the ReLU gradient four passes, and every
-/// intermediate gradient a zero-filled buffer plus an add. Here the forward pass is one gather,
-/// one GEMM and one pass; the backward pass one pass, two GEMMs and a scatter-add, and skips
-/// the input gradient when the input needs none (the pixel patches). Same results as the
-/// composition up to float rounding; half the time of a training step.
-fn dense(x: &Tensor, w: &Tensor, b: &Tensor, relu: bool, gather: Option<Gather>) -> Result<Tensor> {
-    Ok(x.contiguous()?
-        .apply_op3(&w.contiguous()?, &b.contiguous()?, Dense { relu, gather })?)
-}
-
-struct Dense {
-    relu: bool,
-    gather: Option<Gather>,
-}
-
-/// Sizes of one [`Dense`] call: patches, patch width, outputs, input rows and width.
-#[derive(Debug, Clone, Copy)]
-struct DenseDims {
-    n: usize,
-    k: usize,
-    c: usize,
-    rows: usize,
-    width: usize,
-}
-
-impl Dense {
-    fn dims(&self, x: &[usize], w: &[usize], b: &[usize]) -> candle_core::Result<DenseDims> {
-        let ([rows, width], [k, c], [bc]) = (x, w, b) else {
-            candle_core::bail!("digit sort dense layer: bad shapes x {x:?}, w {w:?}, b {b:?}")
-        };
-        let n = match &self.gather {
-            None => *rows,
-            Some(g) => g.index.len() / g.taps.max(1),
-        };
-        let k_expected = self.gather.as_ref().map_or(*width, |g| g.taps * width);
-        if *k != k_expected || c != bc {
-            candle_core::bail!("digit sort dense layer: bad shapes x {x:?}, w {w:?}, b {b:?}");
-        }
-        if let Some(g) = &self.gather {
-            if g.index.iter().any(|&i| i as usize >= *rows) {
-                candle_core::bail!("digit sort dense layer: a gather index is out of range");
-            }
-        }
-        Ok(DenseDims {
-            n,
-            k: *k,
-            c: *c,
-            rows: *rows,
-            width: *width,
-        })
-    }
-
-    /// The patch matrix `N × K`: `x` itself, or gathered.
-    fn patches<'a>(&self, x: &'a [f32], d: DenseDims) -> std::borrow::Cow<'a, [f32]> {
-        match &self.gather {
-            None => std::borrow::Cow::Borrowed(x),
-            Some(g) => {
-                let mut p = Vec::with_capacity(d.n * d.k);
-                for &i in g.index.iter() {
-                    p.extend_from_slice(&x[i as usize * d.width..][..d.width]);
-                }
-                std::borrow::Cow::Owned(p)
-            }
-        }
-    }
-}
-
-/// Runs `f` on the contiguous f32 data of `t` without copying it.
-fn with_data<R>(
-    t: &Tensor,
-    f: impl FnOnce(&[f32]) -> candle_core::Result<R>,
-) -> candle_core::Result<R> {
-    let (storage, layout) = t.storage_and_layout();
-    match &*storage {
-        candle_core::Storage::Cpu(cpu) => f(kernels::slice(cpu, layout, "digit sort tensor")?),
-        _ => candle_core::bail!("digit sort: CPU tensors only"),
-    }
-}
-
-impl candle_core::CustomOp3 for Dense {
-    fn name(&self) -> &'static str {
-        "digit-sort-dense"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &candle_core::CpuStorage,
-        l1: &candle_core::Layout,
-        s2: &candle_core::CpuStorage,
-        l2: &candle_core::Layout,
-        s3: &candle_core::CpuStorage,
-        l3: &candle_core::Layout,
-    ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
-        let d = self.dims(l1.dims(), l2.dims(), l3.dims())?;
-        let x = kernels::slice(s1, l1, "dense input")?;
-        let w = kernels::slice(s2, l2, "dense weights")?;
-        let b = kernels::slice(s3, l3, "dense bias")?;
-        let p = self.patches(x, d);
-        let mut y = vec![0f32; d.n * d.c];
-        // SAFETY: p is N × K, w is K × C and y is N × C, all row-major and distinct.
-        unsafe {
-            kernels::gemm(
-                d.n,
-                d.c,
-                d.k,
-                (y.as_mut_ptr(), d.c),
-                false,
-                Mat::rows(&p, d.k),
-                Mat::rows(w, d.c),
-            );
-        }
-        for row in y.chunks_exact_mut(d.c.max(1)) {
-            for (v, bias) in row.iter_mut().zip(b) {
-                *v += bias;
-                if self.relu && *v < 0.0 {
-                    *v = 0.0;
-                }
-            }
-        }
-        Ok((candle_core::CpuStorage::F32(y), (d.n, d.c).into()))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        b: &Tensor,
-        y: &Tensor,
-        dy: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let d = self.dims(x.dims(), w.dims(), b.dims())?;
-        let dev = &Device::Cpu;
-        // the gradient of the pre-activation: dy where the ReLU passed, else 0
-        let mut g: Vec<f32> = dy.flatten_all()?.to_vec1()?;
-        if self.relu {
-            with_data(y, |yv| {
-                for (gi, yi) in g.iter_mut().zip(yv) {
-                    if *yi <= 0.0 {
-                        *gi = 0.0;
-                    }
-                }
-                Ok(())
-            })?;
-        }
-        let db = kernels::column_sums(&g, d.c.max(1));
-        let mut dw = vec![0f32; d.k * d.c];
-        with_data(x, |xv| {
-            let p = self.patches(xv, d);
-            // SAFETY: dW = Pᵀ·g is K × C from P (N × K) and g (N × C).
-            unsafe {
-                kernels::gemm(
-                    d.k,
-                    d.c,
-                    d.n,
-                    (dw.as_mut_ptr(), d.c),
-                    false,
-                    Mat::rows(&p, d.k).t(),
-                    Mat::rows(&g, d.c),
-                );
-            }
-            Ok(())
-        })?;
-        let dx = if x.track_op() {
-            let mut dp = vec![0f32; d.n * d.k];
-            with_data(w, |wv| {
-                // SAFETY: dP = g·wᵀ is N × K from g (N × C) and w (K × C).
-                unsafe {
-                    kernels::gemm(
-                        d.n,
-                        d.k,
-                        d.c,
-                        (dp.as_mut_ptr(), d.k),
-                        false,
-                        Mat::rows(&g, d.c),
-                        Mat::rows(wv, d.c).t(),
-                    );
-                }
-                Ok(())
-            })?;
-            let dx = match &self.gather {
-                None => dp,
-                Some(gather) => {
-                    // each patch slot adds its gradient back to the input row it came from
-                    let mut dx = vec![0f32; d.rows * d.width];
-                    for (&i, src) in gather.index.iter().zip(dp.chunks_exact(d.width)) {
-                        let dst = &mut dx[i as usize * d.width..][..d.width];
-                        for (a, v) in dst.iter_mut().zip(src) {
-                            *a += v;
-                        }
-                    }
-                    dx
-                }
-            };
-            Some(Tensor::from_vec(dx, (d.rows, d.width), dev)?)
-        } else {
-            None
-        };
-        Ok((
-            dx,
-            Some(Tensor::from_vec(dw, (d.k, d.c), dev)?),
-            Some(Tensor::from_vec(db, d.c, dev)?),
-        ))
     }
 }
 
@@ -1274,72 +1057,9 @@ mod tests {
         assert!(sample_numbers(&[], 1, &mut rng).is_err());
     }
 
-    /// The fused layer against candle's own ops, forward and gradients, with and without the
-    /// conv2 gather.
-    #[test]
-    fn fused_dense_matches_candle() {
-        let dev = Device::Cpu;
-        let wave =
-            |n: usize, f: f32| -> Vec<f32> { (0..n).map(|i| (i as f32 * f).sin()).collect() };
-        let count = 2;
-        let (rows, width, c) = (count * C1_OUT * C1_OUT, 3, 4);
-        let x = Var::from_vec(wave(rows * width, 0.37), (rows, width), &dev).unwrap();
-        for gathered in [false, true] {
-            let k = if gathered { K2 * K2 * width } else { width };
-            let n = if gathered {
-                count * C2_OUT * C2_OUT
-            } else {
-                rows
-            };
-            let w = Var::from_vec(wave(k * c, 0.91), (k, c), &dev).unwrap();
-            let b = Var::from_vec(wave(c, 1.7), c, &dev).unwrap();
-            let t = Tensor::from_vec(wave(n * c, 1.3), (n, c), &dev).unwrap();
-            let index = conv2_gather_index(count);
-            let gather = gathered.then(|| Gather {
-                index: Arc::new(index.clone()),
-                taps: K2 * K2,
-            });
-            let fused = dense(x.as_tensor(), w.as_tensor(), b.as_tensor(), true, gather).unwrap();
-            let p = if gathered {
-                let idx = Tensor::from_vec(index, n * K2 * K2, &dev).unwrap();
-                x.as_tensor()
-                    .index_select(&idx, 0)
-                    .unwrap()
-                    .reshape((n, k))
-                    .unwrap()
-            } else {
-                x.as_tensor().clone()
-            };
-            let plain = p
-                .matmul(w.as_tensor())
-                .unwrap()
-                .broadcast_add(b.as_tensor())
-                .unwrap()
-                .relu()
-                .unwrap();
-            let close = |a: &Tensor, b: &Tensor, what: &str| {
-                let d: f32 = (a - b)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .max_all()
-                    .unwrap()
-                    .to_scalar()
-                    .unwrap();
-                assert!(d < 1e-4, "gather {gathered}, {what}: max difference {d}");
-            };
-            close(&fused, &plain, "forward");
-            let gf = (fused * &t).unwrap().sum_all().unwrap().backward().unwrap();
-            let gp = (plain * &t).unwrap().sum_all().unwrap().backward().unwrap();
-            for (v, what) in [(&x, "dx"), (&w, "dw"), (&b, "db")] {
-                close(gf.get(v).unwrap(), gp.get(v).unwrap(), what);
-            }
-        }
-    }
-
     #[test]
     fn bad_settings_and_rankers_are_errors_before_any_work() {
-        let ranker: Arc<dyn Ranker> = crate::ranker::parse("softrank:eps=0.1").unwrap();
+        let ranker: Arc<dyn Ranker> = sodeep::ranker::parse("softrank:eps=0.1").unwrap();
         let rankers = vec![("softrank".to_string(), ranker.clone())];
         // a data folder without MNIST: reaching it would be a different error
         let nowhere = DigitSortConfig {
@@ -1463,7 +1183,7 @@ mod tests {
             data_dir: Some(dir),
             ..DigitSortConfig::quick()
         };
-        let ranker: Arc<dyn Ranker> = crate::ranker::parse("softrank:eps=0.1").unwrap();
+        let ranker: Arc<dyn Ranker> = sodeep::ranker::parse("softrank:eps=0.1").unwrap();
         let r = run_digit_sort(&cfg, &[("softrank".into(), ranker)], &|_| {}).unwrap();
         let cell = &r.rankers["softrank"][&3];
         assert!(cell.errors.is_empty(), "{:?}", cell.errors);

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
 use crate::error::{Error, Result};
-use crate::eval::RankSweep;
+use sodeep::eval::RankSweep;
 
 fn ensure_font() {
     static ONCE: Once = Once::new();

@@ -12,7 +12,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use sodeep::experiment::digit_sort::{run_digit_sort, DigitSortConfig};
+use sodeep_lab::experiment::digit_sort::{run_digit_sort, DigitSortConfig};
 use sodeep::Ranker;
 
 /// Keeps freed memory in glibc's heap: by default every large tensor buffer is a fresh mmap,
@@ -96,7 +96,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .map(|n| n.get())
         .unwrap_or(1);
     // one job per core, each single-threaded inside
-    sodeep::set_job_threads(threads);
+    sodeep_lab::jobs::set_job_threads(threads);
     let rankers: Vec<(String, Arc<dyn Ranker>)> = specs
         .iter()
         .map(|s| Ok((s.clone(), sodeep::ranker::parse(s)?)))

@@ -1,11 +1,11 @@
-//! Tests of `sodeep::data`: built-in datasets, MNIST file parsing, CSV loading and composed tasks.
+//! Tests of `sodeep_lab::data`: built-in datasets, MNIST file parsing, CSV loading and composed tasks.
 //! None needs the network; the one that fetches real MNIST is `#[ignore]`d.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use sodeep::data::{builtin, compose, csv, digits, mnist, Matrix};
-use sodeep::Error;
+use sodeep_lab::data::{builtin, compose, csv, digits, mnist, Matrix};
+use sodeep_lab::Error;
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
@@ -13,7 +13,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn err_text<T: std::fmt::Debug>(r: sodeep::Result<T>) -> (Error, String) {
+fn err_text<T: std::fmt::Debug>(r: sodeep_lab::Result<T>) -> (Error, String) {
     let e = r.expect_err("expected an error");
     let text = e.to_string();
     (e, text)

@@ -17,8 +17,8 @@ use super::{
 };
 use crate::data::{builtin, csv, Matrix, Regression};
 use crate::error::{Error, Result};
-use crate::loss::{AuxKind, AuxTerm, SpearmanConfig, SpearmanLoss};
-use crate::metrics::spearman;
+use sodeep::loss::{AuxKind, AuxTerm, SpearmanConfig, SpearmanLoss};
+use sodeep::metrics::spearman;
 
 /// Loads the data and splits it for every seed.
 pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
@@ -201,7 +201,7 @@ impl SeedData for SpearmanSeed {
                     (LossKind::L1, _) => Ok((pred - y)?.abs()?.mean_all()?),
                     (LossKind::Rank(_), Some(l)) => {
                         l.set_epoch(epoch);
-                        l.forward(&pred, &y)
+                        Ok(l.forward(&pred, &y)?)
                     }
                     (other, _) => Err(Error::InvalidArgument(format!(
                         "loss {other:?} does not apply to the spearman task"

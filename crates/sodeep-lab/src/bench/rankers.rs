@@ -15,8 +15,8 @@ use serde::Serialize;
 use super::{median, TorchWorker};
 use crate::error::{Error, Result};
 use crate::experiment::digit_sort::{run_digit_sort, DigitSortCell, DigitSortConfig};
-use crate::ranker::{parse, Ranker};
-use crate::synthetic::{generate, Distribution};
+use sodeep::ranker::{parse, Ranker};
+use sodeep::synthetic::{generate, Distribution};
 
 /// The parts of the benchmark, in run order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -315,7 +315,7 @@ pub fn time_ranker(ranker: &dyn Ranker, batch: usize, n: usize, min_time: f64) -
     let x = generate(Distribution::Normal, &mut rng, batch, n).scores;
     let x = Tensor::from_vec(x, (batch, n), &Device::Cpu)?;
     let w = Tensor::randn(0f32, 1.0, (batch, n), &Device::Cpu)?;
-    let fwd_s = time_calls(min_time, || timed(|| ranker.rank(&x).map(|_| ())))?;
+    let fwd_s = time_calls(min_time, || timed(|| Ok(ranker.rank(&x).map(|_| ())?)))?;
     let xv = Var::from_tensor(&x)?;
     let fwdbwd_s = time_calls(min_time, || {
         timed(|| {

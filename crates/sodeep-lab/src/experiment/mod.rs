@@ -29,9 +29,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::jobs::run_jobs;
 use crate::error::{Error, Result};
-use crate::ranker::{FineTuned, Ranker, Standardized};
-use crate::sorter::Sorter;
+use sodeep::ranker::{FineTuned, Ranker, Standardized};
+use sodeep::sorter::Sorter;
 
 /// The experiments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,7 +202,7 @@ impl ExperimentConfig {
             Task::Retrieval => (10, vec![3e-3], 256),
         };
         let sorters = match task {
-            Task::Spearman => crate::registry::list()
+            Task::Spearman => sodeep::registry::list()
                 .into_iter()
                 .map(|l| l.name.to_string())
                 .collect(),
@@ -350,7 +351,7 @@ pub struct RunRanker {
 }
 
 impl RunRanker {
-    /// Builds `spec` (a sorter or an analytic ranker, see [`crate::ranker::parse`]) with the
+    /// Builds `spec` (a sorter or an analytic ranker, see [`sodeep::ranker::parse`]) with the
     /// remedies applied; each run gets its own copy.
     pub fn build(spec: &str, remedies: Remedies, seed: u64) -> Result<Self> {
         let learned = Sorter::load(spec).ok().filter(|s| s.d().is_some());
@@ -360,7 +361,7 @@ impl RunRanker {
                 (t.clone(), Some(t))
             }
             Some(sorter) => (Arc::new(sorter), None),
-            None => (crate::ranker::parse(spec)?, None),
+            None => (sodeep::ranker::parse(spec)?, None),
         };
         let ranker: Arc<dyn Ranker> = if remedies.align {
             Arc::new(Standardized(base))
@@ -650,43 +651,6 @@ pub fn best_over_lrs(
     best.ok_or_else(|| Error::InvalidArgument("no learning rate to try".into()))
 }
 
-/// Runs `f` on every job, on as many plain threads as rayon's pool has, and returns the
-/// results in job order (the first error wins).
-///
-/// Not rayon's `par_iter`: a whole training run is far too coarse for work stealing, and a
-/// worker that waits inside one of candle's parallel kernels would steal and run another
-/// whole training run (retrieval, 2 seeds on 2 cores: 67 s in one process against 34 s as two
-/// processes).
-pub(crate) fn run_jobs<J: Sync, R: Send>(
-    jobs: &[J],
-    f: impl Fn(&J) -> Result<R> + Sync,
-) -> Result<Vec<R>> {
-    let workers = rayon::current_num_threads().clamp(1, jobs.len().max(1));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: Vec<std::sync::Mutex<Option<Result<R>>>> =
-        jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= jobs.len() {
-                    break;
-                }
-                let r = f(&jobs[i]);
-                *slots[i].lock().expect("job slot") = Some(r);
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .map(|m| {
-            m.into_inner()
-                .expect("job slot")
-                .expect("every job ran (the workers exhaust the queue)")
-        })
-        .collect()
-}
-
 /// A task's data, split per seed.
 pub struct Prepared {
     /// Dataset name.
@@ -790,7 +754,7 @@ impl ExperimentResult {
             path: dir.join("results.json"),
             source: e,
         })?;
-        crate::checkpoint::write_atomic(&dir.join("results.json"), json.as_bytes())?;
+        sodeep::checkpoint::write_atomic(&dir.join("results.json"), json.as_bytes())?;
         let series: Vec<(String, Vec<f64>)> = self
             .results
             .iter()

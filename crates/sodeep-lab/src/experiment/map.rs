@@ -19,8 +19,8 @@ use super::{
 };
 use crate::data::{compose, csv, digits, Matrix, MultiLabel};
 use crate::error::{Error, Result};
-use crate::loss::{bce_with_logits, MapConfig, MapLoss};
-use crate::metrics::mean_average_precision;
+use sodeep::loss::{bce_with_logits, MapConfig, MapLoss};
+use sodeep::metrics::mean_average_precision;
 
 /// Composite training examples per seed (before the validation split).
 pub const TRAIN_EXAMPLES: usize = 3000;

@@ -1,6 +1,6 @@
 //! The experiments train for real: the baselines clear the sanity floors on short runs.
 
-use sodeep::experiment::{self, parse_loss, ExperimentConfig, LossKind, Task};
+use sodeep_lab::experiment::{self, parse_loss, ExperimentConfig, LossKind, Task};
 
 fn quiet(_: &str) {}
 

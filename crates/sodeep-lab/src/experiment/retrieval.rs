@@ -20,8 +20,8 @@ use super::{
 };
 use crate::data::{compose, csv, mnist, Paired};
 use crate::error::{Error, Result};
-use crate::loss::{RecallConfig, RecallLoss, VseHingeLoss};
-use crate::metrics::{median_rank, positive_ranks, recall_at_k};
+use sodeep::loss::{RecallConfig, RecallLoss, VseHingeLoss};
+use sodeep::metrics::{median_rank, positive_ranks, recall_at_k};
 
 /// Pairs per test fold.
 pub const FOLD: usize = 1000;
@@ -197,7 +197,7 @@ impl Towers {
                         * cfg.base_weight)?
                         + (l.forward(&sim)? * cfg.rank_weight)?)?),
                     Some(l) => Ok((l.forward(&sim)? * cfg.rank_weight)?),
-                    None => hinge.forward(&sim),
+                    None => Ok(hinge.forward(&sim)?),
                 }
             },
             |_| ranker.as_ref().map_or(Ok(()), |r| r.end_epoch()),
