@@ -10,10 +10,10 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use sodeep::checkpoint::write_atomic;
 use sodeep::eval::{evaluate, rank_sweep, EvalConfig, EvalReport};
-use sodeep_lab::report::plot_rank_sweep;
 use sodeep::synthetic::Distribution;
 use sodeep::train::{train_sorter, TrainConfig};
 use sodeep::{Arch, Sorter, SorterConfig};
+use sodeep_lab::report::plot_rank_sweep;
 
 #[derive(Parser)]
 #[command(
@@ -669,7 +669,10 @@ fn bench_sorters(
 ) -> Result<()> {
     let cases: Vec<String> = match cases {
         Some(c) => c.split(',').map(|s| s.trim().to_string()).collect(),
-        None => sodeep_lab::bench::CASES.iter().map(|s| s.to_string()).collect(),
+        None => sodeep_lab::bench::CASES
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
     };
     let script = std::env::temp_dir().join(format!("sodeep-torch-{}.py", std::process::id()));
     std::fs::write(&script, TORCH_SCRIPT).context("cannot write the PyTorch script")?;
@@ -899,7 +902,7 @@ fn parse_rows(text: impl BufRead) -> Result<Vec<Vec<f32>>> {
 
 fn rank(spec: &str, kind: &str, input: Option<&Path>, output: Option<&Path>) -> Result<()> {
     let what: sodeep::ranker::RowOutput = kind.parse()?;
-    let ranker = sodeep::ranker::parse(spec)?;
+    let ranker = sodeep::spec::parse(spec)?;
     let rows = match input {
         Some(p) => {
             let f =

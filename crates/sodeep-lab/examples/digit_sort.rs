@@ -5,15 +5,15 @@
 //!     [--ns 3,5] [--steps N] [--sets N] [--test-sets N] [--seeds N] [--lr X] [--json FILE]
 //! ```
 //!
-//! Rankers are specs of `sodeep::ranker::parse` (default `softrank:eps=0.1`); the quick
+//! Rankers are specs of `sodeep::spec::parse` (default `softrank:eps=0.1`); the quick
 //! protocol runs unless `--full` is given, and the other flags override its settings. MNIST
 //! must be in `~/.cache/sodeep/data` (or `$SODEEP_DATA_DIR`), or is fetched once.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use sodeep_lab::experiment::digit_sort::{run_digit_sort, DigitSortConfig};
 use sodeep::Ranker;
+use sodeep_lab::experiment::digit_sort::{run_digit_sort, DigitSortConfig};
 
 /// Keeps freed memory in glibc's heap: by default every large tensor buffer is a fresh mmap,
 /// and faulting its pages back in costs a third of a training step (the `sodeep` CLI gets the
@@ -99,7 +99,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     sodeep_lab::jobs::set_job_threads(threads);
     let rankers: Vec<(String, Arc<dyn Ranker>)> = specs
         .iter()
-        .map(|s| Ok((s.clone(), sodeep::ranker::parse(s)?)))
+        .map(|s| Ok((s.clone(), sodeep::spec::parse(s)?)))
         .collect::<sodeep::Result<_>>()?;
     let result = run_digit_sort(&cfg, &rankers, &|line| eprintln!("{line}"))?;
     println!("{}", result.table());

@@ -23,7 +23,9 @@ pub fn set_job_threads(n: usize) {
     std::env::set_var("RAYON_NUM_THREADS", "1");
     std::env::set_var("CANDLE_NUM_THREADS", "1");
     // an error means the pool was built already (by an earlier call): it keeps its size
-    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global();
 }
 
 /// Runs `f` on every job, on as many plain threads as rayon's pool has, and returns the
@@ -62,4 +64,3 @@ pub fn run_jobs<J: Sync, R: Send>(
         })
         .collect()
 }
-

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::error::{Error, Result};
-use sodeep::eval::{evaluate, rank_sweep, EvalConfig};
 use crate::experiment::{self, DataSource, ExperimentConfig, ExperimentResult, Task};
 use crate::report::plot_rank_sweep;
+use sodeep::eval::{evaluate, rank_sweep, EvalConfig};
 use sodeep::sorter::Sorter;
 use sodeep::synthetic::Distribution;
 

@@ -9,7 +9,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sodeep::loss::{SpearmanConfig, SpearmanLoss};
 use sodeep::metrics::spearman;
-use sodeep::ranker::{parse, soft_argsort, soft_top_k};
+use sodeep::ranker::{soft_argsort, soft_top_k};
+use sodeep::spec::parse;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut specs: Vec<String> = std::env::args().skip(1).collect();

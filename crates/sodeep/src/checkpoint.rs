@@ -4,16 +4,15 @@
 //! A folder is replaced atomically: it is written whole under a temporary name, then swapped in
 //! by renames, so a kill at any moment leaves the previous folder (or the new one) readable.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use serde::{Deserialize, Serialize};
 
+use crate::card::SorterCard;
 use crate::error::{Error, Result};
-use crate::sorter::SorterConfig;
 
 /// Weights file name in a sorter folder.
 pub const WEIGHTS_FILE: &str = "sorter.safetensors";
@@ -21,95 +20,6 @@ pub const WEIGHTS_FILE: &str = "sorter.safetensors";
 pub const CARD_FILE: &str = "sorter.json";
 /// Optimiser state file name in a training checkpoint.
 pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
-
-/// How a sorter was trained (written by `train-sorter`, kept by the model cards).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TrainingRecord {
-    /// Steps done.
-    pub step: usize,
-    /// Mean L1 on the validation set at this step.
-    pub val_l1: f64,
-    /// Validation L1 per distribution name.
-    pub val_l1_by_distribution: BTreeMap<String, f64>,
-    /// Best validation L1 so far, and the step it was reached at.
-    pub best_val_l1: f64,
-    /// Step of `best_val_l1`.
-    pub best_step: usize,
-    /// Training seed (weights and batches).
-    pub seed: u64,
-    /// Vectors per step.
-    pub batch: usize,
-    /// Base learning rate.
-    pub lr: f64,
-    /// The learning rate halves every this many steps (0: never).
-    pub lr_halve_every: usize,
-    /// Checkpoint period.
-    pub save_every: usize,
-    /// Validation set size.
-    pub val_samples: usize,
-    /// Validation set seed.
-    pub val_seed: u64,
-    /// Training distribution name.
-    pub distribution: String,
-    /// Threads used by the last run.
-    pub threads: usize,
-    /// Training wall time so far, all runs together.
-    pub wall_seconds: f64,
-    /// Vectors per second of the last run.
-    pub vectors_per_second: f64,
-    /// Description of the machine of the last run.
-    pub machine: String,
-    /// The learning curve: `(step, wall seconds, validation L1)` at every validation.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub curve: Vec<(usize, f64, f64)>,
-}
-
-/// A sorter's card: what it is, and how it was made.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SorterCard {
-    /// Architecture and sizes.
-    #[serde(flatten)]
-    pub config: SorterConfig,
-    /// Trainable parameters.
-    pub parameters: usize,
-    /// Storage dtype of the weights file.
-    #[serde(default = "default_dtype")]
-    pub dtype: String,
-    /// Version of `sodeep` that wrote the card.
-    pub crate_version: String,
-    /// Training record, for trained sorters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub training: Option<TrainingRecord>,
-    /// Evaluation figures (model cards of shipped sorters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evaluation: Option<serde_json::Value>,
-    /// Where the weights came from, when not trained here (e.g. `import-torch`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    /// Free-form remarks.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notes: Option<String>,
-}
-
-fn default_dtype() -> String {
-    "f32".into()
-}
-
-impl SorterCard {
-    /// A bare card for `config` with `parameters` weights.
-    pub fn new(config: SorterConfig, parameters: usize) -> Self {
-        Self {
-            config,
-            parameters,
-            dtype: default_dtype(),
-            crate_version: env!("CARGO_PKG_VERSION").to_string(),
-            training: None,
-            evaluation: None,
-            source: None,
-            notes: None,
-        }
-    }
-}
 
 /// The folder to read for `dir`: itself, or the previous version left by an interrupted swap.
 pub fn resolve_dir(dir: &Path) -> Option<PathBuf> {

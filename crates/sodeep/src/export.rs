@@ -6,7 +6,8 @@ use std::path::Path;
 
 use candle_core::{DType, Tensor};
 
-use crate::checkpoint::{load_sorter_files, save_sorter_dir, SorterCard, SorterFiles};
+use crate::card::SorterCard;
+use crate::checkpoint::{load_sorter_files, save_sorter_dir, SorterFiles};
 use crate::error::Result;
 use crate::eval::{evaluate, EvalConfig, EvalReport};
 use crate::synthetic::Distribution;

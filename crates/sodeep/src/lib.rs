@@ -21,6 +21,7 @@
 
 #![warn(missing_docs)]
 
+pub mod card;
 pub mod checkpoint;
 pub mod error;
 pub mod eval;
@@ -35,6 +36,7 @@ pub mod ranker;
 pub mod registry;
 pub mod relax;
 pub mod sorter;
+pub mod spec;
 pub mod synthetic;
 pub mod torch_import;
 pub mod train;

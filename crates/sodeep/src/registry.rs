@@ -2,7 +2,7 @@
 
 pub use sodeep_weights::ShippedSorter;
 
-use crate::checkpoint::SorterCard;
+use crate::card::SorterCard;
 
 /// The shipped sorter called `name`, following aliases.
 pub fn find(name: &str) -> Option<&'static ShippedSorter> {

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use candle_core::{DType, Tensor};
 
-use crate::checkpoint::{save_sorter_dir, SorterCard, SorterFiles};
+use crate::card::SorterCard;
+use crate::checkpoint::{save_sorter_dir, SorterFiles};
 use crate::error::{Error, Result};
 use crate::sorter::{parameter_count, Sorter, SorterConfig};
 

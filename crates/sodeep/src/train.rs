@@ -15,9 +15,9 @@ use candle_nn::VarMap;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::card::{SorterCard, TrainingRecord};
 use crate::checkpoint::{
-    self, load_safetensors, resolve_dir, save_sorter_dir, SorterCard, SorterFiles, TrainingRecord,
-    OPTIMIZER_FILE,
+    self, load_safetensors, resolve_dir, save_sorter_dir, SorterFiles, OPTIMIZER_FILE,
 };
 use crate::error::{Error, Result};
 use crate::eval::l1_by_distribution;

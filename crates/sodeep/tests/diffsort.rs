@@ -365,13 +365,13 @@ fn candle_autograd_uses_the_hand_written_vjps() {
 #[test]
 fn names_parse_back_and_memory_is_honest() {
     for spec in ["diffsort-oddeven", "diffsort-bitonic"] {
-        let r = ranker::parse(spec).unwrap();
+        let r = sodeep::spec::parse(spec).unwrap();
         assert_eq!(r.name(), format!("{spec}:steepness=10,dist=cauchy"));
         assert_eq!(r.fixed_len(), None);
-        let again = ranker::parse(&r.name()).unwrap();
+        let again = sodeep::spec::parse(&r.name()).unwrap();
         assert_eq!(again.name(), r.name());
     }
-    let r = ranker::parse("diffsort-bitonic:steepness=2.5,dist=logistic_phi").unwrap();
+    let r = sodeep::spec::parse("diffsort-bitonic:steepness=2.5,dist=logistic_phi").unwrap();
     assert_eq!(r.name(), "diffsort-bitonic:steepness=2.5,dist=logistic_phi");
     for net in NETS {
         let d = ranker(net, Distribution::Cauchy, 10.0);
@@ -411,17 +411,17 @@ fn bad_input_is_a_typed_error() {
         "diffsort-oddeven:steepness=0",
         "diffsort-bitonic:steepness=-1",
     ] {
-        let e = ranker::parse(spec).err().expect(spec).to_string();
+        let e = sodeep::spec::parse(spec).err().expect(spec).to_string();
         assert!(e.contains("steepness"), "{e}");
     }
-    let e = ranker::parse("diffsort-bitonic:dist=foo")
+    let e = sodeep::spec::parse("diffsort-bitonic:dist=foo")
         .err()
         .unwrap()
         .to_string();
     for name in Distribution::NAMES {
         assert!(e.contains(name), "{e}");
     }
-    let e = ranker::parse("diffsort-bitonic:tau=1")
+    let e = sodeep::spec::parse("diffsort-bitonic:tau=1")
         .err()
         .unwrap()
         .to_string();
@@ -429,7 +429,7 @@ fn bad_input_is_a_typed_error() {
         e.contains("unknown knob 'tau'") && e.contains("steepness"),
         "{e}"
     );
-    assert!(ranker::parse("diffsort-oddeven:steepness=abc").is_err());
+    assert!(sodeep::spec::parse("diffsort-oddeven:steepness=abc").is_err());
     // lengths that do not fit the network or the tape
     let net = d.comparators(4).unwrap();
     assert!(soft_sort(&net, Distribution::Cauchy, 10.0, &[1.0, 2.0]).is_err());

@@ -196,7 +196,7 @@ fn frozen_sorters_give_the_reference_input_gradient() {
 }
 
 fn frozen_sorters_give_the_reference_input_gradient_at_level() {
-    use sodeep::checkpoint::SorterCard;
+    use sodeep::card::SorterCard;
     use sodeep::sorter::Net;
     for arch in [Arch::Lstm, Arch::Gru] {
         let mut cfg = SorterConfig::new(arch, 6);

@@ -403,7 +403,7 @@ fn the_row_maps_are_the_pure_functions() {
 
 #[test]
 fn parse_builds_the_rankers_and_names_round_trip() {
-    use sodeep::ranker::parse;
+    use sodeep::spec::parse;
     assert_eq!(parse("neuralsort").unwrap().name(), "neuralsort:tau=1");
     assert_eq!(
         parse("softsort-perm").unwrap().name(),
@@ -426,7 +426,7 @@ fn parse_builds_the_rankers_and_names_round_trip() {
 
 #[test]
 fn bad_input_is_an_error() {
-    use sodeep::ranker::parse;
+    use sodeep::spec::parse;
     let nan = Tensor::new(&[[0.1f32, f32::NAN, 0.3]], &Device::Cpu).unwrap();
     let empty = Tensor::zeros((2, 0), DType::F32, &Device::Cpu).unwrap();
     for r in rankers() {

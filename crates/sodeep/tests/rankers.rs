@@ -21,7 +21,7 @@ fn names() -> Vec<&'static str> {
 /// A spec of `name` sharp enough that ranks follow the exact order on well-separated scores.
 fn sharp(name: &str) -> String {
     match name {
-        "softrank" | "softsort" => "softrank:eps=0.001".into(),
+        "softrank" => "softrank:eps=0.001".into(),
         "neuralsort" | "softsort-perm" => format!("{name}:tau=0.001"),
         "sinkhorn" => "sinkhorn:eps=0.0001,iters=20000".into(),
         "diffsort-oddeven" | "diffsort-bitonic" => format!("{name}:steepness=10000"),
@@ -266,8 +266,17 @@ fn blackbox_gradient_moves_scores_toward_the_wanted_ranks() {
 }
 
 #[test]
-fn softsort_is_the_sort_side_of_softrank() {
-    let r = parse("softsort:eps=0.001").unwrap();
+fn the_softsort_spec_is_an_error_naming_both_rankers() {
+    let e = parse("softsort:eps=0.1")
+        .err()
+        .expect("an error")
+        .to_string();
+    assert!(e.contains("softrank") && e.contains("softsort-perm"), "{e}");
+}
+
+#[test]
+fn the_sort_side_of_softrank_sorts() {
+    let r = parse("softrank:eps=0.001").unwrap();
     let x = Tensor::new(&[[0.3f64, -1.0, 2.0]], &Device::Cpu).unwrap();
     let s: Vec<Vec<f64>> = r.sort(&x).unwrap().unwrap().to_vec2().unwrap();
     for (a, b) in s[0].iter().zip([2.0, 0.3, -1.0]) {

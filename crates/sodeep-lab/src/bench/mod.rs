@@ -11,8 +11,8 @@ use std::time::Instant;
 use candle_core::{Device, Tensor, Var};
 use serde::Serialize;
 
-use sodeep::checkpoint::SorterCard;
 use crate::error::{Error, Result};
+use sodeep::card::SorterCard;
 use sodeep::optim::{Adam, AdamConfig};
 use sodeep::sorter::{init_sorter, Arch, Sorter, SorterConfig};
 

@@ -15,7 +15,8 @@ use serde::Serialize;
 use super::{median, TorchWorker};
 use crate::error::{Error, Result};
 use crate::experiment::digit_sort::{run_digit_sort, DigitSortCell, DigitSortConfig};
-use sodeep::ranker::{parse, Ranker};
+use sodeep::ranker::Ranker;
+use sodeep::spec::parse;
 use sodeep::synthetic::{generate, Distribution};
 
 /// The parts of the benchmark, in run order.

@@ -15,7 +15,7 @@
 //!   on the seed only), the same training sets, steps and learning-rate schedule. The loss is
 //!   [`SpearmanLoss`] with one list id per set: the mean squared difference between
 //!   `ranker.rank(scores of the set)` and the exact SoDeep ranks of the true values. It applies
-//!   the [`sodeep::ranker::Grouping`] rule, so a learned sorter of fixed length d ≠ n sees each
+//!   the [`sodeep::loss::Grouping`] rule, so a learned sorter of fixed length d ≠ n sees each
 //!   set padded to d (or cut into chunks of d). AdamW with a cosine-decayed learning rate.
 //! * **Evaluation.** `test_sets` sets of n numbers from the test pool (the same sets for every
 //!   ranker, drawn from a fixed seed): **exact match**, the fraction of sets whose argsort of
@@ -77,9 +77,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::mean_sd;
-use crate::jobs::run_jobs;
 use crate::data::{mnist, Matrix};
 use crate::error::{Error, Result};
+use crate::jobs::run_jobs;
 use sodeep::kernels::dense::{dense, Gather};
 use sodeep::loss::{SpearmanConfig, SpearmanLoss};
 use sodeep::ranker::Ranker;
@@ -1059,7 +1059,7 @@ mod tests {
 
     #[test]
     fn bad_settings_and_rankers_are_errors_before_any_work() {
-        let ranker: Arc<dyn Ranker> = sodeep::ranker::parse("softrank:eps=0.1").unwrap();
+        let ranker: Arc<dyn Ranker> = sodeep::spec::parse("softrank:eps=0.1").unwrap();
         let rankers = vec![("softrank".to_string(), ranker.clone())];
         // a data folder without MNIST: reaching it would be a different error
         let nowhere = DigitSortConfig {
@@ -1183,7 +1183,7 @@ mod tests {
             data_dir: Some(dir),
             ..DigitSortConfig::quick()
         };
-        let ranker: Arc<dyn Ranker> = sodeep::ranker::parse("softrank:eps=0.1").unwrap();
+        let ranker: Arc<dyn Ranker> = sodeep::spec::parse("softrank:eps=0.1").unwrap();
         let r = run_digit_sort(&cfg, &[("softrank".into(), ranker)], &|_| {}).unwrap();
         let cell = &r.rankers["softrank"][&3];
         assert!(cell.errors.is_empty(), "{:?}", cell.errors);

@@ -29,10 +29,11 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::jobs::run_jobs;
 use crate::error::{Error, Result};
-use sodeep::ranker::{FineTuned, Ranker, Standardized};
+use crate::jobs::run_jobs;
+use sodeep::ranker::Ranker;
 use sodeep::sorter::Sorter;
+use sodeep::sorter::{FineTuned, Standardized};
 
 /// The experiments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -351,7 +352,7 @@ pub struct RunRanker {
 }
 
 impl RunRanker {
-    /// Builds `spec` (a sorter or an analytic ranker, see [`sodeep::ranker::parse`]) with the
+    /// Builds `spec` (a sorter or an analytic ranker, see [`sodeep::spec::parse`]) with the
     /// remedies applied; each run gets its own copy.
     pub fn build(spec: &str, remedies: Remedies, seed: u64) -> Result<Self> {
         let learned = Sorter::load(spec).ok().filter(|s| s.d().is_some());
@@ -361,7 +362,7 @@ impl RunRanker {
                 (t.clone(), Some(t))
             }
             Some(sorter) => (Arc::new(sorter), None),
-            None => (sodeep::ranker::parse(spec)?, None),
+            None => (sodeep::spec::parse(spec)?, None),
         };
         let ranker: Arc<dyn Ranker> = if remedies.align {
             Arc::new(Standardized(base))

@@ -228,7 +228,6 @@ impl candle_core::CustomOp3 for Dense {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,5 +290,4 @@ mod tests {
             }
         }
     }
-
 }

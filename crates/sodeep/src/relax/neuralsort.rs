@@ -34,7 +34,7 @@ pub struct NeuralSort {
 }
 
 /// The SoftSort ranker (`softsort-perm`); knob `tau` (τ > 0, default 1). Named apart from
-/// `softsort`, which is the permutahedron soft sort of [`crate::relax::softrank`].
+/// torchsort's soft sort, which is the sort side of [`crate::relax::softrank`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SoftSortPerm {
     /// Temperature τ of the row softmaxes.

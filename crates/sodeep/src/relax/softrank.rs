@@ -262,7 +262,7 @@ pub fn soft_sort_vjp(tape: &SoftSortTape, u: &[f64]) -> Vec<f64> {
     grad
 }
 
-/// The soft-rank ranker (`softrank`, and `softsort` for the same projection pair): SoDeep
+/// The soft-rank ranker (`softrank`; its sort side is torchsort's soft sort): SoDeep
 /// ranks (largest → `1/n`) as `soft_rank(−x) / n`, any batch size and any n, f32 or f64, with
 /// the exact VJP as its backward pass; [`Ranker::sort`] gives the descending soft sort.
 ///

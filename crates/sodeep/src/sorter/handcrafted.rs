@@ -7,7 +7,7 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::ops::sigmoid;
 
 /// Default sharpness λ.
-pub const DEFAULT_LAMBDA: f64 = 10.0;
+pub use crate::card::DEFAULT_LAMBDA;
 
 /// The pairwise-sigmoid sorter.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -9,6 +9,7 @@ mod gru;
 mod handcrafted;
 mod lstm;
 mod mlp;
+mod wrappers;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -17,205 +18,19 @@ use candle_core::{DType, Device, Module, ModuleT, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
 pub use cnn::{CnnSorter, CnnSorterConfig, CNN_BLOCKS};
 pub use gru::{GruSorter, GruSorterConfig};
 pub use handcrafted::{Handcrafted, DEFAULT_LAMBDA};
 pub use lstm::{LstmSorter, LstmSorterConfig};
 pub use mlp::{MlpSorter, MlpSorterConfig};
+pub use wrappers::{FineTuned, Standardized};
 
-use crate::checkpoint::{self, SorterCard};
+use crate::card::SorterCard;
+pub use crate::card::{Arch, Head, SorterConfig};
+use crate::checkpoint;
 use crate::error::{check_finite, Error, Result};
-
-/// A sorter architecture. The names are those of the CLI's `--arch`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Arch {
-    /// 2-layer bidirectional LSTM + affine, h = 128.
-    Lstm,
-    /// The same with h = 512.
-    LstmLarge,
-    /// Bidirectional multi-layer GRU with summed outputs.
-    Gru,
-    /// 8 dilated conv blocks + affine.
-    Cnn,
-    /// d → 2048 → 2048 → d.
-    Mlp,
-    /// Pairwise sigmoids, no weights.
-    Handcrafted,
-}
-
-impl Arch {
-    /// All architectures, in CLI order.
-    pub const ALL: [Arch; 6] = [
-        Arch::Lstm,
-        Arch::LstmLarge,
-        Arch::Gru,
-        Arch::Cnn,
-        Arch::Mlp,
-        Arch::Handcrafted,
-    ];
-
-    /// The CLI name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Arch::Lstm => "lstm",
-            Arch::LstmLarge => "lstm-large",
-            Arch::Gru => "gru",
-            Arch::Cnn => "cnn",
-            Arch::Mlp => "mlp",
-            Arch::Handcrafted => "handcrafted",
-        }
-    }
-
-    /// Parses a CLI name.
-    pub fn from_name(name: &str) -> Result<Self> {
-        Self::ALL
-            .iter()
-            .find(|a| a.name() == name)
-            .copied()
-            .ok_or_else(|| {
-                let known: Vec<_> = Self::ALL.iter().map(|a| a.name()).collect();
-                Error::InvalidArgument(format!(
-                    "unknown architecture '{name}' (known: {})",
-                    known.join(", ")
-                ))
-            })
-    }
-
-    /// Default hidden size (channels for `cnn`, width for `mlp`).
-    pub fn default_hidden(self) -> usize {
-        match self {
-            Arch::Lstm => 128,
-            Arch::LstmLarge => 512,
-            Arch::Gru => 64,
-            Arch::Cnn => 64,
-            Arch::Mlp => 2048,
-            Arch::Handcrafted => 0,
-        }
-    }
-
-    /// Default number of recurrent layers (unused by the others).
-    pub fn default_layers(self) -> usize {
-        match self {
-            Arch::Lstm | Arch::LstmLarge => 2,
-            Arch::Gru => 3,
-            _ => 0,
-        }
-    }
-}
-
-/// How the recurrent sorters map their `d × 2h` per-position outputs to `d` ranks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Head {
-    /// The paper's affine map from the whole `d × 2h` output to the `d` ranks
-    /// (`Conv1d(d, d, 2h)`, d²·2h weights).
-    #[default]
-    Mixing,
-    /// One affine map `2h → 1` shared by every position (2h + 1 weights). Each position's
-    /// forward and backward states have both seen its score, so they suffice to count the larger
-    /// scores; with d² fewer weights the optimiser has far less noise to average out.
-    Position,
-}
-
-impl Head {
-    /// The CLI name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Head::Mixing => "mixing",
-            Head::Position => "position",
-        }
-    }
-
-    /// Parses a CLI name.
-    pub fn from_name(name: &str) -> Result<Self> {
-        match name {
-            "mixing" => Ok(Head::Mixing),
-            "position" => Ok(Head::Position),
-            _ => Err(Error::InvalidArgument(format!(
-                "unknown head '{name}' (known: mixing, position)"
-            ))),
-        }
-    }
-
-    fn is_mixing(&self) -> bool {
-        *self == Head::Mixing
-    }
-}
-
-/// Everything needed to build a sorter's network. `hidden` is the recurrent hidden size,
-/// the CNN's channel count or the MLP's width; `lambda` is the handcrafted sorter's sharpness.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SorterConfig {
-    /// Architecture.
-    pub arch: Arch,
-    /// Vector length the sorter ranks (ignored by the handcrafted sorter).
-    pub d: usize,
-    /// Hidden size / channels / width.
-    pub hidden: usize,
-    /// Recurrent layers.
-    #[serde(default)]
-    pub layers: usize,
-    /// Handcrafted sharpness.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lambda: Option<f64>,
-    /// Standardise each vector (subtract its mean, divide by its standard deviation) before
-    /// the network. Ranks do not change under this map, so it loses nothing, and it lets the
-    /// sorter see narrow and wide vectors alike. Off for PyTorch-compatible sorters.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub standardize: bool,
-    /// Output head of the `lstm` sorters.
-    #[serde(default, skip_serializing_if = "Head::is_mixing")]
-    pub head: Head,
-}
-
-impl SorterConfig {
-    /// The architecture's defaults for vectors of length `d`.
-    pub fn new(arch: Arch, d: usize) -> Self {
-        Self {
-            arch,
-            d,
-            hidden: arch.default_hidden(),
-            layers: arch.default_layers(),
-            lambda: (arch == Arch::Handcrafted).then_some(DEFAULT_LAMBDA),
-            standardize: false,
-            head: Head::Mixing,
-        }
-    }
-
-    /// Checks the sizes.
-    pub fn validate(&self) -> Result<()> {
-        if self.d == 0 && self.arch != Arch::Handcrafted {
-            return Err(Error::InvalidArgument(
-                "the vector length d (--len) must be at least 1".into(),
-            ));
-        }
-        let needs_hidden = !matches!(self.arch, Arch::Handcrafted);
-        if needs_hidden && self.hidden == 0 {
-            return Err(Error::InvalidArgument("--hidden must be at least 1".into()));
-        }
-        let recurrent = matches!(self.arch, Arch::Lstm | Arch::LstmLarge | Arch::Gru);
-        if recurrent && self.layers == 0 {
-            return Err(Error::InvalidArgument("--layers must be at least 1".into()));
-        }
-        if self.head != Head::Mixing && !matches!(self.arch, Arch::Lstm | Arch::LstmLarge) {
-            return Err(Error::InvalidArgument(format!(
-                "--head {} applies to the lstm sorters only",
-                self.head.name()
-            )));
-        }
-        if let Some(l) = self.lambda {
-            if !(l.is_finite() && l > 0.0) {
-                return Err(Error::InvalidArgument(format!(
-                    "the handcrafted sharpness λ must be a positive number, got {l}"
-                )));
-            }
-        }
-        Ok(())
-    }
-}
+use crate::ranker::Ranker;
 
 /// The network of any architecture, with the optional input standardisation.
 #[derive(Debug, Clone)]
@@ -541,5 +356,29 @@ fn unknown_sorter(spec: &str) -> Error {
     Error::UnknownSorter {
         name: spec.to_string(),
         known: known.join(", "),
+    }
+}
+
+impl Ranker for Sorter {
+    fn name(&self) -> String {
+        Sorter::name(self).to_string()
+    }
+
+    fn fixed_len(&self) -> Option<usize> {
+        self.d()
+    }
+
+    fn rank(&self, scores: &Tensor) -> Result<Tensor> {
+        self.forward(scores)
+    }
+
+    fn memory_bytes(&self, n: usize) -> u64 {
+        match self.d() {
+            // fixed-size nets: activations linear in n
+            Some(_) => 64 * n as u64,
+            // the handcrafted sorter keeps about eight n × n f32 matrices through autodiff
+            // (differences, scaled, sigmoid, and their gradients)
+            None => 32u64.saturating_mul((n as u64).saturating_mul(n as u64)),
+        }
     }
 }

@@ -21,7 +21,10 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
 use crate::rank::sodeep_rank_average;
-use crate::ranker::{Grouping, Ranker};
+use crate::ranker::Ranker;
+
+mod grouping;
+pub use grouping::Grouping;
 
 /// How per-item (or per-column) losses are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -1,0 +1,301 @@
+//! What a sorter is, as its model card says: the architecture and sizes ([`SorterConfig`]), and
+//! the card itself ([`SorterCard`]: configuration, parameter count, how it was trained and
+//! evaluated). These types sit below both the networks of [`crate::sorter`] and the file I/O of
+//! [`crate::checkpoint`]; they know neither.
+//!
+//! ```
+//! use sodeep::card::{Arch, SorterConfig};
+//! let cfg = SorterConfig::new(Arch::Lstm, 100);
+//! assert_eq!((cfg.hidden, cfg.layers), (128, 2)); // the paper's BiLSTM
+//! assert!(cfg.validate().is_ok());
+//! let json = serde_json::to_string(&cfg)?;
+//! assert_eq!(serde_json::from_str::<SorterConfig>(&json)?, cfg);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The handcrafted sorter's default sharpness λ.
+pub const DEFAULT_LAMBDA: f64 = 10.0;
+
+/// A sorter architecture. The names are those of the CLI's `--arch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Arch {
+    /// 2-layer bidirectional LSTM + affine, h = 128.
+    Lstm,
+    /// The same with h = 512.
+    LstmLarge,
+    /// Bidirectional multi-layer GRU with summed outputs.
+    Gru,
+    /// 8 dilated conv blocks + affine.
+    Cnn,
+    /// d → 2048 → 2048 → d.
+    Mlp,
+    /// Pairwise sigmoids, no weights.
+    Handcrafted,
+}
+
+impl Arch {
+    /// All architectures, in CLI order.
+    pub const ALL: [Arch; 6] = [
+        Arch::Lstm,
+        Arch::LstmLarge,
+        Arch::Gru,
+        Arch::Cnn,
+        Arch::Mlp,
+        Arch::Handcrafted,
+    ];
+
+    /// The CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Lstm => "lstm",
+            Arch::LstmLarge => "lstm-large",
+            Arch::Gru => "gru",
+            Arch::Cnn => "cnn",
+            Arch::Mlp => "mlp",
+            Arch::Handcrafted => "handcrafted",
+        }
+    }
+
+    /// Parses a CLI name.
+    pub fn from_name(name: &str) -> Result<Self> {
+        Self::ALL
+            .iter()
+            .find(|a| a.name() == name)
+            .copied()
+            .ok_or_else(|| {
+                let known: Vec<_> = Self::ALL.iter().map(|a| a.name()).collect();
+                Error::InvalidArgument(format!(
+                    "unknown architecture '{name}' (known: {})",
+                    known.join(", ")
+                ))
+            })
+    }
+
+    /// Default hidden size (channels for `cnn`, width for `mlp`).
+    pub fn default_hidden(self) -> usize {
+        match self {
+            Arch::Lstm => 128,
+            Arch::LstmLarge => 512,
+            Arch::Gru => 64,
+            Arch::Cnn => 64,
+            Arch::Mlp => 2048,
+            Arch::Handcrafted => 0,
+        }
+    }
+
+    /// Default number of recurrent layers (unused by the others).
+    pub fn default_layers(self) -> usize {
+        match self {
+            Arch::Lstm | Arch::LstmLarge => 2,
+            Arch::Gru => 3,
+            _ => 0,
+        }
+    }
+}
+
+/// How the recurrent sorters map their `d × 2h` per-position outputs to `d` ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Head {
+    /// The paper's affine map from the whole `d × 2h` output to the `d` ranks
+    /// (`Conv1d(d, d, 2h)`, d²·2h weights).
+    #[default]
+    Mixing,
+    /// One affine map `2h → 1` shared by every position (2h + 1 weights). Each position's
+    /// forward and backward states have both seen its score, so they suffice to count the larger
+    /// scores; with d² fewer weights the optimiser has far less noise to average out.
+    Position,
+}
+
+impl Head {
+    /// The CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Head::Mixing => "mixing",
+            Head::Position => "position",
+        }
+    }
+
+    /// Parses a CLI name.
+    pub fn from_name(name: &str) -> Result<Self> {
+        match name {
+            "mixing" => Ok(Head::Mixing),
+            "position" => Ok(Head::Position),
+            _ => Err(Error::InvalidArgument(format!(
+                "unknown head '{name}' (known: mixing, position)"
+            ))),
+        }
+    }
+
+    fn is_mixing(&self) -> bool {
+        *self == Head::Mixing
+    }
+}
+
+/// Everything needed to build a sorter's network. `hidden` is the recurrent hidden size,
+/// the CNN's channel count or the MLP's width; `lambda` is the handcrafted sorter's sharpness.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SorterConfig {
+    /// Architecture.
+    pub arch: Arch,
+    /// Vector length the sorter ranks (ignored by the handcrafted sorter).
+    pub d: usize,
+    /// Hidden size / channels / width.
+    pub hidden: usize,
+    /// Recurrent layers.
+    #[serde(default)]
+    pub layers: usize,
+    /// Handcrafted sharpness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda: Option<f64>,
+    /// Standardise each vector (subtract its mean, divide by its standard deviation) before
+    /// the network. Ranks do not change under this map, so it loses nothing, and it lets the
+    /// sorter see narrow and wide vectors alike. Off for PyTorch-compatible sorters.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub standardize: bool,
+    /// Output head of the `lstm` sorters.
+    #[serde(default, skip_serializing_if = "Head::is_mixing")]
+    pub head: Head,
+}
+
+impl SorterConfig {
+    /// The architecture's defaults for vectors of length `d`.
+    pub fn new(arch: Arch, d: usize) -> Self {
+        Self {
+            arch,
+            d,
+            hidden: arch.default_hidden(),
+            layers: arch.default_layers(),
+            lambda: (arch == Arch::Handcrafted).then_some(DEFAULT_LAMBDA),
+            standardize: false,
+            head: Head::Mixing,
+        }
+    }
+
+    /// Checks the sizes.
+    pub fn validate(&self) -> Result<()> {
+        if self.d == 0 && self.arch != Arch::Handcrafted {
+            return Err(Error::InvalidArgument(
+                "the vector length d (--len) must be at least 1".into(),
+            ));
+        }
+        let needs_hidden = !matches!(self.arch, Arch::Handcrafted);
+        if needs_hidden && self.hidden == 0 {
+            return Err(Error::InvalidArgument("--hidden must be at least 1".into()));
+        }
+        let recurrent = matches!(self.arch, Arch::Lstm | Arch::LstmLarge | Arch::Gru);
+        if recurrent && self.layers == 0 {
+            return Err(Error::InvalidArgument("--layers must be at least 1".into()));
+        }
+        if self.head != Head::Mixing && !matches!(self.arch, Arch::Lstm | Arch::LstmLarge) {
+            return Err(Error::InvalidArgument(format!(
+                "--head {} applies to the lstm sorters only",
+                self.head.name()
+            )));
+        }
+        if let Some(l) = self.lambda {
+            if !(l.is_finite() && l > 0.0) {
+                return Err(Error::InvalidArgument(format!(
+                    "the handcrafted sharpness λ must be a positive number, got {l}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a sorter was trained (written by `train-sorter`, kept by the model cards).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    /// Steps done.
+    pub step: usize,
+    /// Mean L1 on the validation set at this step.
+    pub val_l1: f64,
+    /// Validation L1 per distribution name.
+    pub val_l1_by_distribution: BTreeMap<String, f64>,
+    /// Best validation L1 so far, and the step it was reached at.
+    pub best_val_l1: f64,
+    /// Step of `best_val_l1`.
+    pub best_step: usize,
+    /// Training seed (weights and batches).
+    pub seed: u64,
+    /// Vectors per step.
+    pub batch: usize,
+    /// Base learning rate.
+    pub lr: f64,
+    /// The learning rate halves every this many steps (0: never).
+    pub lr_halve_every: usize,
+    /// Checkpoint period.
+    pub save_every: usize,
+    /// Validation set size.
+    pub val_samples: usize,
+    /// Validation set seed.
+    pub val_seed: u64,
+    /// Training distribution name.
+    pub distribution: String,
+    /// Threads used by the last run.
+    pub threads: usize,
+    /// Training wall time so far, all runs together.
+    pub wall_seconds: f64,
+    /// Vectors per second of the last run.
+    pub vectors_per_second: f64,
+    /// Description of the machine of the last run.
+    pub machine: String,
+    /// The learning curve: `(step, wall seconds, validation L1)` at every validation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub curve: Vec<(usize, f64, f64)>,
+}
+
+/// A sorter's card: what it is, and how it was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SorterCard {
+    /// Architecture and sizes.
+    #[serde(flatten)]
+    pub config: SorterConfig,
+    /// Trainable parameters.
+    pub parameters: usize,
+    /// Storage dtype of the weights file.
+    #[serde(default = "default_dtype")]
+    pub dtype: String,
+    /// Version of `sodeep` that wrote the card.
+    pub crate_version: String,
+    /// Training record, for trained sorters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<TrainingRecord>,
+    /// Evaluation figures (model cards of shipped sorters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<serde_json::Value>,
+    /// Where the weights came from, when not trained here (e.g. `import-torch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Free-form remarks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+fn default_dtype() -> String {
+    "f32".into()
+}
+
+impl SorterCard {
+    /// A bare card for `config` with `parameters` weights.
+    pub fn new(config: SorterConfig, parameters: usize) -> Self {
+        Self {
+            config,
+            parameters,
+            dtype: default_dtype(),
+            crate_version: env!("CARGO_PKG_VERSION").to_string(),
+            training: None,
+            evaluation: None,
+            source: None,
+            notes: None,
+        }
+    }
+}
