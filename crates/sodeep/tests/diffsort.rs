@@ -14,7 +14,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use common::{dot, max_err, rows};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sodeep::ranker::{self, Ranker};
+use sodeep::ranker::Ranker;
 use sodeep::relax::diffsort::{soft_sort, DiffSort, Distribution, Network, Tape};
 use sodeep::relax::{exact_ranks, ranks_from_permutation};
 use sodeep::Error;

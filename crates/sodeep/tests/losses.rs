@@ -5,13 +5,15 @@ use std::sync::Arc;
 use candle_core::{DType, Device, Tensor, Var};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use sodeep::loss::Grouping;
 use sodeep::loss::{
     AuxKind, AuxTerm, MapConfig, MapLoss, RankSumConfig, RankSumLoss, RecallConfig, RecallLoss,
     Reduction, SpearmanConfig, SpearmanLoss, VseHingeLoss,
 };
 use sodeep::metrics;
 use sodeep::rank::{sodeep_rank_average, sodeep_rank_tensor};
-use sodeep::ranker::{rank_with, FineTuned, Grouping, Order, RankOptions, Scale};
+use sodeep::ranker::{rank_with, Order, RankOptions, Scale};
+use sodeep::sorter::FineTuned;
 use sodeep::{Ranker, Sorter};
 
 /// Exact ranks (ties share their mean rank, as a sorter's outputs for equal inputs do),

@@ -7,7 +7,8 @@ mod common;
 
 use candle_core::{DType, Device, Tensor, Var};
 use common::grad;
-use sodeep::ranker::{parse, soft_argsort, soft_top_k, ANALYTIC};
+use sodeep::ranker::{soft_argsort, soft_top_k};
+use sodeep::spec::{parse, ANALYTIC};
 use sodeep::Error;
 
 /// Every analytic ranker name, without its knob summary.
