@@ -23,12 +23,12 @@ fn fused_step(
 ) -> Result<(Tensor, Tensor)> {
     let read = |t: &Tensor| -> candle_core::Result<Vec<f32>> {
         let t = t.contiguous()?;
-        let data = kernels::read_f32(&t)?;
+        let data = kernels::storage::read_f32(&t)?;
         Ok(data.get().to_vec())
     };
     let (mut theta, mut mv, mut vv) = (read(var.as_tensor())?, read(m)?, read(v)?);
     let g = g.contiguous()?;
-    let gv = kernels::read_f32(&g)?;
+    let gv = kernels::storage::read_f32(&g)?;
     let threads = candle_core::utils::get_num_threads();
     kernels::adam::adam(&mut theta, gv.get(), &mut mv, &mut vv, c, threads);
     let dev = var.device();

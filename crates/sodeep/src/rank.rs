@@ -19,14 +19,53 @@ pub enum TieMethod {
     Min,
 }
 
-/// Indices that order `scores` descending; equal scores keep their index order (stable).
+/// Indices that order `scores` descending; equal scores keep their index order. Values order
+/// as `f64::total_cmp` does (a NaN of either sign at its end).
 fn order_descending<T: Copy + Into<f64>>(scores: &[T]) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..scores.len()).collect();
-    idx.sort_by(|&a, &b| {
-        let (x, y): (f64, f64) = (scores[a].into(), scores[b].into());
-        y.total_cmp(&x)
-    });
-    idx
+    let x: Vec<f64> = scores.iter().map(|&v| v.into()).collect();
+    argsort_desc(&x)
+}
+
+/// Indices that sort `x` descending (ties: lower index first, so the order is deterministic).
+pub fn argsort_desc(x: &[f64]) -> Vec<usize> {
+    argsort_desc_signed(x, 1.0)
+        .into_iter()
+        .map(|i| i as usize)
+        .collect()
+}
+
+/// The indices that sort `sign · x` in descending order (ties by index), as `u32`: the
+/// argsort of the row kernels, which reads `x` in place instead of negating a copy.
+pub fn argsort_desc_signed(x: &[f64], sign: f64) -> Vec<u32> {
+    // scores that came from f32 tensors (the usual case) order exactly as their f32 values:
+    // key and index then pack into one u64, whose sort is about twice as fast again
+    if x.iter().all(|&v| f64::from(v as f32) == v) {
+        let mut keyed: Vec<u64> = x
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let b = (-(sign * v) as f32).to_bits();
+                let key = if b >> 31 == 1 { !b } else { b | (1 << 31) };
+                (u64::from(key) << 32) | i as u64
+            })
+            .collect();
+        keyed.sort_unstable();
+        return keyed.into_iter().map(|k| k as u32).collect();
+    }
+    // one integer per element, ordering like −sign·x (IEEE total order) above the index: the
+    // sort then compares plain u128s, several times faster than comparing floats (or key,
+    // index pairs) through closures
+    let mut keyed: Vec<u128> = x
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let b = (-(sign * v)).to_bits();
+            let key = if b >> 63 == 1 { !b } else { b | (1 << 63) };
+            (u128::from(key) << 32) | i as u128
+        })
+        .collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|k| k as u32).collect()
 }
 
 /// Indices that order `scores` ascending, stable.
@@ -113,4 +152,20 @@ pub fn sodeep_rank_rows(data: &[f32], d: usize) -> Vec<f32> {
         out.extend(sodeep_rank(row).into_iter().map(|r| r as f32));
     }
     out
+}
+
+#[cfg(test)]
+mod argsort_tests {
+    use super::*;
+
+    #[test]
+    fn both_argsort_paths_order_alike_with_ties_by_index_and_signed_zeros() {
+        // f32-representable values take the packed-u64 path, others the u128 one
+        let fast = [0.5, -0.0, 0.0, 2.0, 0.5];
+        let wide = [0.1, -0.0, 0.0, 2.1, 0.1];
+        for x in [fast, wide] {
+            assert_eq!(argsort_desc(&x), vec![3, 0, 4, 2, 1], "{x:?}");
+            assert_eq!(argsort_desc_signed(&x, -1.0), vec![1, 2, 0, 4, 3], "{x:?}");
+        }
+    }
 }

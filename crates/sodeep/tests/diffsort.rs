@@ -14,9 +14,10 @@ use candle_core::{DType, Device, Tensor, Var};
 use common::{dot, max_err, rows};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use sodeep::rank::sodeep_rank as exact_ranks;
 use sodeep::ranker::Ranker;
 use sodeep::relax::diffsort::{soft_sort, DiffSort, Distribution, Network, Tape};
-use sodeep::relax::{exact_ranks, ranks_from_permutation};
+use sodeep::relax::ranks_from_permutation;
 use sodeep::Error;
 
 const NETS: [Network; 2] = [Network::OddEven, Network::Bitonic];

@@ -15,6 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde_json::Value;
+use sodeep::rank::sodeep_rank as exact_ranks;
 use sodeep::relax::neuralsort::{
     neuralsort, neuralsort_ranks, neuralsort_ranks_vjp, neuralsort_vjp, softsort_perm,
     softsort_perm_ranks, softsort_perm_ranks_vjp, softsort_perm_vjp, NeuralSort, SoftSortPerm,
@@ -23,7 +24,7 @@ use sodeep::relax::sinkhorn::{
     sinkhorn_permutation, sinkhorn_permutation_vjp, sinkhorn_plan, sinkhorn_ranks,
     sinkhorn_ranks_vjp, Sinkhorn, DEFAULT_EPS, DEFAULT_ITERS,
 };
-use sodeep::relax::{exact_ranks, ranks_from_permutation, ranks_from_permutation_vjp, RowMap};
+use sodeep::relax::{ranks_from_permutation, ranks_from_permutation_vjp, RowMap};
 use sodeep::Ranker;
 
 type Map = Box<dyn Fn(&[f64]) -> Vec<f64>>;
@@ -271,7 +272,7 @@ fn sinkhorn_handles_a_constant_row_and_a_single_score() {
 #[test]
 fn neuralsort_and_softsort_become_the_exact_permutation_as_tau_shrinks() {
     let x = [0.3, -1.2, 2.0, 0.7, -0.1];
-    let order = sodeep::relax::argsort_desc(&x);
+    let order = sodeep::rank::argsort_desc(&x);
     let n = x.len();
     for m in [neural(1e-3), soft(1e-3)] {
         let p = (m.perm)(&x);
@@ -324,8 +325,8 @@ fn f32_and_f64_ranks_agree_and_follow_the_sodeep_convention() {
         for row in 0..b {
             let xr = &x[row * n..(row + 1) * n];
             let ar = &a[row * n..(row + 1) * n];
-            let top = sodeep::relax::argsort_desc(xr)[0];
-            let low = sodeep::relax::argsort_desc(xr)[n - 1];
+            let top = sodeep::rank::argsort_desc(xr)[0];
+            let low = sodeep::rank::argsort_desc(xr)[n - 1];
             assert!(ar[top] < ar[low], "{}: {ar:?} for {xr:?}", r.name());
         }
         let p = r.permutation(&t64).unwrap().unwrap();

@@ -15,7 +15,7 @@ use candle_core::{CpuStorage, CustomOp3, Device, Layout, Result, Shape, Tensor, 
 use candle_nn::BatchNorm;
 
 use super::simd::vectorized;
-use super::{read_f32, slice};
+use super::storage::{read_f32, slice};
 
 /// Per-channel batch statistics: means and biased variances.
 type Stats = (Vec<f64>, Vec<f64>);
@@ -157,7 +157,7 @@ impl CustomOp3 for BnRelu {
 /// the unbiased factor `n / (n − 1)`). f32 on the CPU; `bn` must have an affine weight and bias.
 pub fn batch_norm_relu_train(x: &Tensor, bn: &BatchNorm) -> Result<Tensor> {
     let (eps, momentum) = (bn.eps(), bn.momentum());
-    if !super::fused_applies(x) {
+    if !super::storage::fused_applies(x) {
         candle_core::bail!("fused batch-norm: f32 CPU tensors only");
     }
     let Some((gamma, beta)) = bn.weight_and_bias() else {
@@ -203,7 +203,7 @@ vectorized!(
 );
 
 /// Partial sums kept per lane: sixteen fill one 512-bit register (two 256-bit ones), so that
-/// the compiler keeps them in registers at every [`super::SimdLevel`].
+/// the compiler keeps them in registers at every [`super::simd::SimdLevel`].
 const LANES: usize = 16;
 
 /// A slice of `chunks_exact(LANES)` as an array, so that its length is known to the compiler.

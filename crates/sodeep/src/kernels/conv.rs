@@ -9,7 +9,8 @@
 
 use candle_core::{CpuStorage, CustomOp3, Device, Layout, Result, Shape, Tensor};
 
-use super::{gemm, read_f32, slice, Mat};
+use super::linalg::{gemm, Mat};
+use super::storage::{read_f32, slice};
 
 /// Sizes of one convolution.
 #[derive(Clone, Copy, Debug)]
@@ -259,7 +260,7 @@ impl CustomOp3 for DilatedConv {
 /// side): `x` is `B × C_in × L`, `w` is `C_out × C_in × K` with `K` odd, `bias` is `C_out`.
 /// The same as padding `x` and calling candle's `conv1d`. f32 on the CPU only.
 pub fn dilated_conv1d(x: &Tensor, w: &Tensor, bias: &Tensor, dilation: usize) -> Result<Tensor> {
-    if !super::fused_applies(x) {
+    if !super::storage::fused_applies(x) {
         candle_core::bail!("fused conv: f32 CPU tensors only");
     }
     let op = DilatedConv {

@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use candle_core::{Device, Result, Tensor};
 
-use super::{column_sums, gemm, read_f32, slice, written_by, Mat};
+use super::linalg::{column_sums, gemm, written_by, Mat};
+use super::storage::{read_f32, slice};
 
 /// Patches gathered from the rows of a layer's input: patch `r` is the concatenation of input
 /// rows `index[r·taps .. (r+1)·taps]` (an im2col without copying the input first).

@@ -3,11 +3,9 @@
 
 use candle_core::{Result, Tensor};
 
+use super::birnn::{apply_birnn, gather_steps, input_and_weight_grads, Cell, Dims, DirectionGrads};
+use super::linalg::{column_sums, contiguous, gemm, written_by, Mat};
 use super::simd::{sigmoid, tanh, vectorized};
-use super::{
-    apply_birnn, column_sums, contiguous, gather_steps, gemm, input_and_weight_grads, written_by,
-    Cell, Dims, DirectionGrads, Mat,
-};
 
 /// Activations of one direction in step order: per row `[r | z | n | W_hn h + b_hn]`
 /// (`T·B × 4H`) and the outputs (`T·B × H`).
@@ -16,7 +14,7 @@ pub(crate) struct Trace {
     hs: Vec<f32>,
 }
 
-/// The GRU cell for [`super::BiRnn`].
+/// The GRU cell for [`super::birnn::BiRnn`].
 pub(crate) struct GruCell;
 
 impl Cell for GruCell {

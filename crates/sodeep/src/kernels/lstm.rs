@@ -10,11 +10,9 @@ use std::mem::MaybeUninit;
 
 use candle_core::{Result, Tensor};
 
+use super::birnn::{apply_birnn, input_and_weight_grads, Cell, Dims, DirectionGrads};
+use super::linalg::{column_sums, contiguous, gemm, written_by, Mat};
 use super::simd::{sigmoid, tanh, vectorized};
-use super::{
-    apply_birnn, column_sums, contiguous, gemm, input_and_weight_grads, written_by, Cell, Dims,
-    DirectionGrads, Mat,
-};
 
 /// Activations of one direction, in step order (step `s` is time `s` forward, `T − 1 − s`
 /// backward): post-activation gates (`T·B × 4H`), cells and outputs (`T·B × H`).
@@ -24,7 +22,7 @@ pub(crate) struct Trace {
     hs: Vec<f32>,
 }
 
-/// The LSTM cell for [`super::BiRnn`].
+/// The LSTM cell for [`super::birnn::BiRnn`].
 pub(crate) struct LstmCell;
 
 impl Cell for LstmCell {

@@ -16,9 +16,10 @@
 //! one rank step per item move a score by one standard deviation of its row. (A constant row
 //! uses sd = 1.)
 
+use super::row_op::{positive, RowMap};
 use crate::error::Result;
+use crate::rank::sodeep_rank as exact_ranks;
 use crate::ranker::Ranker;
-use crate::relax::{exact_ranks, positive, RowMap};
 
 /// The blackbox ranker; knob `lambda` (λ > 0, default 1).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -81,6 +82,6 @@ impl Ranker for Blackbox {
     }
 
     fn rank(&self, scores: &candle_core::Tensor) -> Result<candle_core::Tensor> {
-        crate::relax::apply_rows(self, scores)
+        super::row_op::apply_rows(self, scores)
     }
 }

@@ -53,9 +53,9 @@ use std::sync::{Arc, Mutex};
 
 use candle_core::Tensor;
 
+use super::row_op::{apply_rows, positive, RowMap};
 use crate::error::{Error, Result};
 use crate::ranker::Ranker;
-use crate::relax::{apply_rows, positive, RowMap};
 
 /// Steepness when none is given (diffsort's examples use 10 for n up to a few dozen).
 pub const DEFAULT_STEEPNESS: f64 = 10.0;
@@ -905,7 +905,7 @@ impl RowMap for DiffSort {
 
     // with a gradient to come, the sweep records its tape once and the backward pass reads it
     // instead of sorting the row again
-    fn forward_into(&self, x: &[f64], out: &mut [f64]) -> Result<Option<crate::relax::Tape>> {
+    fn forward_into(&self, x: &[f64], out: &mut [f64]) -> Result<Option<super::row_op::Tape>> {
         let (_, tape) = DiffSort::forward(self, x)?;
         out.copy_from_slice(&tape.ranks());
         Ok(Some(Box::new(tape)))
@@ -914,11 +914,11 @@ impl RowMap for DiffSort {
     fn vjp_into(
         &self,
         x: &[f64],
-        tape: Option<&crate::relax::Tape>,
+        tape: Option<&super::row_op::Tape>,
         g: &[f64],
         grad_x: &mut [f64],
     ) -> Result<()> {
-        crate::relax::vjp_from_tape(self, x, tape, g, grad_x, |t: &Tape, out| {
+        super::row_op::vjp_from_tape(self, x, tape, g, grad_x, |t: &Tape, out| {
             out.copy_from_slice(&t.ranks_vjp(g)?);
             Ok(())
         })

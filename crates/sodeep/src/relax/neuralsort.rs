@@ -20,9 +20,10 @@
 
 use candle_core::Tensor;
 
+use super::row_op::{apply_rows, positive, RowMap};
 use crate::error::{Error, Result};
+use crate::rank::argsort_desc;
 use crate::ranker::Ranker;
-use crate::relax::{apply_rows, argsort_desc, positive, RowMap};
 
 /// The NeuralSort ranker (`neuralsort`); knob `tau` (τ > 0, default 1: smaller is closer to
 /// the exact permutation). [`Ranker::permutation`] gives the relaxed permutation,

@@ -25,9 +25,9 @@
 
 use candle_core::Tensor;
 
+use super::row_op::{apply_rows, positive, RowMap};
 use crate::error::{Error, Result};
 use crate::ranker::Ranker;
-use crate::relax::{apply_rows, positive, RowMap};
 
 /// The optimal-transport ranker (`sinkhorn`); knobs `eps` (ε > 0) and `iters` (≥ 1).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -418,7 +418,7 @@ impl RowMap for RankMap {
 
     // the forward pass keeps every iteration's potentials (2·iters·n values) so that the
     // backward pass runs the reverse sweep alone instead of solving again: a third less work
-    fn forward_into(&self, x: &[f64], out: &mut [f64]) -> Result<Option<crate::relax::Tape>> {
+    fn forward_into(&self, x: &[f64], out: &mut [f64]) -> Result<Option<super::row_op::Tape>> {
         let plan = solve(x, self.0.eps, self.0.iters, true)?;
         plan_ranks(&plan, out);
         Ok(Some(Box::new(plan)))
@@ -427,12 +427,12 @@ impl RowMap for RankMap {
     fn vjp_into(
         &self,
         x: &[f64],
-        tape: Option<&crate::relax::Tape>,
+        tape: Option<&super::row_op::Tape>,
         g: &[f64],
         grad_x: &mut [f64],
     ) -> Result<()> {
         check_cotangent(g.len(), x.len())?;
-        crate::relax::vjp_from_tape(self, x, tape, g, grad_x, |plan: &Plan, out| {
+        super::row_op::vjp_from_tape(self, x, tape, g, grad_x, |plan: &Plan, out| {
             out.copy_from_slice(&plan_ranks_vjp(plan, g));
             Ok(())
         })

@@ -60,9 +60,9 @@ fn soft_rank_into(
     scale: f64,
     out: &mut [f64],
 ) -> Result<SoftRankTape> {
-    crate::relax::positive("softrank", "the strength ε", eps)?;
+    super::row_op::positive("softrank", "the strength ε", eps)?;
     let n = x.len();
-    let order = crate::relax::argsort_desc_signed(x, sign);
+    let order = crate::rank::argsort_desc_signed(x, sign);
     let sorted: Vec<f64> = order.iter().map(|&i| sign * x[i as usize] / eps).collect();
     // ρ = (n, …, 1), or log ρ for KL
     let rho = |k: usize| match reg {
@@ -202,7 +202,7 @@ pub struct SoftSortTape {
 
 /// Ascending soft sort of `x` with strength `eps` (> 0), and the tape for [`soft_sort_vjp`].
 pub fn soft_sort(x: &[f64], eps: f64, reg: Regularization) -> Result<(Vec<f64>, SoftSortTape)> {
-    crate::relax::positive("softsort", "the strength ε", eps)?;
+    super::row_op::positive("softsort", "the strength ε", eps)?;
     if x.is_empty() {
         return Err(Error::Empty("softsort: no score to sort".into()));
     }
@@ -210,7 +210,7 @@ pub fn soft_sort(x: &[f64], eps: f64, reg: Regularization) -> Result<(Vec<f64>, 
     let n = x.len();
     // ascending sort of x = descending sort of −x, negated
     let neg: Vec<f64> = x.iter().map(|v| -v).collect();
-    let order = crate::relax::argsort_desc(&neg);
+    let order = crate::rank::argsort_desc(&neg);
     let sorted: Vec<f64> = order.iter().map(|&i| neg[i]).collect();
     let w: Vec<f64> = (0..n).map(|k| (n - k) as f64 / eps).collect();
     let blocks = match reg {
@@ -279,7 +279,7 @@ pub struct SoftRank {
 impl SoftRank {
     /// A soft-rank ranker; ε must be positive.
     pub fn new(eps: f64, reg: Regularization) -> Result<Self> {
-        crate::relax::positive("softrank", "the strength ε", eps)?;
+        super::row_op::positive("softrank", "the strength ε", eps)?;
         Ok(Self { eps, reg })
     }
 }
@@ -296,7 +296,7 @@ impl SoftRank {
     }
 }
 
-impl crate::relax::RowMap for SoftRank {
+impl super::row_op::RowMap for SoftRank {
     fn op_name(&self) -> &'static str {
         "softrank"
     }
@@ -314,18 +314,18 @@ impl crate::relax::RowMap for SoftRank {
         Ok(grad)
     }
 
-    fn forward_into(&self, x: &[f64], out: &mut [f64]) -> Result<Option<crate::relax::Tape>> {
+    fn forward_into(&self, x: &[f64], out: &mut [f64]) -> Result<Option<super::row_op::Tape>> {
         Ok(Some(Box::new(self.row(x, out)?)))
     }
 
     fn vjp_into(
         &self,
         x: &[f64],
-        tape: Option<&crate::relax::Tape>,
+        tape: Option<&super::row_op::Tape>,
         g: &[f64],
         grad_x: &mut [f64],
     ) -> Result<()> {
-        crate::relax::vjp_from_tape(self, x, tape, g, grad_x, |t: &SoftRankTape, out| {
+        super::row_op::vjp_from_tape(self, x, tape, g, grad_x, |t: &SoftRankTape, out| {
             Self::row_vjp(t, g, out);
             Ok(())
         })
@@ -336,7 +336,7 @@ impl crate::relax::RowMap for SoftRank {
 #[derive(Debug, Clone, Copy)]
 struct SoftSortDesc(SoftRank);
 
-impl crate::relax::RowMap for SoftSortDesc {
+impl super::row_op::RowMap for SoftSortDesc {
     fn op_name(&self) -> &'static str {
         "softsort"
     }
@@ -367,10 +367,10 @@ impl Ranker for SoftRank {
     }
 
     fn rank(&self, scores: &candle_core::Tensor) -> Result<candle_core::Tensor> {
-        crate::relax::apply_rows(self, scores)
+        super::row_op::apply_rows(self, scores)
     }
 
     fn sort(&self, scores: &candle_core::Tensor) -> Result<Option<candle_core::Tensor>> {
-        crate::relax::apply_rows(&SoftSortDesc(*self), scores).map(Some)
+        super::row_op::apply_rows(&SoftSortDesc(*self), scores).map(Some)
     }
 }

@@ -8,7 +8,7 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{ops::sigmoid, VarBuilder};
 
-use super::Head;
+use crate::card::Head;
 
 /// Configuration of [`LstmSorter`].
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -8,7 +8,8 @@ use candle_core::{DType, Device, Tensor};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::{standardize_rows, Sorter, SorterNet};
+use super::frozen::Sorter;
+use super::net::{standardize_rows, SorterNet};
 use crate::error::{Error, Result};
 use crate::optim::{Adam, AdamConfig};
 use crate::rank::sodeep_rank_rows;

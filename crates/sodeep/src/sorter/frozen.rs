@@ -1,0 +1,220 @@
+//! [`Sorter`]: a sorter loaded by name or from a folder, frozen (weights as constants,
+//! evaluation mode, input checked), and serving as a [`Ranker`].
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+
+use super::net::SorterNet;
+use crate::card::{Arch, SorterCard, SorterConfig, DEFAULT_LAMBDA};
+use crate::checkpoint;
+use crate::error::{check_finite, Error, Result};
+use crate::ranker::Ranker;
+
+/// A frozen sorter: weights loaded as constants, evaluation mode, input checked.
+///
+/// Gradients flow to the input of [`Sorter::forward`], never to the weights.
+#[derive(Debug, Clone)]
+pub struct Sorter {
+    name: String,
+    card: SorterCard,
+    net: SorterNet,
+    weights: HashMap<String, Tensor>,
+}
+
+impl Sorter {
+    /// The untrained pairwise-sigmoid sorter with sharpness `lambda`.
+    pub fn handcrafted(lambda: f64) -> Result<Self> {
+        let mut config = SorterConfig::new(Arch::Handcrafted, 0);
+        config.lambda = Some(lambda);
+        config.validate()?;
+        let net = SorterNet::new(&config, VarBuilder::zeros(DType::F32, &Device::Cpu))?;
+        Ok(Self {
+            name: format!("handcrafted:{lambda}"),
+            card: SorterCard::new(config, 0),
+            net,
+            weights: HashMap::new(),
+        })
+    }
+
+    /// Builds a sorter from its card and weight tensors; `origin` names them in errors.
+    pub fn from_tensors(
+        name: &str,
+        card: SorterCard,
+        tensors: HashMap<String, Tensor>,
+        origin: &Path,
+    ) -> Result<Self> {
+        card.config.validate()?;
+        if card.config.arch == Arch::Handcrafted {
+            let lambda = card.config.lambda.unwrap_or(DEFAULT_LAMBDA);
+            return Self::handcrafted(lambda);
+        }
+        let vb = VarBuilder::from_tensors(tensors.clone(), DType::F32, &Device::Cpu);
+        let net = SorterNet::new(&card.config, vb).map_err(|e| Error::BadWeights {
+            path: origin.to_path_buf(),
+            reason: format!(
+                "the weights do not fit a {} sorter with d = {}, hidden = {}: {e}",
+                card.config.arch.name(),
+                card.config.d,
+                card.config.hidden
+            ),
+        })?;
+        Ok(Self {
+            name: name.to_string(),
+            card,
+            net,
+            weights: tensors,
+        })
+    }
+
+    /// Loads a sorter folder (`sorter.safetensors` + `sorter.json`).
+    pub fn load_dir(dir: &Path) -> Result<Self> {
+        let (card, tensors) = checkpoint::load_sorter_files(dir)?;
+        Self::from_tensors(&dir.display().to_string(), card, tensors, dir)
+    }
+
+    /// Loads a sorter by spec: `handcrafted[:LAMBDA]`, a folder, or a shipped name.
+    pub fn load(spec: &str) -> Result<Self> {
+        if let Some(rest) = spec.strip_prefix("handcrafted") {
+            let lambda = match rest.strip_prefix(':') {
+                None if rest.is_empty() => DEFAULT_LAMBDA,
+                Some(l) => l.parse::<f64>().map_err(|_| {
+                    Error::InvalidArgument(format!(
+                        "cannot read λ in '{spec}': write handcrafted:LAMBDA, e.g. handcrafted:10"
+                    ))
+                })?,
+                None => return Err(unknown_sorter(spec)),
+            };
+            return Self::handcrafted(lambda);
+        }
+        let path = Path::new(spec);
+        if path.is_dir() {
+            return Self::load_dir(path);
+        }
+        if let Some(shipped) = crate::registry::find(spec) {
+            let tensors = candle_core::safetensors::load_buffer(shipped.weights, &Device::Cpu)
+                .map_err(|e| Error::BadWeights {
+                    path: format!("<shipped {}>", shipped.name).into(),
+                    reason: e.to_string(),
+                })?;
+            let card: SorterCard =
+                serde_json::from_str(shipped.card).map_err(|e| Error::BadWeights {
+                    path: format!("<shipped {}>", shipped.name).into(),
+                    reason: format!("bad model card: {e}"),
+                })?;
+            return Self::from_tensors(shipped.name, card, tensors, Path::new(shipped.name));
+        }
+        if path.exists() {
+            return Err(Error::BadWeights {
+                path: path.to_path_buf(),
+                reason: "a sorter path must be a folder holding sorter.safetensors and sorter.json"
+                    .into(),
+            });
+        }
+        Err(unknown_sorter(spec))
+    }
+
+    /// The name or path it was loaded from.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its card (architecture, d, training record).
+    pub fn card(&self) -> &SorterCard {
+        &self.card
+    }
+
+    /// The vector length it takes, or `None` for the handcrafted sorter (any length).
+    pub fn d(&self) -> Option<usize> {
+        (self.card.config.arch != Arch::Handcrafted).then_some(self.card.config.d)
+    }
+
+    /// Its weight tensors by name (empty for the handcrafted sorter).
+    pub fn weights(&self) -> &HashMap<String, Tensor> {
+        &self.weights
+    }
+
+    /// The network, for callers that manage validation themselves.
+    pub fn net(&self) -> &SorterNet {
+        &self.net
+    }
+
+    /// Checks a `B × d` batch: two dimensions, non-empty, the sorter's d, finite values.
+    pub fn check_input(&self, x: &Tensor) -> Result<()> {
+        let (b, d) = match x.dims() {
+            [b, d] => (*b, *d),
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "a sorter takes a B × d tensor, got shape {other:?}"
+                )))
+            }
+        };
+        if b == 0 || d == 0 {
+            return Err(Error::Empty(format!(
+                "a batch of {b} vectors of length {d}: nothing to rank"
+            )));
+        }
+        if let Some(expected) = self.d() {
+            if d != expected {
+                return Err(Error::LengthMismatch {
+                    row: 0,
+                    got: d,
+                    expected,
+                });
+            }
+        }
+        let flat: Vec<f32> = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+        check_finite(&flat, d)
+    }
+
+    /// Predicted SoDeep ranks of a `B × d` batch (differentiable with respect to `x`).
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.check_input(x)?;
+        let x32 = x.to_dtype(DType::F32)?;
+        Ok(self.net.forward_t(&x32, false)?.to_dtype(x.dtype())?)
+    }
+
+    /// Ranks plain vectors, each its own row. A learned sorter needs every row to have its d;
+    /// the handcrafted sorter takes rows of any (even differing) lengths.
+    pub fn rank_rows(&self, rows: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        crate::ranker::apply_to_rows(self, rows, crate::ranker::RowOutput::Ranks)
+    }
+}
+
+fn unknown_sorter(spec: &str) -> Error {
+    let mut known: Vec<String> = crate::registry::names()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    known.push("handcrafted[:LAMBDA]".into());
+    Error::UnknownSorter {
+        name: spec.to_string(),
+        known: known.join(", "),
+    }
+}
+
+impl Ranker for Sorter {
+    fn name(&self) -> String {
+        Sorter::name(self).to_string()
+    }
+
+    fn fixed_len(&self) -> Option<usize> {
+        self.d()
+    }
+
+    fn rank(&self, scores: &Tensor) -> Result<Tensor> {
+        self.forward(scores)
+    }
+
+    fn memory_bytes(&self, n: usize) -> u64 {
+        match self.d() {
+            // fixed-size nets: activations linear in n
+            Some(_) => 64 * n as u64,
+            // the handcrafted sorter keeps about eight n × n f32 matrices through autodiff
+            // (differences, scaled, sigmoid, and their gradients)
+            None => 32u64.saturating_mul((n as u64).saturating_mul(n as u64)),
+        }
+    }
+}
