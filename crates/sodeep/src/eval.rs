@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::metrics::spearman;
 use crate::rank::sodeep_rank;
-use crate::sorter::Sorter;
+use crate::ranker::Ranker;
 use crate::synthetic::{generate, Batch, Distribution};
 
 /// Mean L1 of row-major predictions against a batch's exact ranks, overall and per distribution.
@@ -76,15 +76,16 @@ pub struct EvalReport {
     pub seconds: f64,
 }
 
-/// Evaluates `sorter` on `cfg.samples` synthetic vectors.
-pub fn evaluate(sorter: &Sorter, cfg: &EvalConfig) -> Result<EvalReport> {
+/// Evaluates any ranker on `cfg.samples` synthetic vectors (`cfg.seed`): the L1 of `eval-sorter`
+/// and of `bench rankers`.
+pub fn evaluate(ranker: &dyn Ranker, cfg: &EvalConfig) -> Result<EvalReport> {
     if cfg.samples == 0 {
         return Err(Error::Empty("--samples 0: nothing to evaluate".into()));
     }
     if cfg.d == 0 {
         return Err(Error::InvalidArgument("--len must be at least 1".into()));
     }
-    if let Some(sd) = sorter.d() {
+    if let Some(sd) = ranker.fixed_len() {
         if sd != cfg.d {
             return Err(Error::LengthMismatch {
                 row: 0,
@@ -100,7 +101,7 @@ pub fn evaluate(sorter: &Sorter, cfg: &EvalConfig) -> Result<EvalReport> {
     let mut preds = Vec::with_capacity(batch.scores.len());
     for chunk in batch.scores.chunks(500 * d) {
         let x = Tensor::from_slice(chunk, (chunk.len() / d, d), &Device::Cpu)?;
-        preds.extend(sorter.forward(&x)?.flatten_all()?.to_vec1::<f32>()?);
+        preds.extend(ranker.rank(&x)?.flatten_all()?.to_vec1::<f32>()?);
     }
     let (l1, l1_by_distribution) = l1_by_distribution(&preds, &batch);
     let rho: f64 = preds
@@ -118,7 +119,7 @@ pub fn evaluate(sorter: &Sorter, cfg: &EvalConfig) -> Result<EvalReport> {
         .sum::<f64>()
         / cfg.samples as f64;
     Ok(EvalReport {
-        sorter: sorter.name().to_string(),
+        sorter: ranker.name(),
         d,
         samples: cfg.samples,
         seed: cfg.seed,
@@ -142,7 +143,7 @@ pub struct RankSweep {
 }
 
 /// Computes the rank sweep of [`RankSweep`] for vectors of length `d`.
-pub fn rank_sweep(sorter: &Sorter, d: usize, seed: u64) -> Result<RankSweep> {
+pub fn rank_sweep(ranker: &dyn Ranker, d: usize, seed: u64) -> Result<RankSweep> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let base = generate(Distribution::Uniform, &mut rng, 1, d).scores;
     let y1: Vec<f64> = (0..=2000).map(|i| -1.0 + i as f64 * 0.001).collect();
@@ -155,7 +156,7 @@ pub fn rank_sweep(sorter: &Sorter, d: usize, seed: u64) -> Result<RankSweep> {
         rows.extend(row);
     }
     let x = Tensor::from_vec(rows, (y1.len(), d), &Device::Cpu)?;
-    let pred: Vec<Vec<f32>> = sorter.forward(&x)?.to_vec2()?;
+    let pred: Vec<Vec<f32>> = ranker.rank(&x)?.to_vec2()?;
     Ok(RankSweep {
         y1,
         true_rank,

@@ -12,7 +12,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::{median, TorchWorker};
+use super::worker::{median, TorchWorker};
 use crate::error::{Error, Result};
 use crate::experiment::digit_sort::{run_digit_sort, DigitSortCell, DigitSortConfig};
 use sodeep::ranker::Ranker;
@@ -260,23 +260,13 @@ fn build_all(specs: &[String]) -> Result<Vec<(String, Arc<dyn Ranker>)>> {
 /// Mean L1 between `ranker`'s ranks and the exact SoDeep ranks on `samples` synthetic vectors
 /// of length `d` (all families mixed, seed 0: the sorters' test protocol).
 pub fn accuracy(ranker: &dyn Ranker, samples: usize, d: usize) -> Result<f64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let batch = generate(Distribution::All, &mut rng, samples, d);
-    let mut total = 0.0;
-    for (chunk, truth) in batch
-        .scores
-        .chunks(250 * d)
-        .zip(batch.ranks.chunks(250 * d))
-    {
-        let x = Tensor::from_slice(chunk, (chunk.len() / d, d), &Device::Cpu)?;
-        let r: Vec<f32> = ranker.rank(&x)?.flatten_all()?.to_vec1()?;
-        total += r
-            .iter()
-            .zip(truth)
-            .map(|(a, b)| (a - b).abs() as f64)
-            .sum::<f64>();
-    }
-    Ok(total / (samples * d) as f64)
+    let cfg = sodeep::eval::EvalConfig {
+        samples,
+        d,
+        seed: 0,
+        distribution: Distribution::All,
+    };
+    Ok(sodeep::eval::evaluate(ranker, &cfg)?.l1)
 }
 
 /// Calls `f`, which times one call itself and returns its seconds (`None`: the method is not

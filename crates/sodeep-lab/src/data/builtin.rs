@@ -1,7 +1,7 @@
 //! Regression tables compiled in from the `linfa-datasets` and `smartcore` crates, so they need no
 //! download.
 
-use super::{Matrix, Regression};
+use super::dataset::{Matrix, Regression};
 use crate::error::{Error, Result};
 
 /// Red wine quality (Cortez et al., 2009; UCI `winequality-red.csv`): 1599 wines × 11

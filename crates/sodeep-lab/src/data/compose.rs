@@ -8,7 +8,7 @@ use rand::seq::{index, SliceRandom};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{Matrix, MultiLabel, Paired};
+use super::dataset::{Matrix, MultiLabel, Paired};
 use crate::error::{Error, Result};
 
 /// Slots side by side in a [`digits_multilabel`] example.

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::{Matrix, MultiLabel, Paired, Regression};
+use super::dataset::{Matrix, MultiLabel, Paired, Regression};
 use crate::error::{Error, Result};
 
 /// Fewest data rows accepted: ranking, correlation and any train/test split need two.

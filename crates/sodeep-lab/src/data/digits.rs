@@ -1,6 +1,6 @@
 //! The UCI optical-recognition digits (8×8, 1797 images) shipped inside the `smartcore` crate.
 
-use super::Matrix;
+use super::dataset::Matrix;
 use crate::error::{Error, Result};
 
 /// Side of a smartcore digit image, in pixels.

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::Matrix;
+use super::dataset::Matrix;
 use crate::error::{Error, Result};
 
 /// Side of an MNIST image, in pixels.

@@ -76,7 +76,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::mean_sd;
+use super::results::mean_sd;
 use crate::data::{mnist, Matrix};
 use crate::error::{Error, Result};
 use crate::jobs::run_jobs;
@@ -278,7 +278,7 @@ pub fn split_pools(images: usize, test_fraction: f64, seed: u64) -> Result<Digit
             "the test fraction must lie in (0, 1), got {test_fraction}"
         )));
     }
-    let (train, test) = super::split(images, test_fraction, seed);
+    let (train, test) = super::results::split(images, test_fraction, seed);
     let to_u32 = |v: Vec<usize>| v.into_iter().map(|i| i as u32).collect();
     Ok(DigitPools {
         train: to_u32(train),

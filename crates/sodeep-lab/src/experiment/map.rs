@@ -12,11 +12,9 @@ use candle_core::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::config::{DataSource, ExperimentConfig, LossKind, RunRanker};
 use super::model::{batch_index, column_stats, fit, standardized, Mlp};
-use super::{
-    best_over_lrs, split, DataSource, ExperimentConfig, LossKind, Prepared, RunOutcome, RunRanker,
-    SeedData,
-};
+use super::results::{best_over_lrs, split, Prepared, RunOutcome, SeedData};
 use crate::data::{compose, csv, digits, Matrix, MultiLabel};
 use crate::error::{Error, Result};
 use sodeep::loss::{bce_with_logits, MapConfig, MapLoss};

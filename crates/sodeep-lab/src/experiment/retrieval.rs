@@ -13,11 +13,9 @@ use candle_core::{Tensor, D};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::config::{DataSource, ExperimentConfig, LossKind, RunRanker};
 use super::model::{batch_index, column_stats, fit, standardized, Mlp};
-use super::{
-    best_over_lrs, split, DataSource, ExperimentConfig, LossKind, Prepared, RunOutcome, RunRanker,
-    SeedData,
-};
+use super::results::{best_over_lrs, split, Prepared, RunOutcome, SeedData};
 use crate::data::{compose, csv, mnist, Paired};
 use crate::error::{Error, Result};
 use sodeep::loss::{RecallConfig, RecallLoss, VseHingeLoss};

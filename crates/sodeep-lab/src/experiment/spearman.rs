@@ -11,10 +11,9 @@ use candle_core::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::config::{DataSource, ExperimentConfig, LossKind, RunRanker};
 use super::model::{batch_index, column_stats, fit, linear_predict, ridge, standardized, Mlp};
-use super::{
-    split, DataSource, ExperimentConfig, LossKind, Prepared, RunOutcome, RunRanker, SeedData,
-};
+use super::results::{split, Prepared, RunOutcome, SeedData};
 use crate::data::{builtin, csv, Matrix, Regression};
 use crate::error::{Error, Result};
 use sodeep::loss::{AuxKind, AuxTerm, SpearmanConfig, SpearmanLoss};
