@@ -1,0 +1,224 @@
+//! One job of the benchmark: train a fresh CNN through one ranker at one n and seed, then test it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::config::DigitSortConfig;
+use super::data::{accuracy, sample_numbers, values_of, DigitPools};
+use super::model::DigitCnn;
+use super::table::DigitSortCell;
+use crate::data::Matrix;
+use crate::error::{Error, Result};
+use crate::experiment::results::mean_sd;
+use sodeep::loss::{SpearmanConfig, SpearmanLoss};
+use sodeep::ranker::Ranker;
+
+/// The data every job shares.
+pub(super) struct Shared {
+    pub(super) images: Matrix,
+    pub(super) labels: Vec<u8>,
+    /// One pool split per seed.
+    pub(super) pools: Vec<DigitPools>,
+}
+
+/// What one (ranker, n, seed) job measured.
+#[derive(Debug, Clone)]
+pub(super) struct JobOutcome {
+    pub(super) exact: f64,
+    pub(super) elementwise: f64,
+    pub(super) final_loss: f64,
+    pub(super) train_seconds: f64,
+    pub(super) eval_seconds: f64,
+}
+
+/// Seeds of the streams a job reads, all derived from the seed and n alone so that every
+/// ranker sees the same weights and sets.
+pub(super) fn init_seed(seed: usize) -> u64 {
+    0xD161_7000 + seed as u64
+}
+
+pub(super) fn pool_seed(seed: usize) -> u64 {
+    0xD161_5000 + seed as u64
+}
+
+pub(super) fn train_seed(seed: usize, n: usize) -> u64 {
+    ((seed as u64) << 32) ^ (0x7A41 + n as u64)
+}
+
+pub(super) fn test_seed(seed: usize, n: usize) -> u64 {
+    ((seed as u64) << 32) ^ (0x7E57_0000 + n as u64)
+}
+
+/// The learning rate at `step`: a cosine from `lr` down to `lr / 20`.
+pub(super) fn lr_at(lr: f64, step: usize, steps: usize) -> f64 {
+    let t = step as f64 / steps.max(1) as f64;
+    let floor = lr / 20.0;
+    floor + (lr - floor) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+}
+
+/// Test sets per forward pass, to bound the memory of the evaluation.
+pub(super) const EVAL_CHUNK_NUMBERS: usize = 500;
+
+pub(super) fn run_job(
+    cfg: &DigitSortConfig,
+    data: &Shared,
+    ranker: &Arc<dyn Ranker>,
+    n: usize,
+    seed: usize,
+) -> Result<JobOutcome> {
+    let pools = &data.pools[seed];
+    let model = DigitCnn::new(cfg.cnn, &mut ChaCha8Rng::seed_from_u64(init_seed(seed)))?;
+    let mut opt = AdamW::new(
+        model.vars(),
+        ParamsAdamW {
+            lr: cfg.lr,
+            weight_decay: cfg.weight_decay,
+            ..Default::default()
+        },
+    )?;
+    let loss_fn = SpearmanLoss::new(
+        ranker.clone(),
+        SpearmanConfig {
+            seed: train_seed(seed, n),
+            ..Default::default()
+        },
+    );
+    let mut rng = ChaCha8Rng::seed_from_u64(train_seed(seed, n));
+    let m = cfg.sets_per_step * n;
+    // one list id per set: ranks are only compared within a set
+    let lists: Vec<u32> = (0..m).map(|i| (i / n) as u32).collect();
+    let start = Instant::now();
+    let mut recent = Vec::with_capacity(50);
+    for step in 0..cfg.steps {
+        let numbers = sample_numbers(&pools.train, m, &mut rng)?;
+        let values: Vec<f32> = values_of(&numbers, &data.labels)
+            .into_iter()
+            .map(|v| v as f32)
+            .collect();
+        let scores = model.scores(&data.images, &numbers)?;
+        let target = Tensor::from_vec(values, m, &Device::Cpu)?;
+        let loss = loss_fn.forward_lists(&scores, &target, &lists)?;
+        let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        if !value.is_finite() {
+            return Err(Error::InvalidArgument(format!(
+                "digit sort, {} at n = {n}: the loss became {value} at step {step} (learning \
+                 rate {}): lower the learning rate",
+                ranker.name(),
+                cfg.lr
+            )));
+        }
+        if recent.len() == 50 {
+            recent.remove(0);
+        }
+        recent.push(value);
+        opt.set_learning_rate(lr_at(cfg.lr, step, cfg.steps));
+        opt.backward_step(&loss)?;
+    }
+    let train_seconds = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let (exact, elementwise) = evaluate(&model, data, &pools.test, n, cfg.test_sets, seed)?;
+    Ok(JobOutcome {
+        exact,
+        elementwise,
+        final_loss: recent.iter().sum::<f64>() / recent.len().max(1) as f64,
+        train_seconds,
+        eval_seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Exact-match and element-wise accuracy of `model` on `sets` test sets of n (the same sets for
+/// every ranker).
+pub(super) fn evaluate(
+    model: &DigitCnn,
+    data: &Shared,
+    pool: &[u32],
+    n: usize,
+    sets: usize,
+    seed: usize,
+) -> Result<(f64, f64)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(test_seed(seed, n));
+    let numbers = sample_numbers(pool, sets * n, &mut rng)?;
+    let values = values_of(&numbers, &data.labels);
+    let chunk = (EVAL_CHUNK_NUMBERS / n).max(1) * n;
+    let mut scores = Vec::with_capacity(numbers.len());
+    for part in numbers.chunks(chunk) {
+        let s = model.scores(&data.images, part)?.detach();
+        scores.extend(s.to_vec1::<f32>()?);
+    }
+    accuracy(&scores, &values, n)
+}
+
+// ---------- the benchmark ----------
+
+/// Seconds of one CNN forward and backward pass per number, timed on a small batch.
+pub(super) fn cnn_seconds_per_number(cfg: &DigitSortConfig, data: &Shared) -> Result<f64> {
+    let model = DigitCnn::new(cfg.cnn, &mut ChaCha8Rng::seed_from_u64(0))?;
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let numbers = sample_numbers(&data.pools[0].train, 50, &mut rng)?;
+    let mut best = f64::INFINITY;
+    // the best of three: the first call also pays for warming up
+    for _ in 0..3 {
+        let start = Instant::now();
+        model
+            .scores(&data.images, &numbers)?
+            .sum_all()?
+            .backward()?;
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    Ok(best / numbers.len() as f64)
+}
+
+/// Seconds of one forward and backward rank call on a step's sets of n, as the grouping lays
+/// them out (one group of d per set for a sorter of fixed length d ≥ n); 0 when the ranker
+/// cannot rank them (the job then fails and says why).
+pub(super) fn rank_seconds(ranker: &dyn Ranker, n: usize, sets: usize) -> f64 {
+    let len = ranker.fixed_len().unwrap_or(n).max(1);
+    let groups = sets * n.div_ceil(len);
+    let time = || -> Result<f64> {
+        let values: Vec<f32> = (0..groups * len)
+            .map(|i| (i * 7919 % 1009) as f32)
+            .collect();
+        let x = Var::from_vec(values, (groups, len), &Device::Cpu)?;
+        let start = Instant::now();
+        ranker.rank(x.as_tensor())?.sum_all()?.backward()?;
+        Ok(start.elapsed().as_secs_f64())
+    };
+    let _ = time();
+    time().unwrap_or(0.0)
+}
+
+pub(super) fn cell(runs: &[&Result<JobOutcome>]) -> DigitSortCell {
+    let ok: Vec<&JobOutcome> = runs.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let pick = |f: fn(&JobOutcome) -> f64| ok.iter().map(|o| f(o)).collect::<Vec<f64>>();
+    let exact = pick(|o| o.exact);
+    let elem = pick(|o| o.elementwise);
+    let stats = |v: &[f64]| {
+        if v.is_empty() {
+            (f64::NAN, f64::NAN)
+        } else {
+            mean_sd(v)
+        }
+    };
+    let (exact_match, exact_match_sd) = stats(&exact);
+    let (elementwise, elementwise_sd) = stats(&elem);
+    DigitSortCell {
+        exact_match,
+        elementwise,
+        exact_match_sd,
+        elementwise_sd,
+        exact_match_per_seed: exact,
+        elementwise_per_seed: elem,
+        final_loss_per_seed: pick(|o| o.final_loss),
+        train_seconds_per_seed: pick(|o| o.train_seconds),
+        eval_seconds_per_seed: pick(|o| o.eval_seconds),
+        errors: runs
+            .iter()
+            .filter_map(|r| r.as_ref().err().map(|e| e.to_string()))
+            .collect(),
+    }
+}
