@@ -1,70 +1,62 @@
 #!/usr/bin/env python3
-"""Lists the circles in a crate's module graph: module A imports B when A's files name `crate::B`
-(code, not comments or doc links). Each top-level module is one node; so is each file of a
-folder module, except that `mod.rs` and its children may refer to each other through `super::`.
+"""Lists the circles in a crate's module graph, file by file: module A imports B when A's code
+(not its comments, docs or unit tests) names `crate::B…`, `super::…` or `self::…` paths that
+resolve to B, or declares `mod B`. A folder's `mod.rs` that declares its children therefore may
+not be imported back by them: shared helpers live in a sibling file.
 
-    python3 scripts/module-cycles.py crates/sodeep/src     # prints the circles, exits 1 if any
+    python3 scripts/module-cycles.py crates/sodeep/src    # prints the circles; exit status 1 if any
 """
-import os
-import re
-import sys
-
-root = sys.argv[1] if len(sys.argv) > 1 else "crates/sodeep/src"
-edges = {}
-for dirpath, _, files in os.walk(root):
-    for f in files:
-        if not f.endswith(".rs"):
-            continue
-        path = os.path.join(dirpath, f)
-        rel = os.path.relpath(path, root)[:-3].replace(os.sep, "::")
-        node = rel.replace("::mod", "")
-        if node in ("lib", "main"):
-            node = "crate"
-        top = node.split("::")[0]
-        code = []
-        for line in open(path, encoding="utf-8"):
-            s = line.strip()
-            if s.startswith("//"):
-                continue
-            code.append(line.split("//")[0])
-        text = "".join(code)
-        # cut the unit tests: they may use anything
-        text = text.split("#[cfg(test)]")[0]
-        deps = set()
-        for m in re.finditer(r"crate::([a-z_]+)(?:::([a-z_]+))?", text):
-            a, b = m.group(1), m.group(2)
-            deps.add(a)
-        deps.discard(top)
-        edges.setdefault(top, set()).update(deps)
-
-# strongly connected components (Tarjan)
-index, low, on, stack, out, counter = {}, {}, set(), [], [], [0]
-def visit(v):
-    index[v] = low[v] = counter[0]; counter[0] += 1
-    stack.append(v); on.add(v)
-    for w in edges.get(v, ()):
-        if w not in edges:
-            continue
-        if w not in index:
-            visit(w); low[v] = min(low[v], low[w])
-        elif w in on:
-            low[v] = min(low[v], index[w])
-    if low[v] == index[v]:
-        comp = []
-        while True:
-            w = stack.pop(); on.discard(w); comp.append(w)
-            if w == v:
-                break
-        if len(comp) > 1:
-            out.append(sorted(comp))
+import os,re,sys
+root=sys.argv[1]
+nodes={}
+for dp,_,fs in os.walk(root):
+    for f in fs:
+        if f.endswith('.rs'):
+            p=os.path.join(dp,f); rel=os.path.relpath(p,root)[:-3].replace(os.sep,'::')
+            n=rel[:-5] if rel.endswith('::mod') else rel
+            if n in('lib','main'): n='crate'
+            nodes[n]=p
+def resolve(parts):
+    # longest prefix that is a node
+    for k in range(len(parts),0,-1):
+        c='::'.join(parts[:k])
+        if c in nodes: return c
+    return None
+edges={n:set() for n in nodes}
+for n,p in nodes.items():
+    text=''.join(l.split('//')[0] for l in open(p) if not l.strip().startswith('//')).split('#[cfg(test)]')[0]
+    parent=n.rsplit('::',1)[0] if '::' in n else 'crate'
+    is_mod=p.endswith('mod.rs') or n=='crate'
+    base = n if is_mod else parent
+    for m in re.finditer(r'\b(crate|super|self)((?:::[a-z_][a-z0-9_]*)*)(::\{[^}]*\})?',text):
+        head=m.group(1); rest=[x for x in m.group(2).strip(':').split('::') if x]
+        if not rest and not m.group(3): continue
+        if head=='crate': parts=rest
+        elif head=='super':
+            b = n.rsplit('::',1)[0] if '::' in n else ''
+            parts=(b.split('::') if b else [])+rest
+        else: parts=(n.split('::') if n!='crate' else [])+rest
+        t=resolve(parts) if parts else 'crate'
+        if t is None: t='crate'
+        if t and t!=n: edges[n].add(t)
+    for m in re.finditer(r'^\s*(?:pub(?:\([a-z]+\))?\s+)?mod\s+([a-z_0-9]+)\s*;',text,re.M):
+        c=(base+'::' if base!='crate' else '')+m.group(1)
+        if c in nodes: edges[n].add(c)
+idx,low,on,st,out,cnt={}, {}, set(), [], [], [0]
 sys.setrecursionlimit(10000)
-for v in list(edges):
-    if v not in index:
-        visit(v)
-for comp in out:
-    print("circle:", " <-> ".join(comp))
-    for a in comp:
-        print(f"  {a} imports", ", ".join(sorted(d for d in edges[a] if d in comp)))
-if not out:
-    print(f"{root}: no circles among {len([e for e in edges if e != 'crate'])} modules")
+def v(x):
+    idx[x]=low[x]=cnt[0];cnt[0]+=1;st.append(x);on.add(x)
+    for w in edges[x]:
+        if w not in idx: v(w);low[x]=min(low[x],low[w])
+        elif w in on: low[x]=min(low[x],idx[w])
+    if low[x]==idx[x]:
+        c=[]
+        while True:
+            w=st.pop();on.discard(w);c.append(w)
+            if w==x:break
+        if len(c)>1: out.append(sorted(c))
+for x in nodes:
+    if x not in idx: v(x)
+for c in out: print('circle:',c)
+if not out: print(f'{root}: no circles among {len(nodes)} modules')
 sys.exit(1 if out else 0)
