@@ -78,6 +78,9 @@ pub enum Error {
         /// The script's error output and what to install or do instead.
         reason: String,
     },
+    /// A value that cannot be written as JSON.
+    #[error("cannot write JSON: {0}")]
+    Serialize(serde_json::Error),
     /// Plot rendering failed.
     #[error("cannot draw plot {path}: {reason}")]
     Plot {

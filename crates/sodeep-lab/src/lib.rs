@@ -8,11 +8,13 @@
 //! - [`experiment`]: rank losses against the usual losses on one model, split and budget;
 //! - [`bench`]: the Rust sorters and every ranker side by side with their PyTorch references;
 //! - [`reproduce`]: the paper's tables and figures into one report, drawn by [`report`];
-//! - [`jobs`]: running whole jobs side by side on the cores.
+//! - [`jobs`]: running whole jobs side by side on the cores;
+//! - [`commands`]: what each `sodeep` subcommand does once its arguments are parsed.
 
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod commands;
 pub mod data;
 pub mod error;
 pub mod experiment;

@@ -1,0 +1,164 @@
+//! The benchmark commands: `bench sorters`, `bench rankers`, `bench data` and the hidden
+//! `bench memory-probe`.
+
+use std::path::{Path, PathBuf};
+
+use sodeep::synthetic::Distribution;
+
+use super::print_json;
+use crate::error::{Error, Result};
+
+/// The PyTorch reference script of `bench sorters`, embedded so that the binary runs it from any
+/// directory.
+const TORCH_SCRIPT: &str = include_str!("../../../../bench/torch_sorters.py");
+
+/// The PyTorch reference script of `bench rankers`.
+const TORCH_RANKERS_SCRIPT: &str = include_str!("../../../../bench/torch_rankers.py");
+
+/// `sodeep bench sorters`: the Rust sorters against their PyTorch references, as a table or JSON.
+pub fn bench_sorters(
+    python: Option<PathBuf>,
+    cases: Option<&str>,
+    (reps, batch, len, threads): (usize, usize, usize, usize),
+    json: bool,
+    memory: bool,
+) -> Result<()> {
+    let cases: Vec<String> = match cases {
+        Some(c) => c.split(',').map(|s| s.trim().to_string()).collect(),
+        None => crate::bench::CASES.iter().map(|s| s.to_string()).collect(),
+    };
+    let script = std::env::temp_dir().join(format!("sodeep-torch-{}.py", std::process::id()));
+    std::fs::write(&script, TORCH_SCRIPT).map_err(|e| Error::io("cannot write", &script, e))?;
+    let cfg = crate::bench::BenchConfig {
+        batch,
+        d: len,
+        reps,
+        threads,
+        python,
+        script: script.clone(),
+        cases,
+        memory_probe: if memory {
+            Some(
+                std::env::current_exe()
+                    .map_err(|e| Error::io("cannot find", "this executable (for the probes)", e))?,
+            )
+        } else {
+            None
+        },
+    };
+    let report = crate::bench::bench_sorters(&cfg, |m| eprintln!("{m}"));
+    let _ = std::fs::remove_file(&script);
+    let report = report?;
+    if json {
+        print_json(&report)?;
+        return Ok(());
+    }
+    println!(
+        "batch {batch}, d {len}, {threads} thread(s), median of {reps}; PyTorch: {}",
+        report.torch
+    );
+    println!("host: {}", report.host.summary());
+    println!(
+        "{:<20} {:>10} {:>10} {:>8}",
+        "case", "rust s", "torch s", "ratio"
+    );
+    for (case, r) in &report.cases {
+        let t = r.torch_s.map_or("-".into(), |t| format!("{t:.4}"));
+        let ratio = r.ratio.map_or("-".into(), |v| format!("{v:.2}"));
+        println!("{case:<20} {:>10.4} {t:>10} {ratio:>8}", r.rust_s);
+    }
+    if !report.memory.is_empty() {
+        println!("peak memory of one step (MiB, fresh processes)");
+        println!(
+            "{:<20} {:>10} {:>10} {:>8}",
+            "case", "rust", "torch", "ratio"
+        );
+        for (case, m) in &report.memory {
+            let t = m.torch_mb.map_or("-".into(), |t| format!("{t:.1}"));
+            let ratio = m.ratio.map_or("-".into(), |v| format!("{v:.2}"));
+            println!("{case:<20} {:>10.1} {t:>10} {ratio:>8}", m.rust_mb);
+        }
+    }
+    Ok(())
+}
+
+/// `sodeep bench rankers`: every ranker on the same work → `out/report.md`, `results.json`,
+/// `speed.png`.
+pub fn bench_rankers(
+    quick: bool,
+    python: Option<PathBuf>,
+    out: &Path,
+    rankers: Vec<String>,
+    sections: Option<&str>,
+    (max_len, threads): (usize, usize),
+    data_dir: Option<PathBuf>,
+) -> Result<()> {
+    use crate::bench::rankers::{bench_rankers, RankerBenchConfig, Section};
+    crate::experiment::ensure_writable(out)?;
+    let script = std::env::temp_dir().join(format!("sodeep-rankers-{}.py", std::process::id()));
+    std::fs::write(&script, TORCH_RANKERS_SCRIPT)
+        .map_err(|e| Error::io("cannot write", &script, e))?;
+    let mut cfg = if quick {
+        RankerBenchConfig::quick(script.clone())
+    } else {
+        RankerBenchConfig::full(script.clone())
+    };
+    cfg.python = python;
+    cfg.threads = threads;
+    cfg.data_dir = data_dir;
+    cfg.sizes.retain(|&n| n <= max_len);
+    if !rankers.is_empty() {
+        cfg.rankers = rankers;
+        cfg.grid.clear();
+    }
+    if let Some(list) = sections {
+        cfg.sections = list
+            .split(',')
+            .map(|s| Section::from_name(s.trim()))
+            .collect::<Result<_>>()?;
+    }
+    let command: Vec<String> = std::env::args().collect();
+    let command = format!("sodeep {}", command[1..].join(" "));
+    let started = std::time::Instant::now();
+    let result = bench_rankers(&cfg, |m| eprintln!("{m}"));
+    let _ = std::fs::remove_file(&script);
+    let result = result?;
+    result.write(out, &command)?;
+    println!(
+        "{}\nwrote {}/report.md, results.json, speed.png in {:.0} s",
+        result.report(&command),
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `sodeep bench memory-probe` (run by `bench sorters --memory`): prints the growth of the peak
+/// resident set during one step of `case`, in bytes.
+pub fn memory_probe(case: &str, batch: usize, len: usize) -> Result<()> {
+    match crate::bench::step_peak_bytes(case, batch, len)? {
+        Some(bytes) => {
+            println!("{bytes}");
+            Ok(())
+        }
+        None => Err(Error::InvalidArgument(
+            "peak memory is read from /proc/self/status, which this OS lacks".into(),
+        )),
+    }
+}
+
+/// `sodeep bench data`: vectors per second of the synthetic generator, per distribution.
+pub fn bench_data(len: usize, batch: usize, batches: usize) -> Result<()> {
+    if len == 0 || batch == 0 || batches == 0 {
+        return Err(Error::InvalidArgument(
+            "--len, --batch and --batches must be at least 1".into(),
+        ));
+    }
+    println!("synthetic generation, d = {len}, batch {batch}, {batches} batches, one thread:");
+    let all = std::iter::once(Distribution::All).chain(Distribution::CONCRETE);
+    for dist in all {
+        let vps = sodeep::synthetic::generation_throughput(dist, len, batch, batches);
+        println!("  {:<22} {:>12.0} vectors/s", dist.name(), vps);
+    }
+    Ok(())
+}

@@ -1,0 +1,31 @@
+//! What each `sodeep` subcommand does once its arguments are parsed: one function per subcommand
+//! that runs the work and prints its output (tables, JSON, progress). The command-line crate only
+//! parses arguments and calls these.
+
+pub mod bench;
+pub mod experiments;
+pub mod progress;
+pub mod rank;
+pub mod sorters;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// Prints `value` as pretty JSON on stdout.
+pub(crate) fn print_json(value: &impl Serialize) -> Result<()> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).map_err(Error::Serialize)?
+    );
+    Ok(())
+}
+
+/// Prints `value` as JSON on one line of stdout.
+pub(crate) fn print_json_line(value: &impl Serialize) -> Result<()> {
+    println!(
+        "{}",
+        serde_json::to_string(value).map_err(Error::Serialize)?
+    );
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! `sodeep rank`: score vectors from CSV through any ranker.
+
+use std::io::{BufRead, Read, Write};
+use std::path::Path;
+
+use sodeep::checkpoint::write_atomic;
+
+use crate::error::{Error, Result};
+
+/// Score vectors from CSV text: one vector per line, comma-separated, no header; blank lines are
+/// skipped.
+pub fn parse_rows(text: impl BufRead) -> Result<Vec<Vec<f32>>> {
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.map_err(|e| Error::io("cannot read", "the input", e))?;
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let row = line
+            .split(',')
+            .map(|f| f.trim().parse::<f32>())
+            .collect::<std::result::Result<Vec<f32>, _>>()
+            .map_err(|e| Error::Parse {
+                line: i + 1,
+                reason: format!("'{line}' is not a comma-separated list of numbers ({e})"),
+            })?;
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// `sodeep rank`: every vector of `input` (stdin by default) through the ranker of `spec`, as
+/// ranks, soft sort, soft argsort or soft top-k (`kind`), to `output` (stdout by default).
+pub fn rank(spec: &str, kind: &str, input: Option<&Path>, output: Option<&Path>) -> Result<()> {
+    let what: sodeep::ranker::RowOutput = kind.parse()?;
+    let ranker = sodeep::spec::parse(spec)?;
+    let rows = match input {
+        Some(p) => {
+            let f = std::fs::File::open(p).map_err(|e| Error::io("cannot read", p, e))?;
+            parse_rows(std::io::BufReader::new(f))?
+        }
+        None => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| Error::io("cannot read", "stdin", e))?;
+            parse_rows(s.as_bytes())?
+        }
+    };
+    if rows.is_empty() {
+        return Err(Error::Empty("no score vector to rank".into()));
+    }
+    let ranks = sodeep::ranker::apply_to_rows(ranker.as_ref(), &rows, what)?;
+    let mut out = String::new();
+    for r in &ranks {
+        let line: Vec<String> = r.iter().map(|v| v.to_string()).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    match output {
+        Some(p) => write_atomic(p, out.as_bytes())?,
+        None => std::io::stdout()
+            .write_all(out.as_bytes())
+            .map_err(|e| Error::io("cannot write", "stdout", e))?,
+    }
+    Ok(())
+}

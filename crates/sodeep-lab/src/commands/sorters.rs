@@ -1,0 +1,401 @@
+//! The sorter commands: `train-sorter`, `eval-sorter`, `eval-shipped`, `list-sorters`,
+//! `export-sorter` and `import-torch`.
+
+use std::path::{Path, PathBuf};
+
+use sodeep::eval::{evaluate, rank_sweep, EvalConfig, EvalReport};
+use sodeep::synthetic::Distribution;
+use sodeep::train::{train_sorter as train, TrainConfig};
+use sodeep::{Arch, Sorter, SorterConfig};
+
+use super::print_json;
+use super::progress;
+use crate::error::{Error, Result};
+use crate::report::plot_rank_sweep;
+
+/// The options of `sodeep train-sorter`, as given (see its `--help`): names and sizes are checked
+/// here, against the checkpoint when resuming.
+#[derive(Debug, Clone, Default)]
+pub struct TrainRequest {
+    /// Architecture name (required unless resuming).
+    pub arch: Option<String>,
+    /// Vector length d (required unless resuming).
+    pub len: Option<usize>,
+    /// Hidden size, channels or width.
+    pub hidden: Option<usize>,
+    /// Recurrent layers.
+    pub layers: Option<usize>,
+    /// Standardise each vector first.
+    pub standardize: bool,
+    /// `cpu`, `cuda` or `cuda:N`.
+    pub device: String,
+    /// Output head of the lstm sorters (`mixing` or `position`).
+    pub head: Option<String>,
+    /// Total steps.
+    pub steps: usize,
+    /// Vectors per step.
+    pub batch: Option<usize>,
+    /// Base learning rate.
+    pub lr: Option<f64>,
+    /// Halve the learning rate every K steps.
+    pub lr_halve_every: Option<usize>,
+    /// Validate and checkpoint every S steps.
+    pub save_every: Option<usize>,
+    /// Seed.
+    pub seed: Option<u64>,
+    /// Validation vectors.
+    pub val_samples: Option<usize>,
+    /// Training distribution.
+    pub distribution: Option<String>,
+    /// Output folder.
+    pub out: PathBuf,
+    /// Continue from OUT/ckpt.
+    pub resume: bool,
+}
+
+/// The table of one evaluation.
+fn print_report_table(r: &EvalReport) {
+    println!(
+        "sorter: {}   d = {}   {} vectors (seed {}, {})",
+        r.sorter, r.d, r.samples, r.seed, r.distribution
+    );
+    println!("  {:<22} {:>10}", "distribution", "L1");
+    for (k, v) in &r.l1_by_distribution {
+        println!("  {k:<22} {v:>10.5}");
+    }
+    println!("  {:<22} {:>10.5}", "all", r.l1);
+    println!("  mean Spearman          {:>10.5}", r.spearman);
+    println!("  time                   {:>9.2}s", r.seconds);
+}
+
+/// `sodeep eval-sorter`: the paper's L1 evaluation of one sorter, per distribution, as a table or
+/// JSON, and optionally the Fig. 5 rank sweep as a PNG.
+pub fn eval_sorter(
+    spec: &str,
+    len: Option<usize>,
+    samples: usize,
+    seed: u64,
+    distribution: Distribution,
+    json: bool,
+    plot: Option<&Path>,
+) -> Result<()> {
+    let sorter = Sorter::load(spec)?;
+    let d = len.or(sorter.d()).unwrap_or(100);
+    let cfg = EvalConfig {
+        samples,
+        d,
+        seed,
+        distribution,
+    };
+    let report = evaluate(&sorter, &cfg)?;
+    if let Some(p) = plot {
+        let sweep = rank_sweep(&sorter, d, seed)?;
+        plot_rank_sweep(&sweep, &format!("{} (d = {d})", sorter.name()), p)?;
+    }
+    if json {
+        print_json(&report)?;
+    } else {
+        print_report_table(&report);
+        if let Some(p) = plot {
+            println!("  plot                   {}", p.display());
+        }
+    }
+    Ok(())
+}
+
+/// `sodeep eval-shipped`: every shipped sorter and the handcrafted one on the same vectors.
+pub fn eval_shipped(samples: usize, seed: u64, json: bool) -> Result<()> {
+    let mut specs = vec!["handcrafted".to_string()];
+    specs.extend(sodeep::registry::list().iter().map(|l| l.name.to_string()));
+    let mut reports = Vec::new();
+    for spec in &specs {
+        let sorter = Sorter::load(spec)?;
+        let d = sorter.d().unwrap_or(100);
+        let cfg = EvalConfig {
+            samples,
+            d,
+            seed,
+            distribution: Distribution::All,
+        };
+        reports.push(evaluate(&sorter, &cfg)?);
+    }
+    if json {
+        print_json(&reports)?;
+        return Ok(());
+    }
+    println!("Shipped sorters on {samples} synthetic vectors (seed {seed}); L1 = mean |predicted − exact SoDeep rank|");
+    println!(
+        "{:<16} {:>5} {:>9} {:>10} {:>8}",
+        "sorter", "d", "L1", "Spearman", "time"
+    );
+    for r in &reports {
+        println!(
+            "{:<16} {:>5} {:>9.5} {:>10.5} {:>7.2}s",
+            r.sorter, r.d, r.l1, r.spearman, r.seconds
+        );
+    }
+    Ok(())
+}
+
+/// `sodeep export-sorter`: a shippable sorter folder with a measured model card.
+pub fn export_sorter(
+    from: &Path,
+    out: &Path,
+    half: bool,
+    samples: usize,
+    notes: Option<String>,
+) -> Result<()> {
+    let cfg = sodeep::export::ExportConfig {
+        half,
+        samples,
+        notes,
+    };
+    let r = sodeep::export::export_sorter(from, out, &cfg)?;
+    println!(
+        "exported {} to {}: L1 {:.5} stored ({}), {:.5} with f32 weights, on {samples} vectors",
+        from.display(),
+        out.display(),
+        r.stored.l1,
+        r.card.dtype,
+        r.f32.l1
+    );
+    Ok(())
+}
+
+/// `sodeep list-sorters`: the shipped sorters and their model cards.
+pub fn list_sorters(json: bool) -> Result<()> {
+    let list = sodeep::registry::list();
+    if json {
+        let cards: Vec<serde_json::Value> = list
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "name": l.name,
+                    "aliases": l.aliases,
+                    "bytes": l.weight_bytes,
+                    "card": serde_json::from_str::<serde_json::Value>(l.card_json).unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .collect();
+        print_json(&cards)?;
+        return Ok(());
+    }
+    if list.is_empty() {
+        println!("no shipped sorters in this build (handcrafted[:LAMBDA] is always available)");
+    }
+    for l in &list {
+        let alias = if l.aliases.is_empty() {
+            String::new()
+        } else {
+            format!(" (alias: {})", l.aliases.join(", "))
+        };
+        println!("{}{alias}", l.name);
+        match &l.card {
+            Some(c) => {
+                println!(
+                    "  arch {}  d {}  hidden {}  layers {}  parameters {}  stored {} ({:.1} MB)",
+                    c.config.arch.name(),
+                    c.config.d,
+                    c.config.hidden,
+                    c.config.layers,
+                    c.parameters,
+                    c.dtype,
+                    l.weight_bytes as f64 / 1e6
+                );
+                if let Some(t) = &c.training {
+                    println!(
+                        "  trained {} steps, batch {}, lr {} (halved every {}), {:.0} s on {}, {:.0} vectors/s",
+                        t.step, t.batch, t.lr, t.lr_halve_every, t.wall_seconds, t.machine, t.vectors_per_second
+                    );
+                    println!("  validation L1 {:.5}", t.val_l1);
+                    for (k, v) in &t.val_l1_by_distribution {
+                        println!("    {k:<22} {v:.5}");
+                    }
+                }
+                if let Some(e) = &c.evaluation {
+                    println!("  evaluation {e}");
+                }
+                if let Some(n) = &c.notes {
+                    println!("  notes: {n}");
+                }
+            }
+            None => println!("  (model card unreadable)"),
+        }
+    }
+    println!(
+        "handcrafted[:LAMBDA]\n  pairwise sigmoids, no weights, any length (λ = 10 by default)"
+    );
+    Ok(())
+}
+
+/// A sorter configuration from the command line's names and sizes, validated.
+pub fn sorter_config(
+    arch: &str,
+    len: usize,
+    hidden: Option<usize>,
+    layers: Option<usize>,
+) -> Result<SorterConfig> {
+    let arch = Arch::from_name(arch)?;
+    let mut cfg = SorterConfig::new(arch, len);
+    if let Some(h) = hidden {
+        cfg.hidden = h;
+    }
+    if let Some(l) = layers {
+        cfg.layers = l;
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// `sodeep import-torch`: a PyTorch checkpoint of the reference implementation as a sorter folder.
+pub fn import_torch(
+    pth: &Path,
+    arch: &str,
+    len: usize,
+    hidden: Option<usize>,
+    layers: Option<usize>,
+    out: &Path,
+    force: bool,
+) -> Result<()> {
+    let cfg = sorter_config(arch, len, hidden, layers)?;
+    if out.join(sodeep::checkpoint::CARD_FILE).exists() && !force {
+        return Err(Error::InvalidArgument(format!(
+            "{} already holds a sorter; pass --force to replace it",
+            out.display()
+        )));
+    }
+    let sorter = sodeep::torch_import::import_torch(pth, cfg, out)?;
+    println!(
+        "imported {} ({} sorter, d = {}, {} parameters) into {}",
+        pth.display(),
+        sorter.card().config.arch.name(),
+        sorter.card().config.d,
+        sodeep::checkpoint::read_card(&out.join(sodeep::checkpoint::CARD_FILE))?.parameters,
+        out.display()
+    );
+    Ok(())
+}
+
+/// `cpu`, `cuda` or `cuda:N`.
+pub fn parse_device(spec: &str) -> Result<candle_core::Device> {
+    let ordinal = match spec {
+        "cpu" => return Ok(candle_core::Device::Cpu),
+        "cuda" => 0,
+        other => match other.strip_prefix("cuda:").map(str::parse::<usize>) {
+            Some(Ok(n)) => n,
+            _ => {
+                return Err(Error::InvalidArgument(format!(
+                    "unknown device '{spec}' (known: cpu, cuda, cuda:N)"
+                )))
+            }
+        },
+    };
+    candle_core::Device::new_cuda(ordinal).map_err(|e| {
+        Error::InvalidArgument(format!(
+            "cannot use {spec}: this build needs --features cuda and a CUDA GPU ({e})"
+        ))
+    })
+}
+
+/// `sodeep train-sorter`: trains (or resumes) a sorter with a progress bar and one log line per
+/// validation.
+pub fn train_sorter(a: &TrainRequest, threads: usize) -> Result<()> {
+    let mut cfg = if a.resume {
+        let cfg = TrainConfig::from_checkpoint(&a.out)?;
+        if let Some(arch) = &a.arch {
+            if Arch::from_name(arch)? != cfg.sorter.arch {
+                return Err(Error::InvalidArgument(format!(
+                    "--arch {arch} differs from the checkpoint's {}",
+                    cfg.sorter.arch.name()
+                )));
+            }
+        }
+        if let Some(len) = a.len {
+            if len != cfg.sorter.d {
+                return Err(Error::InvalidArgument(format!(
+                    "--len {len} differs from the checkpoint's d = {}",
+                    cfg.sorter.d
+                )));
+            }
+        }
+        cfg
+    } else {
+        let arch = a.arch.as_deref().ok_or_else(|| {
+            Error::InvalidArgument("--arch is required (lstm, lstm-large, gru, cnn, mlp)".into())
+        })?;
+        let len = a
+            .len
+            .ok_or_else(|| Error::InvalidArgument("--len is required".into()))?;
+        let mut sorter = sorter_config(arch, len, a.hidden, a.layers)?;
+        sorter.standardize = a.standardize;
+        if let Some(h) = &a.head {
+            sorter.head = sodeep::sorter::Head::from_name(h)?;
+            sorter.validate()?;
+        }
+        TrainConfig::new(sorter, &a.out)
+    };
+    cfg.steps = a.steps;
+    cfg.threads = threads;
+    cfg.device = parse_device(&a.device)?;
+    if let Some(v) = a.batch {
+        cfg.batch = v;
+    }
+    if let Some(v) = a.lr {
+        cfg.lr = v;
+    }
+    if let Some(v) = a.lr_halve_every {
+        cfg.lr_halve_every = v;
+    }
+    if let Some(v) = a.save_every {
+        cfg.save_every = v;
+    }
+    if let Some(v) = a.seed {
+        cfg.seed = v;
+    }
+    if let Some(v) = a.val_samples {
+        cfg.val_samples = v;
+    }
+    if let Some(v) = &a.distribution {
+        cfg.distribution = Distribution::from_name(v)?;
+    }
+    let pb = progress::bar(cfg.steps as u64);
+    let mut last_logged_val = None;
+    let summary = train(&cfg, a.resume, |p| {
+        pb.set_position(p.step as u64);
+        let val = p
+            .val_l1
+            .map(|v| format!("{v:.5}"))
+            .unwrap_or_else(|| "-".into());
+        pb.set_message(format!(
+            "loss {:.5} val L1 {val} lr {:.2e} {:.0} vec/s",
+            p.loss, p.lr, p.vectors_per_second
+        ));
+        if p.val_l1 != last_logged_val {
+            last_logged_val = p.val_l1;
+            let line = format!(
+                "step {} loss {:.5} val L1 {val} best {} lr {:.3e} {:.0} vec/s",
+                p.step,
+                p.loss,
+                p.best_val_l1
+                    .map(|v| format!("{v:.5}"))
+                    .unwrap_or_else(|| "-".into()),
+                p.lr,
+                p.vectors_per_second
+            );
+            progress::line(&pb, &line);
+        }
+    })?;
+    pb.finish_and_clear();
+    println!(
+        "trained to step {}: validation L1 {:.5}, best {:.5} at step {} ({:.1} s, {:.0} vectors/s)\n  latest: {}\n  best:   {}",
+        summary.step,
+        summary.val_l1,
+        summary.best_val_l1,
+        summary.best_step,
+        summary.seconds,
+        summary.vectors_per_second,
+        summary.ckpt.display(),
+        summary.best.display()
+    );
+    Ok(())
+}
