@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use sodeep::synthetic::Distribution;
 
-use super::print_json;
+use super::output::print_json;
 use crate::error::{Error, Result};
 
 /// The PyTorch reference script of `bench sorters`, embedded so that the binary runs it from any

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use super::{print_json_line, progress};
+use super::output::print_json_line;
+use super::progress;
 use crate::error::{Error, Result};
 use crate::experiment::{DataSource, ExperimentConfig, Task};
 

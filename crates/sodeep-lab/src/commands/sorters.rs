@@ -8,7 +8,7 @@ use sodeep::synthetic::Distribution;
 use sodeep::train::{train_sorter as train, TrainConfig};
 use sodeep::{Arch, Sorter, SorterConfig};
 
-use super::print_json;
+use super::output::print_json;
 use super::progress;
 use crate::error::{Error, Result};
 use crate::report::plot_rank_sweep;
