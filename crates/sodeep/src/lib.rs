@@ -39,11 +39,13 @@ pub mod sorter;
 pub mod spec;
 pub mod synthetic;
 pub mod torch_import;
+pub mod torchsort;
 pub mod train;
 
 pub use error::{Error, Result};
 pub use ranker::Ranker;
 pub use sorter::{Arch, Sorter, SorterConfig};
+pub use torchsort::{soft_rank, soft_sort};
 
 /// Sets the number of CPU threads used by candle's kernels and by rayon.
 ///

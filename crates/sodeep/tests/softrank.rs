@@ -151,3 +151,68 @@ fn soft_sort_matches_torchsort_values_and_vjp() {
     }
     assert!(checked >= 24, "only {checked} rows checked");
 }
+
+/// The torchsort-compatible front door on tensors: values and gradients (through candle's
+/// autograd) equal torchsort's on every row of the fixture, for both functions.
+#[test]
+fn front_door_functions_match_torchsort_through_autograd() {
+    use candle_core::{Device, Tensor, Var};
+    let fixture = common::fixture("soft_rank.json");
+    let mut checked = [0, 0];
+    for case in fixture["cases"].as_array().unwrap() {
+        let sort = match case["op"].as_str().unwrap() {
+            "soft_rank" => false,
+            "soft_sort" => true,
+            _ => continue,
+        };
+        let reg = match case["regularization"].as_str().unwrap() {
+            "l2" => Regularization::L2,
+            _ => Regularization::Kl,
+        };
+        let eps = case["strength"].as_f64().unwrap();
+        let (xs, ws, ys, gs) = (
+            rows(&case["x"]),
+            rows(&case["w"]),
+            rows(&case["y"]),
+            rows(&case["grad_x_of_sum_w_y"]),
+        );
+        for (((x, w), y), g) in xs.iter().zip(&ws).zip(&ys).zip(&gs) {
+            let n = x.len();
+            let xv =
+                Var::from_tensor(&Tensor::from_slice(x, (1, n), &Device::Cpu).unwrap()).unwrap();
+            let out = if sort {
+                sodeep::torchsort::soft_sort_with(xv.as_tensor(), eps, reg)
+            } else {
+                sodeep::torchsort::soft_rank_with(xv.as_tensor(), eps, reg)
+            }
+            .unwrap();
+            let got: Vec<f64> = out.flatten_all().unwrap().to_vec1().unwrap();
+            for (a, b) in got.iter().zip(y) {
+                assert!(
+                    (a - b).abs() < 1e-6,
+                    "sort {sort}, {reg:?} ε={eps}: {got:?} vs {y:?}"
+                );
+            }
+            let wt = Tensor::from_slice(w, (1, n), &Device::Cpu).unwrap();
+            let grads = (out * wt).unwrap().sum_all().unwrap().backward().unwrap();
+            let grad: Vec<f64> = grads
+                .get(xv.as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            for (a, b) in grad.iter().zip(g) {
+                assert!(
+                    (a - b).abs() < 1e-6,
+                    "sort {sort}, {reg:?} ε={eps} VJP: {grad:?} vs {g:?}"
+                );
+            }
+            checked[sort as usize] += 1;
+        }
+    }
+    assert!(
+        checked[0] >= 24 && checked[1] >= 1,
+        "rows checked (rank, sort): {checked:?}"
+    );
+}

@@ -332,6 +332,70 @@ impl super::row_op::RowMap for SoftRank {
     }
 }
 
+/// torchsort's conventions as row maps: `soft_rank(x)` (ascending, raw ranks 1..n) and
+/// `soft_sort(x)` (ascending values), for [`crate::torchsort`].
+#[derive(Debug, Clone, Copy)]
+pub struct Ascending {
+    /// The projection's strength and regularisation.
+    pub of: SoftRank,
+    /// Sort (`true`) or rank (`false`).
+    pub sort: bool,
+}
+
+impl super::row_op::RowMap for Ascending {
+    fn op_name(&self) -> &'static str {
+        if self.sort {
+            "soft_sort"
+        } else {
+            "soft_rank"
+        }
+    }
+
+    fn forward(&self, x: &[f64]) -> Result<Vec<f64>> {
+        let mut out = vec![0.0; x.len()];
+        self.forward_into(x, &mut out)?;
+        Ok(out)
+    }
+
+    fn vjp(&self, x: &[f64], g: &[f64]) -> Result<Vec<f64>> {
+        let mut out = vec![0.0; x.len()];
+        let tape = self.forward_into(x, &mut vec![0.0; x.len()])?;
+        self.vjp_into(x, tape.as_ref(), g, &mut out)?;
+        Ok(out)
+    }
+
+    fn forward_into(&self, x: &[f64], out: &mut [f64]) -> Result<Option<super::row_op::Tape>> {
+        let SoftRank { eps, reg } = self.of;
+        if self.sort {
+            let (y, tape) = soft_sort(x, eps, reg)?;
+            out.copy_from_slice(&y);
+            Ok(Some(Box::new(tape)))
+        } else {
+            Ok(Some(Box::new(soft_rank_into(x, 1.0, eps, reg, 1.0, out)?)))
+        }
+    }
+
+    fn vjp_into(
+        &self,
+        x: &[f64],
+        tape: Option<&super::row_op::Tape>,
+        g: &[f64],
+        grad_x: &mut [f64],
+    ) -> Result<()> {
+        if self.sort {
+            super::row_op::vjp_from_tape(self, x, tape, g, grad_x, |t: &SoftSortTape, out| {
+                out.copy_from_slice(&soft_sort_vjp(t, g));
+                Ok(())
+            })
+        } else {
+            super::row_op::vjp_from_tape(self, x, tape, g, grad_x, |t: &SoftRankTape, out| {
+                soft_rank_vjp_into(t, g, 1.0, out);
+                Ok(())
+            })
+        }
+    }
+}
+
 /// The descending soft sort as a row map (the `sort` side of [`SoftRank`]).
 #[derive(Debug, Clone, Copy)]
 struct SoftSortDesc(SoftRank);
