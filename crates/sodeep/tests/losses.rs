@@ -442,3 +442,39 @@ fn frozen_sorter_passes_no_gradient_to_its_weights_and_fine_tuning_helps() {
     assert!(r.backward().unwrap().get(xv.as_tensor()).is_some());
     assert!(FineTuned::new(Sorter::handcrafted(10.0).unwrap(), 10, 0).is_err());
 }
+
+/// A `B × n` batch is B lists: the loss equals the mean of the per-row losses, and without
+/// reduction it keeps the batch's shape.
+#[test]
+fn spearman_loss_takes_a_batch_of_lists() {
+    let ranker: Arc<dyn Ranker> = sodeep::spec::parse("softrank:eps=0.1").unwrap();
+    let (b, n) = (4, 7);
+    let pred = Tensor::from_vec(randn(b * n, 11), (b, n), &Device::Cpu).unwrap();
+    let target = Tensor::from_vec(randn(b * n, 12), (b, n), &Device::Cpu).unwrap();
+    let loss = SpearmanLoss::new(ranker.clone(), SpearmanConfig::default());
+    let batch: f32 = loss.forward(&pred, &target).unwrap().to_scalar().unwrap();
+    let mut per_row = 0f32;
+    for r in 0..b {
+        let (p, t) = (pred.get(r).unwrap(), target.get(r).unwrap());
+        per_row += loss.forward(&p, &t).unwrap().to_scalar::<f32>().unwrap() / b as f32;
+    }
+    assert!((batch - per_row).abs() < 1e-6, "{batch} vs {per_row}");
+    // ranking the whole batch as one list would differ
+    let flat: f32 = loss
+        .forward(&pred.flatten_all().unwrap(), &target.flatten_all().unwrap())
+        .unwrap()
+        .to_scalar()
+        .unwrap();
+    assert!((flat - batch).abs() > 1e-4, "{flat} vs {batch}");
+    let none = SpearmanLoss::new(
+        ranker,
+        SpearmanConfig {
+            reduction: Reduction::None,
+            ..Default::default()
+        },
+    );
+    assert_eq!(none.forward(&pred, &target).unwrap().dims(), &[b, n]);
+    assert!(loss
+        .forward(&pred, &target.reshape((n, b)).unwrap())
+        .is_err());
+}

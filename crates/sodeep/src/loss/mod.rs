@@ -94,6 +94,26 @@ fn as_vector(t: &Tensor, what: &str) -> Result<Tensor> {
     }
 }
 
+/// For a `B × n` batch with n > 1 (each row one list): B, n and the row id of every item in
+/// row-major order. `None` for a vector of m values (`m` or `m × 1`).
+fn rows_as_lists(pred: &Tensor, target: &Tensor) -> Result<Option<(usize, usize, Vec<u32>)>> {
+    match pred.dims() {
+        &[b, n] if n > 1 => {
+            if target.dims() != [b, n] {
+                return Err(Error::InvalidArgument(format!(
+                    "predictions are a {b} × {n} batch of lists, but the targets have shape {:?}",
+                    target.dims()
+                )));
+            }
+            let lists = (0..b)
+                .flat_map(|r| std::iter::repeat_n(r as u32, n))
+                .collect();
+            Ok(Some((b, n, lists)))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Exact SoDeep ranks (ties share their mean rank) of every row of a `G × L` tensor.
 fn exact_ranks(values: &Tensor) -> Result<Tensor> {
     let rows: Vec<Vec<f64>> = values.to_dtype(DType::F64)?.to_vec2()?;
@@ -168,9 +188,21 @@ impl SpearmanLoss {
         self.epoch.store(epoch, Ordering::Relaxed);
     }
 
-    /// The loss over one list of m predictions and targets (`m` or `m × 1`).
+    /// The loss over one list of m predictions and targets (`m` or `m × 1`), or over a `B × n`
+    /// batch whose rows are B lists of n items (ranks are computed within each row; with
+    /// [`Reduction::None`] the result is `B × n` too).
     pub fn forward(&self, pred: &Tensor, target: &Tensor) -> Result<Tensor> {
-        self.forward_impl(pred, target, None)
+        match rows_as_lists(pred, target)? {
+            Some((b, n, lists)) => {
+                let per =
+                    self.forward_impl(&pred.flatten_all()?, &target.flatten_all()?, Some(&lists))?;
+                match self.config.reduction {
+                    Reduction::None => Ok(per.reshape((b, n))?),
+                    _ => Ok(per),
+                }
+            }
+            None => self.forward_impl(pred, target, None),
+        }
     }
 
     /// The loss with ranks computed within each list (`lists`: one id per item).
