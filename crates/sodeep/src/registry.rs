@@ -1,25 +1,56 @@
-//! The shipped sorters, found by name (or alias) in the embedded `sodeep-weights` crate.
+//! The shipped sorters, found by name (or alias) in the embedded `sodeep-weights` crate. Built
+//! without the default `weights` feature, the library ships none: sorters then load from folders
+//! only, and the lists below are empty.
+//!
+//! ```
+//! // with the default features, the flagship loads by name
+//! if cfg!(feature = "weights") {
+//!     assert!(sodeep::registry::find("best-100").is_some());
+//! }
+//! assert!(sodeep::registry::find("no-such-sorter").is_none());
+//! ```
 
+#[cfg(feature = "weights")]
 pub use sodeep_weights::ShippedSorter;
 
 use crate::card::SorterCard;
 
+/// One embedded sorter (none in a build without the `weights` feature).
+#[cfg(not(feature = "weights"))]
+#[derive(Debug, Clone, Copy)]
+pub struct ShippedSorter {
+    /// The name it loads by.
+    pub name: &'static str,
+    /// The model card, JSON.
+    pub card: &'static str,
+    /// The safetensors file.
+    pub weights: &'static [u8],
+}
+
+#[cfg(feature = "weights")]
+use sodeep_weights::{ALIASES, SORTERS};
+
+#[cfg(not(feature = "weights"))]
+const SORTERS: &[ShippedSorter] = &[];
+#[cfg(not(feature = "weights"))]
+const ALIASES: &[(&str, &str)] = &[];
+
 /// The shipped sorter called `name`, following aliases.
 pub fn find(name: &str) -> Option<&'static ShippedSorter> {
-    let target = sodeep_weights::ALIASES
+    let target = ALIASES
         .iter()
         .find(|(a, _)| *a == name)
         .map(|(_, t)| *t)
         .unwrap_or(name);
-    sodeep_weights::SORTERS.iter().find(|s| s.name == target)
+    SORTERS.iter().find(|s| s.name == target)
 }
 
 /// Every name a shipped sorter loads by: the sorters, then the aliases.
 pub fn names() -> Vec<&'static str> {
-    sodeep_weights::SORTERS
+    SORTERS
         .iter()
         .map(|s| s.name)
-        .chain(sodeep_weights::ALIASES.iter().map(|(a, _)| *a))
+        .chain(ALIASES.iter().map(|(a, _)| *a))
         .collect()
 }
 
@@ -40,11 +71,11 @@ pub struct Listing {
 
 /// The shipped sorters with their model cards.
 pub fn list() -> Vec<Listing> {
-    sodeep_weights::SORTERS
+    SORTERS
         .iter()
         .map(|s| Listing {
             name: s.name,
-            aliases: sodeep_weights::ALIASES
+            aliases: ALIASES
                 .iter()
                 .filter(|(_, t)| *t == s.name)
                 .map(|(a, _)| *a)
