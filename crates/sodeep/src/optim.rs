@@ -1,7 +1,29 @@
-//! Adam whose state can be saved and restored, for bit-exact resumption of training.
+//! Adam whose state can be saved and restored, for bit-exact resumption of training, and the
+//! learning-rate schedules.
 //!
-//! candle-nn's `AdamW` keeps its moments private and decays weights by default; this one is
-//! plain Adam (PyTorch's `torch.optim.Adam` without weight decay).
+//! Adam (PyTorch's `torch.optim.Adam` without weight decay; candle-nn's `AdamW` keeps its moments
+//! private and decays weights by default): `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
+//! `θ ← θ − lr · (m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε)`.
+//!
+//! ```
+//! use candle_core::{Device, Tensor, Var};
+//! use candle_nn::VarMap;
+//! use sodeep::optim::{Adam, AdamConfig, LrSchedule};
+//! let varmap = VarMap::new();
+//! let w = Var::new(&[1f32, -2.0], &Device::Cpu)?;
+//! varmap.data().lock().unwrap().insert("w".into(), w.clone());
+//! let mut adam = Adam::new(&varmap, AdamConfig::default())?;
+//! let loss = w.as_tensor().sqr()?.sum_all()?; // gradient 2w
+//! adam.step(&loss.backward()?, 0.1)?;
+//! // Adam's first step moves each weight by lr against the sign of its gradient
+//! let moved = w.as_tensor().to_vec1::<f32>()?;
+//! assert!((moved[0] - 0.9).abs() < 1e-6 && (moved[1] + 1.9).abs() < 1e-6);
+//! // the schedules: halving every 100 steps, and a cosine down to a floor
+//! assert_eq!(LrSchedule::Halving { lr: 1e-3, every: 100 }.at(250), 2.5e-4);
+//! let cosine = LrSchedule::Cosine { lr: 1e-3, steps: 100, last: 5e-5 };
+//! assert_eq!((cosine.at(0), cosine.at(100)), (1e-3, 5e-5));
+//! # Ok::<(), sodeep::Error>(())
+//! ```
 
 use std::collections::HashMap;
 
@@ -11,6 +33,51 @@ use candle_nn::VarMap;
 
 use crate::error::{Error, Result};
 use crate::kernels::{self, adam::AdamCoefs};
+
+/// A learning rate as a function of the step (0-based).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LrSchedule {
+    /// `lr` at every step.
+    Constant {
+        /// The learning rate.
+        lr: f64,
+    },
+    /// `lr · 0.5^⌊step / every⌋`; `every = 0` never halves. It depends on the step alone, so a
+    /// resumed run continues the same schedule.
+    Halving {
+        /// The learning rate at step 0.
+        lr: f64,
+        /// Steps between halvings.
+        every: usize,
+    },
+    /// A cosine from `lr` at step 0 down to `last` at `steps`:
+    /// `last + (lr − last) · (1 + cos(π·step/steps)) / 2`.
+    Cosine {
+        /// The learning rate at step 0.
+        lr: f64,
+        /// The step where `last` is reached.
+        steps: usize,
+        /// The learning rate at `steps`.
+        last: f64,
+    },
+}
+
+impl LrSchedule {
+    /// The learning rate at `step`.
+    pub fn at(&self, step: usize) -> f64 {
+        match *self {
+            Self::Constant { lr } => lr,
+            Self::Halving { lr, every } => match step.checked_div(every) {
+                None => lr,
+                Some(halvings) => lr * 0.5f64.powi(halvings as i32),
+            },
+            Self::Cosine { lr, steps, last } => {
+                let t = step as f64 / steps.max(1) as f64;
+                last + (lr - last) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
+}
 
 /// One step of [`kernels::adam`] on a CPU f32 variable: the same bits as the candle expression of
 /// [`Adam::step`], in one pass instead of eleven tensor ops. Returns the new moments.

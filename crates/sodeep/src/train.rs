@@ -21,7 +21,7 @@ use crate::checkpoint::{
 };
 use crate::error::{Error, Result};
 use crate::eval::l1_by_distribution;
-use crate::optim::{Adam, AdamConfig};
+use crate::optim::{Adam, AdamConfig, LrSchedule};
 use crate::sorter::{init_sorter, parameter_count, Arch, SorterConfig, SorterNet};
 use crate::synthetic::{generate, Batch, Distribution};
 
@@ -129,13 +129,6 @@ impl TrainConfig {
     }
 }
 
-/// The learning rate at `step` (0-based): `lr · 0.5^(step / halve_every)`.
-pub fn lr_at(lr: f64, halve_every: usize, step: usize) -> f64 {
-    match step.checked_div(halve_every) {
-        None => lr,
-        Some(halvings) => lr * 0.5f64.powi(halvings as i32),
-    }
-}
 
 /// The RNG of step `step`'s batch: a ChaCha stream per step, so resuming needs no RNG state.
 pub fn batch_rng(seed: u64, step: usize) -> ChaCha8Rng {
@@ -407,7 +400,11 @@ pub fn train_sorter(
     let best = |r: &TrainingRecord| r.best_val_l1.is_finite().then_some(r.best_val_l1);
     while st.record.step < cfg.steps {
         let step = st.record.step;
-        let lr = lr_at(cfg.lr, cfg.lr_halve_every, step);
+        let lr = LrSchedule::Halving {
+            lr: cfg.lr,
+            every: cfg.lr_halve_every,
+        }
+        .at(step);
         let batch = generate(
             cfg.distribution,
             &mut batch_rng(cfg.seed, step),

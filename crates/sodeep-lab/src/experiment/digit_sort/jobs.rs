@@ -13,6 +13,7 @@ use super::data::{accuracy, sample_numbers, values_of, DigitPools};
 use super::model::DigitCnn;
 use super::table::DigitSortCell;
 use crate::data::Matrix;
+use sodeep::optim::LrSchedule;
 use crate::error::{Error, Result};
 use crate::experiment::results::mean_sd;
 use sodeep::loss::{SpearmanConfig, SpearmanLoss};
@@ -54,12 +55,6 @@ pub(super) fn test_seed(seed: usize, n: usize) -> u64 {
     ((seed as u64) << 32) ^ (0x7E57_0000 + n as u64)
 }
 
-/// The learning rate at `step`: a cosine from `lr` down to `lr / 20`.
-pub(super) fn lr_at(lr: f64, step: usize, steps: usize) -> f64 {
-    let t = step as f64 / steps.max(1) as f64;
-    let floor = lr / 20.0;
-    floor + (lr - floor) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
-}
 
 /// Test sets per forward pass, to bound the memory of the evaluation.
 pub(super) const EVAL_CHUNK_NUMBERS: usize = 500;
@@ -116,7 +111,12 @@ pub(super) fn run_job(
             recent.remove(0);
         }
         recent.push(value);
-        opt.set_learning_rate(lr_at(cfg.lr, step, cfg.steps));
+        let schedule = LrSchedule::Cosine {
+            lr: cfg.lr,
+            steps: cfg.steps,
+            last: cfg.lr / 20.0,
+        };
+        opt.set_learning_rate(schedule.at(step));
         opt.backward_step(&loss)?;
     }
     let train_seconds = start.elapsed().as_secs_f64();
