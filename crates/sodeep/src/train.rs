@@ -413,10 +413,7 @@ pub fn train_sorter(
         );
         let x = Tensor::from_vec(batch.scores, (cfg.batch, d), &cfg.device)?;
         let target = Tensor::from_vec(batch.ranks, (cfg.batch, d), &cfg.device)?;
-        let pred = st.net.forward_t(&x, true)?;
-        let loss = (pred - target)?.abs()?.mean_all()?;
-        let grads = loss.backward()?;
-        st.adam.step(&grads, lr)?;
+        let loss = st.net.l1_step(&mut st.adam, &x, &target, lr, true)?;
         st.record.step += 1;
         let done = st.record.step - start_step;
         let elapsed = start.elapsed().as_secs_f64();
@@ -444,7 +441,7 @@ pub fn train_sorter(
         on_progress(&Progress {
             step: st.record.step,
             steps: cfg.steps,
-            loss: loss.to_scalar::<f32>()? as f64,
+            loss,
             val_l1: last_val,
             best_val_l1: best(&st.record),
             lr,

@@ -15,6 +15,7 @@ use super::lstm::{LstmSorter, LstmSorterConfig};
 use super::mlp::{MlpSorter, MlpSorterConfig};
 use crate::card::{Arch, SorterConfig, DEFAULT_LAMBDA};
 use crate::error::Result;
+use crate::optim::Adam;
 
 /// The network of any architecture, with the optional input standardisation.
 #[derive(Debug, Clone)]
@@ -39,6 +40,24 @@ pub enum Net {
 }
 
 impl SorterNet {
+    /// One training step of a sorter, the one every sorter training runs (`train-sorter`, and
+    /// the fine-tuning of [`super::FineTuned`]): the mean L1 distance between the predicted and
+    /// the exact ranks `target`, its gradient, and an Adam step at `lr`. `train_mode` selects
+    /// BatchNorm's batch statistics. Returns the loss before the step.
+    pub fn l1_step(
+        &self,
+        adam: &mut Adam,
+        x: &Tensor,
+        target: &Tensor,
+        lr: f64,
+        train_mode: bool,
+    ) -> Result<f64> {
+        let loss = (self.forward_t(x, train_mode)? - target)?.abs()?.mean_all()?;
+        let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        adam.step(&loss.backward()?, lr)?;
+        Ok(value)
+    }
+
     /// Builds the network, loading or creating its weights through `vb`.
     pub fn new(cfg: &SorterConfig, vb: VarBuilder) -> candle_core::Result<Self> {
         let (d, hidden, layers) = (cfg.d, cfg.hidden, cfg.layers);

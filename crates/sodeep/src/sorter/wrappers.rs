@@ -100,10 +100,8 @@ impl FineTuned {
             let target = sodeep_rank_rows(&flat, d);
             let x = Tensor::from_vec(flat, (rows.len(), d), &Device::Cpu)?;
             let y = Tensor::from_vec(target, (rows.len(), d), &Device::Cpu)?;
-            let loss = (st.net.forward_t(&x, false)? - y)?.abs()?.mean_all()?;
-            last = Some(loss.to_scalar::<f32>()? as f64);
-            let grads = loss.backward()?;
-            st.adam.step(&grads, lr)?;
+            let TuneState { net, adam, .. } = &mut *st;
+            last = Some(net.l1_step(adam, &x, &y, lr, false)?);
         }
         let tensors = st
             .varmap
