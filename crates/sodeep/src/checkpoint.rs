@@ -3,6 +3,20 @@
 //!
 //! A folder is replaced atomically: it is written whole under a temporary name, then swapped in
 //! by renames, so a kill at any moment leaves the previous folder (or the new one) readable.
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use candle_core::{Device, Tensor};
+//! use sodeep::checkpoint::{load_safetensors, save_safetensors, write_atomic};
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("w.safetensors");
+//! let w = Tensor::new(&[1f32, 2.0, 3.0], &Device::Cpu)?;
+//! save_safetensors(&path, &HashMap::from([("w".to_string(), w)]))?;
+//! assert_eq!(load_safetensors(&path)?["w"].to_vec1::<f32>()?, vec![1.0, 2.0, 3.0]);
+//! write_atomic(&dir.path().join("note.txt"), b"kept whole")?;
+//! assert_eq!(std::fs::read(dir.path().join("note.txt"))?, b"kept whole");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::HashMap;
 use std::fs;

@@ -1,4 +1,20 @@
 //! The library's error type. Every message says what was wrong and, where possible, what to do.
+//!
+//! A `sodeep::Error` converts into candle's, so `?` works inside a candle `Module`:
+//!
+//! ```
+//! use candle_core::{Device, Module, Tensor};
+//! struct Ranks;
+//! impl Module for Ranks {
+//!     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+//!         Ok(sodeep::soft_rank(x, 0.1)?) // sodeep::Error → candle_core::Error
+//!     }
+//! }
+//! let bad = Tensor::new(&[[1f32, f32::NAN]], &Device::Cpu)?;
+//! let e = Ranks.forward(&bad).unwrap_err().to_string();
+//! assert!(e.contains("must be finite"), "{e}");
+//! # Ok::<(), candle_core::Error>(())
+//! ```
 
 use std::path::PathBuf;
 

@@ -1,5 +1,17 @@
 //! Turning a training checkpoint into a shipped sorter: weights (optionally in half precision)
 //! and a model card with the evaluation figures measured on the stored weights.
+//!
+//! The card's figures are those of the stored weights: `L1` as in [`crate::eval`].
+//!
+//! ```
+//! use sodeep::export::{export_sorter, ExportConfig};
+//! let dir = tempfile::tempdir()?;
+//! // a checkpoint folder that does not exist is an error that names it
+//! let cfg = ExportConfig { half: false, samples: 100, notes: None };
+//! let e = export_sorter(&dir.path().join("none"), &dir.path().join("out"), &cfg).unwrap_err();
+//! assert!(e.to_string().contains("none"), "{e}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -3,6 +3,17 @@
 //!
 //! Conventions follow scipy and scikit-learn so that figures compare one to one; the tests check
 //! them against values computed with those libraries.
+//!
+//! Spearman's ρ is Pearson's correlation of the average ranks; AP is
+//! `Σ_k P@k · rel_k / #relevant` over the positions k of the descending order.
+//!
+//! ```
+//! use sodeep::metrics::{average_precision, spearman};
+//! assert!((spearman(&[1.0f64, 2.0, 3.0, 4.0], &[10.0, 20.0, 30.0, 40.0]) - 1.0).abs() < 1e-12);
+//! // relevant items ranked 1st and 3rd: AP = (1/1 + 2/3) / 2
+//! let ap = average_precision(&[0.9f64, 0.8, 0.7], &[true, false, true]).unwrap();
+//! assert!((ap - 5.0 / 6.0).abs() < 1e-12);
+//! ```
 
 use crate::rank::{rank_ascending, TieMethod};
 

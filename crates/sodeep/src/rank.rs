@@ -3,6 +3,15 @@
 //! These are pure functions on slices (any of `f32`/`f64`) plus a tensor form for batches.
 //! Non-finite values are ordered by `total_cmp` so these never panic; callers that need to
 //! reject NaN use [`crate::error::check_finite`] at their boundary.
+//!
+//! SoDeep rank of score `i` in a vector of `d`: `r_i = (#{j : s_j > s_i} + 1) / d` (ties by
+//! index), so the largest score gets `1/d` and the smallest `1`.
+//!
+//! ```
+//! use sodeep::rank::{rank_ascending, sodeep_rank, TieMethod};
+//! assert_eq!(sodeep_rank(&[0.3f32, -1.0, 2.0, 0.5]), vec![0.75, 1.0, 0.25, 0.5]);
+//! assert_eq!(rank_ascending(&[2.0f64, 1.0, 2.0], TieMethod::Average), vec![2.5, 1.0, 2.5]);
+//! ```
 
 use candle_core::{DType, Device, Tensor};
 

@@ -5,6 +5,21 @@
 //! [`crate::loss`] take any ranker, so a learned sorter, the handcrafted sorter and the
 //! analytic relaxations are interchangeable.
 //!
+//!
+//! ```
+//! use candle_core::{Device, Tensor};
+//! use sodeep::ranker::{rank_with, Order, RankOptions, Scale};
+//! let ranker = sodeep::spec::parse("softrank:eps=0.001")?;
+//! let x = Tensor::new(&[[0.3f32, -1.0, 2.0]], &Device::Cpu)?;
+//! // SoDeep ranks: the largest gets 1/n
+//! let r = ranker.rank(&x)?.to_vec2::<f32>()?;
+//! assert!((r[0][2] - 1.0 / 3.0).abs() < 1e-5 && (r[0][1] - 1.0).abs() < 1e-5);
+//! // the same ranker in torchsort's convention: ascending, raw 1..n
+//! let up = RankOptions { order: Order::Ascending, scale: Scale::Raw };
+//! let r = rank_with(ranker.as_ref(), &x, up)?.to_vec2::<f32>()?;
+//! assert!((r[0][2] - 3.0).abs() < 1e-4 && (r[0][1] - 1.0).abs() < 1e-4);
+//! # Ok::<(), sodeep::Error>(())
+//! ```
 use candle_core::{DType, Device, Tensor};
 
 use crate::error::{Error, Result};

@@ -2,6 +2,21 @@
 //!
 //! Each [`Distribution`] has a stable name used by the CLI and by the evaluation output.
 //! Generation is seeded and deterministic: the same RNG state gives the same batch.
+//!
+//! A batch holds `B` vectors of `d` scores and their exact SoDeep ranks
+//! (`rank_i = (#{j : s_j > s_i} + 1) / d`).
+//!
+//! ```
+//! use rand::SeedableRng;
+//! use sodeep::synthetic::{generate, Distribution};
+//! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+//! let batch = generate(Distribution::Uniform, &mut rng, 3, 5);
+//! assert_eq!((batch.scores.len(), batch.ranks.len()), (15, 15));
+//! // each vector's ranks are a permutation of 1/5, 2/5, …, 1
+//! let mut first: Vec<f32> = batch.ranks[..5].to_vec();
+//! first.sort_by(f32::total_cmp);
+//! assert_eq!(first, vec![0.2, 0.4, 0.6, 0.8, 1.0]);
+//! ```
 
 use rand::seq::SliceRandom;
 use rand::Rng;

@@ -1,4 +1,13 @@
 //! Converting a PyTorch checkpoint of the reference implementation into a sorter folder.
+//!
+//! Weight names follow the reference implementation's modules (`lstm.weight_ih_l0`, …).
+//!
+//! ```
+//! use sodeep::card::{Arch, SorterConfig};
+//! let names = sodeep::torch_import::expected_names(&SorterConfig::new(Arch::Lstm, 100))?;
+//! assert!(names.iter().any(|n| n == "lstm.weight_ih_l0_reverse"));
+//! # Ok::<(), sodeep::Error>(())
+//! ```
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,6 +1,20 @@
 //! Fused CPU kernels, each a candle custom op with a hand-written backward pass. The plain
 //! candle implementation of the same layer stays in `sorter/` as the reference that the tests
 //! compare against.
+//!
+//! ```
+//! use candle_core::{Device, Tensor};
+//! use sodeep::kernels::lstm::bilstm_layer;
+//! // one bidirectional LSTM layer: x is B × T × I, w is 2 × 4H × (I + H), b is 2 × 4H
+//! let (b, t, i, h) = (2, 5, 1, 3);
+//! let x = Tensor::ones((b, t, i), candle_core::DType::F32, &Device::Cpu)?;
+//! let w = Tensor::full(0.1f32, (2, 4 * h, i + h), &Device::Cpu)?;
+//! let bias = Tensor::zeros((2, 4 * h), candle_core::DType::F32, &Device::Cpu)?;
+//! let y = bilstm_layer(&x, &w, &bias)?;
+//! assert_eq!(y.dims(), &[b, t, 2 * h]);
+//! assert!(sodeep::kernels::simd_level() <= sodeep::kernels::SimdLevel::detected());
+//! # Ok::<(), candle_core::Error>(())
+//! ```
 
 pub(crate) mod adam;
 pub mod batchnorm;

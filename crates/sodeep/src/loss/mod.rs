@@ -11,6 +11,23 @@
 //! | [`RecallLoss`] | `Σ_i max(0, α + r(S_i·)_i − min_{j≠i} r(S_i·)_j)`, rows and columns |
 //! | [`RankSumLoss`] | `Σ_i r(S_i·)_i`, rows and columns |
 //! | [`VseHingeLoss`] | `Σ_i max(0, α − S_ii + max_{j≠i} S_ij)`, rows and columns (baseline) |
+//!
+//! ```
+//! use std::sync::Arc;
+//! use candle_core::{Device, Tensor};
+//! use sodeep::loss::{SpearmanConfig, SpearmanLoss};
+//! let ranker = sodeep::spec::parse("softrank:eps=0.001")?;
+//! let loss = SpearmanLoss::new(ranker, SpearmanConfig::default());
+//! let target = Tensor::new(&[1f32, 2.0, 3.0, 4.0], &Device::Cpu)?;
+//! let right = Tensor::new(&[0.1f32, 0.2, 0.3, 0.4], &Device::Cpu)?; // same order
+//! let wrong = Tensor::new(&[0.4f32, 0.3, 0.2, 0.1], &Device::Cpu)?; // reversed
+//! let (good, bad): (f32, f32) = (
+//!     loss.forward(&right, &target)?.to_scalar()?,
+//!     loss.forward(&wrong, &target)?.to_scalar()?,
+//! );
+//! assert!(good < 1e-6 && bad > 0.2);
+//! # Ok::<(), sodeep::Error>(())
+//! ```
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -12,6 +12,17 @@
 //! product, written as a [`RowMap`]. [`apply_rows`] turns one into a candle op on a `B × n`
 //! tensor (f32 or f64, any B and n): it checks the input (2-D, non-empty, finite), runs the rows
 //! in parallel on rayon's pool, and wires the VJP into candle's autograd.
+//!
+//! ```
+//! use candle_core::{Device, Tensor};
+//! use sodeep::relax::neuralsort::NeuralSort;
+//! use sodeep::Ranker;
+//! // NeuralSort's relaxed permutation P: row k weighs the inputs for the k-th largest score
+//! let x = Tensor::new(&[[0.3f64, -1.0, 2.0]], &Device::Cpu)?;
+//! let p = NeuralSort::new(0.01)?.permutation(&x)?.unwrap().to_vec3::<f64>()?;
+//! assert!((p[0][0][2] - 1.0).abs() < 1e-6); // the largest score is input 2
+//! # Ok::<(), sodeep::Error>(())
+//! ```
 
 pub mod blackbox;
 pub mod diffsort;

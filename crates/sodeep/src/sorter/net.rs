@@ -52,7 +52,9 @@ impl SorterNet {
         lr: f64,
         train_mode: bool,
     ) -> Result<f64> {
-        let loss = (self.forward_t(x, train_mode)? - target)?.abs()?.mean_all()?;
+        let loss = (self.forward_t(x, train_mode)? - target)?
+            .abs()?
+            .mean_all()?;
         let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         adam.step(&loss.backward()?, lr)?;
         Ok(value)

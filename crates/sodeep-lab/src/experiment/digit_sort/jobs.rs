@@ -13,10 +13,10 @@ use super::data::{accuracy, sample_numbers, values_of, DigitPools};
 use super::model::DigitCnn;
 use super::table::DigitSortCell;
 use crate::data::Matrix;
-use sodeep::optim::LrSchedule;
 use crate::error::{Error, Result};
 use crate::experiment::results::mean_sd;
 use sodeep::loss::{SpearmanConfig, SpearmanLoss};
+use sodeep::optim::LrSchedule;
 use sodeep::ranker::Ranker;
 
 /// The data every job shares.
@@ -54,7 +54,6 @@ pub(super) fn train_seed(seed: usize, n: usize) -> u64 {
 pub(super) fn test_seed(seed: usize, n: usize) -> u64 {
     ((seed as u64) << 32) ^ (0x7E57_0000 + n as u64)
 }
-
 
 /// Test sets per forward pass, to bound the memory of the evaluation.
 pub(super) const EVAL_CHUNK_NUMBERS: usize = 500;
