@@ -6,7 +6,7 @@
 //!
 //! - [`data`]: real datasets (compiled-in tables and digits, fetched MNIST, the user's CSV files);
 //! - [`experiment`]: rank losses against the usual losses on one model, split and budget;
-//! - [`bench`]: the Rust sorters and every ranker side by side with their PyTorch references;
+//! - [`mod@bench`]: the Rust sorters and every ranker side by side with their PyTorch references;
 //! - [`reproduce`]: the paper's tables and figures into one report, drawn by [`report`];
 //! - [`jobs`]: running whole jobs side by side on the cores;
 //! - [`commands`]: what each `sodeep` subcommand does once its arguments are parsed.

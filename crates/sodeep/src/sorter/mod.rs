@@ -1,7 +1,7 @@
 //! Sorter architectures and loading sorters by name or path.
 //!
 //! Every learned sorter follows candle-nn's shape (a config struct, a constructor taking a
-//! [`VarBuilder`], and `forward`). [`SorterNet`] dispatches over them; [`Sorter`] is a frozen
+//! [`candle_nn::VarBuilder`], and `forward`). [`SorterNet`] dispatches over them; [`Sorter`] is a frozen
 //! sorter ready for use: it validates its input and runs in evaluation mode.
 //!
 //! The handcrafted sorter: `rank_i = (1 + Σ_{j≠i} σ(λ (y_j − y_i))) / d`.

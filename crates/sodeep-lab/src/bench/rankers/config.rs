@@ -85,7 +85,7 @@ pub const KNOB_GRID: &[&str] = &[
     "gru-100",
 ];
 
-/// Options of [`bench_rankers`].
+/// Options of [`super::bench_rankers`].
 #[derive(Debug, Clone)]
 pub struct RankerBenchConfig {
     /// The quick protocol (recorded in the report).
@@ -102,7 +102,7 @@ pub struct RankerBenchConfig {
     pub d: usize,
     /// Vector lengths of the batch-1 scaling runs.
     pub sizes: Vec<usize>,
-    /// A ranker stops growing n where [`Ranker::memory_bytes`] exceeds this.
+    /// A ranker stops growing n where [`sodeep::Ranker::memory_bytes`] exceeds this.
     pub memory_limit: u64,
     /// A ranker stops growing n where one forward+backward would exceed this many seconds
     /// (extrapolated from the sizes measured so far).

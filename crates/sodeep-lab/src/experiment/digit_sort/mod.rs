@@ -13,7 +13,7 @@
 //!   of them (see its docs for the architecture and its cost).
 //! * **Training.** For each ranker, each n and each seed: the same initial weights (they depend
 //!   on the seed only), the same training sets, steps and learning-rate schedule. The loss is
-//!   [`SpearmanLoss`] with one list id per set: the mean squared difference between
+//!   [`sodeep::loss::SpearmanLoss`] with one list id per set: the mean squared difference between
 //!   `ranker.rank(scores of the set)` and the exact SoDeep ranks of the true values. It applies
 //!   the [`sodeep::loss::Grouping`] rule, so a learned sorter of fixed length d ≠ n sees each
 //!   set padded to d (or cut into chunks of d). AdamW with a cosine-decayed learning rate.
