@@ -410,6 +410,23 @@ fn recall_and_rank_sum_gradients_raise_recall() {
 #[test]
 fn frozen_sorter_passes_no_gradient_to_its_weights_and_fine_tuning_helps() {
     let sorter = Sorter::load("gru-100").unwrap();
+    // frozen: the input gets a gradient, no weight does (and none is a variable)
+    let probe = Var::from_vec(randn(2 * 100, 30), (2, 100), &Device::Cpu).unwrap();
+    let grads = sorter
+        .forward(probe.as_tensor())
+        .unwrap()
+        .sqr()
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    assert!(grads.get(probe.as_tensor()).is_some(), "no input gradient");
+    assert!(!sorter.weights().is_empty());
+    for (name, w) in sorter.weights() {
+        assert!(!w.is_variable(), "{name} is a variable");
+        assert!(grads.get(w).is_none(), "{name} received a gradient");
+    }
     // heavy-tailed vectors: far from the sorter's training distributions
     let rows: Vec<f32> = randn(64 * 100, 31)
         .iter()

@@ -99,25 +99,67 @@ fn sharp_rankers_give_the_exact_sodeep_ranks() {
     }
 }
 
+/// The gradient every ranker passes to the scores is finite and right: for the smooth rankers
+/// its directional derivative matches central finite differences of the loss (within 1e-3:
+/// the handcrafted sorter computes in f32); for blackbox (an
+/// exact, piecewise-constant forward pass, whose backward pass is a surrogate) a step against it
+/// lowers the loss.
 #[test]
-fn every_ranker_passes_a_finite_gradient_to_the_scores() {
+fn every_ranker_passes_the_right_gradient_to_the_scores() {
     for name in names() {
         let r = parse(name).unwrap();
-        let x = Var::from_tensor(&scores(3, 7, DType::F32).affine(0.1, 0.0).unwrap()).unwrap();
-        let w = scores(3, 7, DType::F32);
-        let loss = (r.rank(x.as_tensor()).unwrap() * &w)
+        let x0 = scores(3, 7, DType::F64).affine(0.1, 0.0).unwrap();
+        // loss weights and a probe direction unrelated to the scores' order
+        let pattern = |a: usize, b: usize| -> Tensor {
+            let v: Vec<f64> = (0..21)
+                .map(|i| ((i * a + b) % 21) as f64 / 21.0 - 0.5)
+                .collect();
+            Tensor::from_vec(v, (3, 7), &Device::Cpu).unwrap()
+        };
+        let (w, v) = (pattern(37, 5), pattern(11, 3));
+        let loss = |x: &Tensor| -> f64 {
+            (r.rank(x).unwrap() * &w)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar()
+                .unwrap()
+        };
+        let x = Var::from_tensor(&x0).unwrap();
+        let grads = (r.rank(x.as_tensor()).unwrap() * &w)
             .unwrap()
             .sum_all()
+            .unwrap()
+            .backward()
             .unwrap();
-        let grads = loss.backward().unwrap();
-        let g: Vec<f32> = grads
+        let g = grads
             .get(x.as_tensor())
             .unwrap_or_else(|| panic!("{name}: no gradient"))
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        assert!(g.iter().all(|v| v.is_finite()), "{name}: {g:?}");
+            .clone();
+        let gv: Vec<f64> = g.flatten_all().unwrap().to_vec1().unwrap();
+        assert!(gv.iter().all(|v| v.is_finite()), "{name}: {gv:?}");
+        assert!(gv.iter().any(|v| *v != 0.0), "{name}: zero gradient");
+        if name == "blackbox" {
+            let norm = gv.iter().map(|v| v * v).sum::<f64>().sqrt();
+            let lowered = [1e-2, 1e-1, 1.0].iter().any(|&t| {
+                let step = (&g * (-t / norm)).unwrap();
+                loss(&(&x0 + step).unwrap()) < loss(&x0)
+            });
+            assert!(
+                lowered,
+                "blackbox: no step against its gradient lowers the loss"
+            );
+            continue;
+        }
+        let h = 1e-4;
+        let plus = loss(&(&x0 + (&v * h).unwrap()).unwrap());
+        let minus = loss(&(&x0 - (&v * h).unwrap()).unwrap());
+        let numeric = (plus - minus) / (2.0 * h);
+        let analytic: f64 = (&g * &v).unwrap().sum_all().unwrap().to_scalar().unwrap();
+        assert!(
+            (numeric - analytic).abs() <= 1e-3 * (1.0 + analytic.abs()),
+            "{name}: directional derivative {analytic} against finite differences {numeric}"
+        );
     }
 }
 
