@@ -89,8 +89,7 @@ pub(crate) unsafe fn gemm(
 }
 
 /// A vector of `n` values, every one of which `fill` writes through the pointer it is given:
-/// the GEMM outputs that overwrite their destination need no zeroing first (which took a tenth
-/// of an LSTM forward pass).
+/// the GEMM outputs that overwrite their destination need no zeroing first.
 ///
 /// # Safety
 /// `fill` must write all `n` values, and nothing past them.
@@ -103,8 +102,8 @@ pub(crate) unsafe fn written_by(n: usize, fill: impl FnOnce(*mut f32)) -> Vec<f3
 }
 
 /// A strided `rows × cols` view copied into a contiguous row-major matrix. The GEMMs read a
-/// contiguous right-hand side faster than a transposed one (the recurrent step's
-/// `h · W_hhᵀ`: 15 % at h = 512), and the copy is paid once per layer, not once per step.
+/// contiguous right-hand side faster than a transposed one (the recurrent step's `h · W_hhᵀ`), and
+/// the copy is paid once per layer, not once per step.
 pub(crate) fn contiguous(m: Mat, rows: usize, cols: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(rows * cols);
     for r in 0..rows {

@@ -30,39 +30,7 @@
 //! is chaotic, though, so float-level differences (another build, another CPU) move a result by
 //! a few points, about as much as another seed does.
 //!
-//! # Cost
-//! Measured in release mode on the 2-core development machine, one job per core: a training
-//! step costs about 1.6·n ms of CNN (10 sets of n numbers, see [`DigitCnn`]) plus the ranker,
-//! which is negligible for the analytic rankers at these n but about 16 ms for `cnn-100` and
-//! `gru-100` and 40 ms for `lstm-100`: they rank every set padded to d = 100, whatever n.
-//! Testing 1000 sets takes a second or two.
-//!
-//! * [`DigitSortConfig::full`] (n ∈ {3, 5, 7, 9, 15}, 4000 steps, 1 seed): a softrank job
-//!   trains in 12, 22, 31, 41 and 80 s for n = 3 … 15, a `cnn-100` job in 75 to 241 s.
-//!   softrank twice and `cnn-100` took 560 s wall (890 s CPU) while another build shared the
-//!   machine. Extrapolated from these jobs, 10 rankers of which 3 learned sorters (one of them
-//!   `lstm-100`) need about 35 minutes.
-//! * [`DigitSortConfig::quick`] (n ∈ {3, 5}, 2000 steps, 500 test sets): 10 rankers (softrank
-//!   ×4, blackbox, handcrafted ×2, `cnn-100`, `gru-100`, `lstm-100`) took 218 s wall (409 s
-//!   CPU), and 476 s beside another build.
-//!
-//! # Measured
-//! `cargo run --release -p sodeep --example digit_sort -- softrank:eps=0.1 softrank:eps=1
-//! cnn-100 --full` (exact match / element-wise accuracy, one seed):
-//!
-//! | ranker | n = 3 | n = 5 | n = 7 | n = 9 | n = 15 |
-//! |---|---|---|---|---|---|
-//! | softrank:eps=0.1 | 0.814 / 0.870 | 0.665 / 0.839 | 0.504 / 0.800 | 0.338 / 0.755 | 0.103 / 0.680 |
-//! | softrank:eps=1 | 0.837 / 0.884 | 0.655 / 0.837 | 0.513 / 0.805 | 0.334 / 0.755 | 0.093 / 0.688 |
-//! | cnn-100 | 0.688 / 0.782 | 0.566 / 0.793 | 0.387 / 0.750 | 0.273 / 0.730 | 0.102 / 0.679 |
-//!
-//! NeuralSort reports 0.930 / 0.837 / 0.738 / 0.649 / 0.386 exact match for n = 3 … 15 after
-//! long GPU training on the 60,000 MNIST training images. Here the CNN learns from 8,000
-//! images for minutes, and the gap is mostly generalisation: at n = 5 the sets built from the
-//! training pool reach about 0.80 exact match when the test sets reach 0.66, and the
-//! thousands digits of a test pair are ordered right 97 % of the time against 99 % on the
-//! training pool. Longer training, wider convolutions, shifts of the digits, weight decay and
-//! other ε moved the n = 5 figure by a few points at most.
+//! Its cost and the figures it gave are in `docs/NOTES.md`.
 
 mod config;
 mod data;
