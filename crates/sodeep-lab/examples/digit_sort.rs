@@ -1,7 +1,7 @@
 //! The multi-digit MNIST sorting benchmark for the rankers named on the command line.
 //!
 //! ```text
-//! cargo run --release -p sodeep --example digit_sort -- [RANKER ...] [--full]
+//! cargo run --release -p sodeep-lab --example digit_sort -- [RANKER ...] [--full]
 //!     [--ns 3,5] [--steps N] [--sets N] [--test-sets N] [--seeds N] [--lr X] [--json FILE]
 //! ```
 //!

@@ -45,7 +45,7 @@ pub fn argsort_desc(x: &[f64]) -> Vec<usize> {
 
 /// The indices that sort `sign · x` in descending order (ties by index), as `u32`: the
 /// argsort of the row kernels, which reads `x` in place instead of negating a copy.
-pub fn argsort_desc_signed(x: &[f64], sign: f64) -> Vec<u32> {
+pub(crate) fn argsort_desc_signed(x: &[f64], sign: f64) -> Vec<u32> {
     // scores that came from f32 tensors (the usual case) order exactly as their f32 values:
     // key and index then pack into one u64, whose sort is about twice as fast again
     if x.iter().all(|&v| f64::from(v as f32) == v) {
@@ -155,7 +155,7 @@ pub fn sodeep_rank_tensor(scores: &Tensor) -> Result<Tensor> {
 }
 
 /// SoDeep ranks of every row of a row-major `rows × d` buffer, in `f32`.
-pub fn sodeep_rank_rows(data: &[f32], d: usize) -> Vec<f32> {
+pub(crate) fn sodeep_rank_rows(data: &[f32], d: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(data.len());
     for row in data.chunks(d.max(1)) {
         out.extend(sodeep_rank(row).into_iter().map(|r| r as f32));

@@ -145,7 +145,7 @@ impl TrainConfig {
 }
 
 /// The RNG of step `step`'s batch: a ChaCha stream per step, so resuming needs no RNG state.
-pub fn batch_rng(seed: u64, step: usize) -> ChaCha8Rng {
+pub(crate) fn batch_rng(seed: u64, step: usize) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(step as u64);
     rng
@@ -192,7 +192,7 @@ pub struct TrainSummary {
 }
 
 /// The fixed validation set.
-pub fn validation_set(cfg: &TrainConfig) -> Batch {
+pub(crate) fn validation_set(cfg: &TrainConfig) -> Batch {
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.val_seed);
     generate(Distribution::All, &mut rng, cfg.val_samples, cfg.sorter.d)
 }

@@ -33,4 +33,4 @@ pub mod sinkhorn;
 pub mod softrank;
 
 pub use permutation::{ranks_from_permutation, ranks_from_permutation_vjp};
-pub use row_op::{apply_rows, check_scores, positive, vjp_from_tape, RowMap, Tape};
+pub use row_op::{apply_rows, positive, RowMap, Tape};

@@ -52,7 +52,7 @@ pub trait RowMap: Send + Sync + Clone + 'static {
 /// The body of [`RowMap::vjp_into`] for maps whose tape is a `T`: `from_tape` writes the VJP
 /// from the row's tape when there is one; otherwise the map's plain [`RowMap::vjp`] runs (it
 /// redoes the forward pass).
-pub fn vjp_from_tape<T: 'static, M: RowMap>(
+pub(crate) fn vjp_from_tape<T: 'static, M: RowMap>(
     map: &M,
     x: &[f64],
     tape: Option<&Tape>,
@@ -71,7 +71,7 @@ pub fn vjp_from_tape<T: 'static, M: RowMap>(
 
 /// Checks that `scores` is a non-empty `B × n` tensor and returns it on the CPU, contiguous.
 /// (Finiteness is checked by the op itself, while it reads the scores.)
-pub fn check_scores(name: &str, scores: &Tensor) -> Result<Tensor> {
+pub(crate) fn check_scores(name: &str, scores: &Tensor) -> Result<Tensor> {
     let dims = scores.dims();
     if dims.len() != 2 {
         return Err(Error::InvalidArgument(format!(
