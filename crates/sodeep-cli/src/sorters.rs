@@ -30,12 +30,20 @@ impl EvalShippedArgs {
 /// Train a sorter on synthetic data.
 #[derive(clap::Args)]
 pub struct TrainSorterArgs {
-    /// Architecture: lstm, lstm-large, gru, cnn, mlp.
+    /// Architecture: lstm, lstm-large, gru, cnn, mlp, pairwise (any length).
     #[arg(long)]
     pub arch: Option<String>,
-    /// Vector length d.
+    /// Vector length d (fixed-length sorters).
     #[arg(long)]
     pub len: Option<usize>,
+    /// Training lengths MIN..MAX of a sorter of any length (pairwise; default 2..512): each
+    /// step draws one length log-uniformly.
+    #[arg(long)]
+    pub len_range: Option<String>,
+    /// Bound on the pairwise sorter's comparator sharpness, in standard deviations of each
+    /// vector (default 20; "inf": unbounded, which L1 training turns into gradient-free steps).
+    #[arg(long)]
+    pub max_sharpness: Option<f64>,
     /// Hidden size / channels / width (default: the architecture's).
     #[arg(long)]
     pub hidden: Option<usize>,
@@ -90,6 +98,8 @@ impl TrainSorterArgs {
         let request = sorters::TrainRequest {
             arch: self.arch,
             len: self.len,
+            len_range: self.len_range,
+            max_sharpness: self.max_sharpness,
             hidden: self.hidden,
             layers: self.layers,
             standardize: self.standardize,
@@ -116,9 +126,14 @@ pub struct EvalSorterArgs {
     /// Sorter: a folder, a shipped name, or handcrafted[:LAMBDA].
     #[arg(long)]
     pub sorter: String,
-    /// Vector length (default: the sorter's d, or 100 for the handcrafted sorter).
-    #[arg(long)]
+    /// Vector length (default: the sorter's d, or 100 for sorters of any length).
+    #[arg(long, conflicts_with = "lens")]
     pub len: Option<usize>,
+    /// Several lengths, comma-separated (e.g. 3,5,10,32,100,256,1000): L1 per length, overall
+    /// and per distribution (under "by_len" with --json). A fixed-length sorter reports only
+    /// its own d.
+    #[arg(long, value_delimiter = ',')]
+    pub lens: Option<Vec<usize>>,
     /// Number of test vectors.
     #[arg(long, default_value_t = 10_000)]
     pub samples: usize,
@@ -143,6 +158,7 @@ impl EvalSorterArgs {
         Ok(sorters::eval_sorter(
             &self.sorter,
             self.len,
+            self.lens.as_deref(),
             self.samples,
             self.seed,
             distribution,

@@ -28,6 +28,21 @@ pub fn set_job_threads(n: usize) {
         .build_global();
 }
 
+/// Runs `f` with candle and the fused kernels allowed `n` threads (rayon's pool must have
+/// them: [`set_job_threads`] sized it), then gives them one thread each again. For the parts
+/// of a job-running command that time one call at a time, such as the speed section of
+/// `bench rankers`: timed with one thread, our rankers would be compared single-threaded with
+/// references that use all of theirs. Call it when no job is running.
+pub fn with_kernel_threads<R>(n: usize, f: impl FnOnce() -> R) -> R {
+    let n = n.max(1).to_string();
+    std::env::set_var("RAYON_NUM_THREADS", &n);
+    std::env::set_var("CANDLE_NUM_THREADS", &n);
+    let out = f();
+    std::env::set_var("RAYON_NUM_THREADS", "1");
+    std::env::set_var("CANDLE_NUM_THREADS", "1");
+    out
+}
+
 /// Runs `f` on every job, on as many plain threads as rayon's pool has, and returns the
 /// results in job order (the first error wins).
 ///

@@ -22,6 +22,10 @@ use crate::error::{Error, Result};
 /// The handcrafted sorter's default sharpness λ.
 pub const DEFAULT_LAMBDA: f64 = 10.0;
 
+/// The pairwise sorter's default bound on its comparators' sharpness (in standard deviations
+/// of the vector): at n = 100 it allows L1 ≈ 0.005 while the comparators stay smooth.
+pub const DEFAULT_MAX_SHARPNESS: f64 = 20.0;
+
 /// A sorter architecture. The names are those of the CLI's `--arch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -38,17 +42,21 @@ pub enum Arch {
     Mlp,
     /// Pairwise sigmoids, no weights.
     Handcrafted,
+    /// Learned pairwise comparators on standardised scores, any length
+    /// ([`crate::sorter::PairwiseSorter`]).
+    Pairwise,
 }
 
 impl Arch {
     /// All architectures, in CLI order.
-    pub const ALL: [Arch; 6] = [
+    pub const ALL: [Arch; 7] = [
         Arch::Lstm,
         Arch::LstmLarge,
         Arch::Gru,
         Arch::Cnn,
         Arch::Mlp,
         Arch::Handcrafted,
+        Arch::Pairwise,
     ];
 
     /// The CLI name.
@@ -60,7 +68,13 @@ impl Arch {
             Arch::Cnn => "cnn",
             Arch::Mlp => "mlp",
             Arch::Handcrafted => "handcrafted",
+            Arch::Pairwise => "pairwise",
         }
+    }
+
+    /// Whether the sorter takes vectors of any length (its `d` is then unused).
+    pub fn any_length(self) -> bool {
+        matches!(self, Arch::Handcrafted | Arch::Pairwise)
     }
 
     /// Parses a CLI name.
@@ -78,7 +92,7 @@ impl Arch {
             })
     }
 
-    /// Default hidden size (channels for `cnn`, width for `mlp`).
+    /// Default hidden size (channels for `cnn`, width for `mlp`, comparators for `pairwise`).
     pub fn default_hidden(self) -> usize {
         match self {
             Arch::Lstm => 128,
@@ -87,6 +101,7 @@ impl Arch {
             Arch::Cnn => 64,
             Arch::Mlp => 2048,
             Arch::Handcrafted => 0,
+            Arch::Pairwise => 4,
         }
     }
 
@@ -152,7 +167,8 @@ pub struct SorterConfig {
     /// Recurrent layers.
     #[serde(default)]
     pub layers: usize,
-    /// Handcrafted sharpness.
+    /// Handcrafted sharpness; for `pairwise`, the bound on its comparators' sharpness
+    /// (absent: unbounded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lambda: Option<f64>,
     /// Standardise each vector (subtract its mean, divide by its standard deviation) before
@@ -163,6 +179,10 @@ pub struct SorterConfig {
     /// Output head of the `lstm` sorters.
     #[serde(default, skip_serializing_if = "Head::is_mixing")]
     pub head: Head,
+    /// For sorters of any length: the lengths it was trained on, `[min, max]`, both included.
+    /// Other lengths work, with a warning ([`SorterConfig::length_warning`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub len_range: Option<[usize; 2]>,
 }
 
 impl SorterConfig {
@@ -173,15 +193,33 @@ impl SorterConfig {
             d,
             hidden: arch.default_hidden(),
             layers: arch.default_layers(),
-            lambda: (arch == Arch::Handcrafted).then_some(DEFAULT_LAMBDA),
+            lambda: match arch {
+                Arch::Handcrafted => Some(DEFAULT_LAMBDA),
+                Arch::Pairwise => Some(DEFAULT_MAX_SHARPNESS),
+                _ => None,
+            },
             standardize: false,
             head: Head::Mixing,
+            len_range: None,
         }
+    }
+
+    /// A warning when a sorter trained on a range of lengths is asked to rank vectors of
+    /// length `n` outside it (`None` inside it, and for sorters without a range).
+    pub fn length_warning(&self, n: usize) -> Option<String> {
+        let [lo, hi] = self.len_range?;
+        (n < lo || n > hi).then(|| {
+            format!(
+                "this {} sorter was trained on lengths {lo}..={hi}; its ranks of length-{n} \
+                 vectors are extrapolated (check them with eval-sorter --lens {n})",
+                self.arch.name()
+            )
+        })
     }
 
     /// Checks the sizes.
     pub fn validate(&self) -> Result<()> {
-        if self.d == 0 && self.arch != Arch::Handcrafted {
+        if self.d == 0 && !self.arch.any_length() {
             return Err(Error::InvalidArgument(
                 "the vector length d (--len) must be at least 1".into(),
             ));
@@ -200,10 +238,23 @@ impl SorterConfig {
                 self.head.name()
             )));
         }
+        if let Some([lo, hi]) = self.len_range {
+            if !self.arch.any_length() {
+                return Err(Error::InvalidArgument(format!(
+                    "--len-range applies to sorters of any length (pairwise), not {}; use --len",
+                    self.arch.name()
+                )));
+            }
+            if lo == 0 || lo > hi {
+                return Err(Error::InvalidArgument(format!(
+                    "--len-range {lo}..{hi}: write MIN..MAX with 1 ≤ MIN ≤ MAX, e.g. 2..512"
+                )));
+            }
+        }
         if let Some(l) = self.lambda {
             if !(l.is_finite() && l > 0.0) {
                 return Err(Error::InvalidArgument(format!(
-                    "the handcrafted sharpness λ must be a positive number, got {l}"
+                    "the sharpness λ must be a positive number, got {l}"
                 )));
             }
         }
@@ -220,6 +271,9 @@ pub struct TrainingRecord {
     pub val_l1: f64,
     /// Validation L1 per distribution name.
     pub val_l1_by_distribution: BTreeMap<String, f64>,
+    /// Validation L1 per vector length, for sorters of any length (`val_l1` is their mean).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub val_l1_by_len: BTreeMap<usize, f64>,
     /// Best validation L1 so far, and the step it was reached at.
     pub best_val_l1: f64,
     /// Step of `best_val_l1`.

@@ -144,6 +144,98 @@ pub fn evaluate(ranker: &dyn Ranker, cfg: &EvalConfig) -> Result<EvalReport> {
     })
 }
 
+/// The lengths of `eval-sorter --lens` when a sorter of any length is evaluated by default.
+pub const DEFAULT_LENS: [usize; 7] = [3, 5, 10, 32, 100, 256, 1000];
+
+/// One length's figures in a [`LengthsReport`].
+#[derive(Debug, Clone, Serialize)]
+pub struct LengthFigures {
+    /// Mean absolute error between predicted and exact SoDeep ranks.
+    pub l1: f64,
+    /// The same per distribution.
+    pub l1_by_distribution: BTreeMap<String, f64>,
+    /// Mean Spearman correlation between predicted and exact ranks.
+    pub spearman: f64,
+    /// Wall time at this length.
+    pub seconds: f64,
+}
+
+/// The figures of `eval-sorter --lens` (serialised as its `--json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct LengthsReport {
+    /// The sorter's name or path.
+    pub sorter: String,
+    /// Test vectors per length.
+    pub samples: usize,
+    /// Seed of the test vectors (the same at every length).
+    pub seed: u64,
+    /// Distribution of the test vectors.
+    pub distribution: String,
+    /// Mean of the per-length L1 over the lengths evaluated.
+    pub l1: f64,
+    /// Figures per length, keyed by the length.
+    pub by_len: BTreeMap<usize, LengthFigures>,
+    /// Lengths asked for but not evaluated, with the reason (a fixed-length sorter reports
+    /// only its own d).
+    pub skipped: BTreeMap<usize, String>,
+}
+
+/// Evaluates `ranker` at each of `lens` ([`evaluate`] with `base.d` replaced by each length).
+/// A ranker of fixed length is evaluated at its own length only; the others are listed in
+/// `skipped`.
+pub fn evaluate_lengths(
+    ranker: &dyn Ranker,
+    lens: &[usize],
+    base: &EvalConfig,
+) -> Result<LengthsReport> {
+    if lens.is_empty() {
+        return Err(Error::Empty("--lens: no length given".into()));
+    }
+    let mut by_len = BTreeMap::new();
+    let mut skipped = BTreeMap::new();
+    for &n in lens {
+        if let Some(d) = ranker.fixed_len() {
+            if n != d {
+                skipped.insert(n, format!("{} takes only length {d}", ranker.name()));
+                continue;
+            }
+        }
+        let r = evaluate(
+            ranker,
+            &EvalConfig {
+                d: n,
+                ..base.clone()
+            },
+        )?;
+        by_len.insert(
+            n,
+            LengthFigures {
+                l1: r.l1,
+                l1_by_distribution: r.l1_by_distribution,
+                spearman: r.spearman,
+                seconds: r.seconds,
+            },
+        );
+    }
+    if by_len.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "{} takes only length {}: add it to --lens",
+            ranker.name(),
+            ranker.fixed_len().unwrap_or(0)
+        )));
+    }
+    let l1 = by_len.values().map(|f| f.l1).sum::<f64>() / by_len.len() as f64;
+    Ok(LengthsReport {
+        sorter: ranker.name(),
+        samples: base.samples,
+        seed: base.seed,
+        distribution: base.distribution.name().into(),
+        l1,
+        by_len,
+        skipped,
+    })
+}
+
 /// The paper's Fig. 5: one uniform vector, whose first score sweeps [-1, 1] in steps of 0.001.
 #[derive(Debug, Clone)]
 pub struct RankSweep {

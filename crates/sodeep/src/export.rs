@@ -21,7 +21,7 @@ use candle_core::{DType, Tensor};
 use crate::card::SorterCard;
 use crate::checkpoint::{load_sorter_files, save_sorter_dir, SorterFiles};
 use crate::error::Result;
-use crate::eval::{evaluate, EvalConfig, EvalReport};
+use crate::eval::{evaluate, evaluate_lengths, EvalConfig, EvalReport, DEFAULT_LENS};
 use crate::synthetic::Distribution;
 use crate::Sorter;
 
@@ -51,7 +51,9 @@ pub struct ExportReport {
 /// the model card. The optimiser state is not copied.
 pub fn export_sorter(src: &Path, out: &Path, cfg: &ExportConfig) -> Result<ExportReport> {
     let (mut card, weights) = load_sorter_files(src)?;
-    let d = card.config.d;
+    // sorters of any length are scored at the paper's d = 100, and per length below
+    let any_length = card.config.arch.any_length();
+    let d = if any_length { 100 } else { card.config.d };
     let eval_cfg = EvalConfig {
         samples: cfg.samples,
         d,
@@ -78,6 +80,10 @@ pub fn export_sorter(src: &Path, out: &Path, cfg: &ExportConfig) -> Result<Expor
         .collect::<Result<_>>()?;
     let stored = Sorter::from_tensors(&name, card.clone(), as_f32, src)?;
     let stored_report = evaluate(&stored, &eval_cfg)?;
+    let by_len = match any_length {
+        true => Some(evaluate_lengths(&stored, &DEFAULT_LENS, &eval_cfg)?.by_len),
+        false => None,
+    };
     card.dtype = if cfg.half { "f16" } else { "f32" }.into();
     card.notes = cfg.notes.clone().or(card.notes);
     card.evaluation = Some(serde_json::json!({
@@ -90,6 +96,10 @@ pub fn export_sorter(src: &Path, out: &Path, cfg: &ExportConfig) -> Result<Expor
         "spearman": stored_report.spearman,
         "l1_f32_weights": f32_report.l1,
     }));
+    if let (Some(by_len), Some(serde_json::Value::Object(e))) = (by_len, card.evaluation.as_mut()) {
+        let json = serde_json::json!(by_len);
+        e.insert("by_len".into(), json);
+    }
     save_sorter_dir(
         out,
         &SorterFiles {

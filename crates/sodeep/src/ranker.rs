@@ -36,6 +36,12 @@ pub trait Ranker: Send + Sync {
     fn fixed_len(&self) -> Option<usize>;
     /// `B × n` scores → `B × n` ranks: largest → `1/n`, smallest → `1`.
     fn rank(&self, scores: &Tensor) -> Result<Tensor>;
+    /// A warning when vectors of length `n` lie outside what the ranker was made for (a learned
+    /// sorter of any length outside its training lengths): its ranks are then extrapolated.
+    /// `None` by default.
+    fn length_warning(&self, _n: usize) -> Option<String> {
+        None
+    }
     /// Peak scratch memory, in bytes, of one forward+backward pass on one row of `n` scores:
     /// benchmarks skip the sizes where it exceeds their budget. The default suits O(n)
     /// methods; O(n²) and O(n³) methods override it.

@@ -1,7 +1,12 @@
 //! Training a sorter on synthetic data: L1 against the exact SoDeep ranks, Adam, and a learning
 //! rate that halves on a fixed step schedule.
 //!
-//! Runs are resumable bit for bit: each step's batch comes from its own RNG stream (seed, step),
+//! A sorter of any length (`pairwise`) trains on lengths drawn log-uniformly from its
+//! `len_range`, one length per step (a length bucket: no masks, no padding), and is validated
+//! at several lengths of that range.
+//!
+//! Runs are resumable bit for bit: each step's batch and length come from their own RNG
+//! streams (seed, step),
 //! the schedule depends on the step alone, and checkpoints hold the weights, Adam's moments and
 //! the step.
 //!
@@ -125,6 +130,12 @@ impl TrainConfig {
                 "the handcrafted sorter has no weights to train".into(),
             ));
         }
+        if self.sorter.arch.any_length() && self.sorter.len_range.is_none() {
+            return Err(Error::InvalidArgument(format!(
+                "a {} sorter trains on a range of lengths: pass --len-range MIN..MAX (e.g. 2..512)",
+                self.sorter.arch.name()
+            )));
+        }
         for (name, v) in [
             ("--batch", self.batch),
             ("--save-every", self.save_every),
@@ -149,6 +160,35 @@ pub(crate) fn batch_rng(seed: u64, step: usize) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(step as u64);
     rng
+}
+
+/// The vector length of step `step`: the sorter's d, or for sorters of any length a length
+/// drawn log-uniformly from `len_range` (short vectors are cheap and common in losses; long
+/// ones set the sharpness) from its own RNG stream.
+pub(crate) fn step_len(cfg: &TrainConfig, step: usize) -> usize {
+    use rand::Rng;
+    let Some([lo, hi]) = cfg.sorter.len_range else {
+        return cfg.sorter.d;
+    };
+    let mut rng = batch_rng(cfg.seed ^ 0x1e46_7468, step);
+    let u: f64 = rng.random();
+    let n = ((lo as f64).ln() + u * ((hi as f64 + 1.0).ln() - (lo as f64).ln())).exp();
+    (n.floor() as usize).clamp(lo, hi)
+}
+
+/// The lengths a sorter is validated at: its d, or for sorters of any length the lengths of
+/// `eval-sorter --lens 3,5,10,32,100,256,1000` inside its range plus the range's ends.
+pub fn validation_lengths(sorter: &SorterConfig) -> Vec<usize> {
+    let Some([lo, hi]) = sorter.len_range else {
+        return vec![sorter.d];
+    };
+    let mut lens: Vec<usize> = [lo, 3, 5, 10, 32, 100, 256, 1000, hi]
+        .into_iter()
+        .filter(|n| (lo..=hi).contains(n))
+        .collect();
+    lens.sort_unstable();
+    lens.dedup();
+    lens
 }
 
 /// What the progress callback sees after each step.
@@ -191,22 +231,49 @@ pub struct TrainSummary {
     pub best: PathBuf,
 }
 
-/// The fixed validation set.
-pub(crate) fn validation_set(cfg: &TrainConfig) -> Batch {
+/// The fixed validation sets, one per validation length (`val_samples` vectors each).
+pub(crate) fn validation_sets(cfg: &TrainConfig) -> Vec<Batch> {
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.val_seed);
-    generate(Distribution::All, &mut rng, cfg.val_samples, cfg.sorter.d)
+    validation_lengths(&cfg.sorter)
+        .into_iter()
+        .map(|n| generate(Distribution::All, &mut rng, cfg.val_samples, n))
+        .collect()
 }
 
-/// Mean L1 of `net` on `val` (evaluation mode), overall and per distribution.
-fn validate(net: &SorterNet, val: &Batch, device: &Device) -> Result<(f64, BTreeMap<String, f64>)> {
-    let d = val.d;
-    let mut preds = Vec::with_capacity(val.scores.len());
-    for chunk in val.scores.chunks(512 * d) {
-        let x = Tensor::from_slice(chunk, (chunk.len() / d, d), device)?;
-        let y = net.forward_t(&x, false)?;
-        preds.extend(y.flatten_all()?.to_vec1::<f32>()?);
+/// Validation figures: mean L1 over the lengths, the same per distribution, and per length.
+struct Validation {
+    l1: f64,
+    by_distribution: BTreeMap<String, f64>,
+    by_len: BTreeMap<usize, f64>,
+}
+
+/// Mean L1 of `net` on `sets` (evaluation mode), overall, per distribution and per length.
+fn validate(net: &SorterNet, sets: &[Batch], device: &Device) -> Result<Validation> {
+    let mut by_len = BTreeMap::new();
+    let mut by_distribution: BTreeMap<String, f64> = BTreeMap::new();
+    for val in sets {
+        let d = val.d;
+        let mut preds = Vec::with_capacity(val.scores.len());
+        for chunk in val.scores.chunks(512 * d) {
+            let x = Tensor::from_slice(chunk, (chunk.len() / d, d), device)?;
+            let y = net.forward_t(&x, false)?;
+            preds.extend(y.flatten_all()?.to_vec1::<f32>()?);
+        }
+        let (l1, by) = l1_by_distribution(&preds, val);
+        by_len.insert(d, l1);
+        for (k, v) in by {
+            *by_distribution.entry(k).or_default() += v / sets.len() as f64;
+        }
     }
-    Ok(l1_by_distribution(&preds, val))
+    let l1 = by_len.values().sum::<f64>() / by_len.len().max(1) as f64;
+    if sets.len() == 1 {
+        by_len.clear();
+    }
+    Ok(Validation {
+        l1,
+        by_distribution,
+        by_len,
+    })
 }
 
 struct State {
@@ -405,8 +472,7 @@ pub fn train_sorter(
     r.distribution = cfg.distribution.name().into();
     r.threads = cfg.threads;
     r.machine = crate::host::Host::detect().summary();
-    let val = validation_set(cfg);
-    let d = cfg.sorter.d;
+    let val = validation_sets(cfg);
     let start = Instant::now();
     let start_step = st.record.step;
     let base_wall = st.record.wall_seconds;
@@ -419,6 +485,7 @@ pub fn train_sorter(
             every: cfg.lr_halve_every,
         }
         .at(step);
+        let d = step_len(cfg, step);
         let batch = generate(
             cfg.distribution,
             &mut batch_rng(cfg.seed, step),
@@ -433,9 +500,11 @@ pub fn train_sorter(
         let elapsed = start.elapsed().as_secs_f64();
         let vps = (done * cfg.batch) as f64 / elapsed.max(1e-9);
         if st.record.step % cfg.save_every == 0 || st.record.step == cfg.steps {
-            let (l1, by_dist) = validate(&st.net, &val, &cfg.device)?;
+            let v = validate(&st.net, &val, &cfg.device)?;
+            let l1 = v.l1;
             st.record.val_l1 = l1;
-            st.record.val_l1_by_distribution = by_dist;
+            st.record.val_l1_by_distribution = v.by_distribution;
+            st.record.val_l1_by_len = v.by_len;
             st.record.vectors_per_second = vps;
             st.record.wall_seconds = base_wall + elapsed;
             st.record

@@ -1,4 +1,4 @@
-//! The fused LSTM, GRU and convolution kernels against the plain candle reference: outputs and every gradient agree
+//! The fused LSTM, GRU, convolution and pairwise-comparison kernels against the plain candle reference: outputs and every gradient agree
 //! within 1e-4 relative, for several shapes (d = 1, batch 1, odd sizes), with one and two threads, at every
 //! vector instruction set this CPU has (portable, AVX2 + FMA, AVX-512).
 
@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use sodeep::kernels::{force_simd_level, SimdLevel};
 use sodeep::sorter::{
     init_sorter, Arch, CnnSorter, CnnSorterConfig, GruSorter, GruSorterConfig, Head, LstmSorter,
-    LstmSorterConfig, SorterConfig,
+    LstmSorterConfig, PairwiseSorter, PairwiseSorterConfig, SorterConfig,
 };
 use sodeep::synthetic::{generate, Distribution};
 
@@ -352,4 +352,188 @@ fn fused_batch_norm_updates_running_statistics_at_level() {
         checked += 1;
     }
     assert_eq!(checked, 16);
+}
+
+/// A pairwise sorter on `dtype` whose three weights are variables (returned for their gradients).
+fn pairwise_with(params: &[f32], bound: f64, dtype: DType) -> (PairwiseSorter, Vec<Var>) {
+    let k = (params.len() - 1) / 2;
+    let parts = [
+        ("log_sharpness", &params[..k]),
+        ("mix", &params[k..2 * k]),
+        ("len_exponent", &params[2 * k..]),
+    ];
+    let mut map = std::collections::HashMap::new();
+    let mut vars = Vec::new();
+    for (name, v) in parts {
+        let t = Tensor::new(v, &Device::Cpu)
+            .unwrap()
+            .to_dtype(dtype)
+            .unwrap();
+        let var = Var::from_tensor(&t).unwrap();
+        map.insert(name.to_string(), var.as_tensor().clone());
+        vars.push(var);
+    }
+    let vb = VarBuilder::from_tensors(map, dtype, &Device::Cpu);
+    let cfg = PairwiseSorterConfig {
+        comparators: k,
+        max_sharpness: bound,
+    };
+    let sorter = PairwiseSorter::new(cfg, vb).unwrap();
+    (sorter, vars)
+}
+
+/// `Σ w · ranks` and its gradients: input first, then the three weights.
+fn pairwise_grads(
+    sorter: &PairwiseSorter,
+    vars: &[Var],
+    x: &Var,
+    w: &Tensor,
+    fused: bool,
+) -> (Tensor, Vec<Tensor>) {
+    let r = if fused {
+        sorter.forward_fused(x.as_tensor()).unwrap()
+    } else {
+        sorter.forward_reference(x.as_tensor()).unwrap()
+    };
+    let g = (&r * w).unwrap().sum_all().unwrap().backward().unwrap();
+    let mut out = vec![g.get(x.as_tensor()).expect("input gradient").clone()];
+    for v in vars {
+        // n = 1: the rank is the constant 1 and candle may prune the weights' path: zero
+        let zero = v.as_tensor().zeros_like().unwrap();
+        out.push(g.get(v.as_tensor()).cloned().unwrap_or(zero));
+    }
+    (r, out)
+}
+
+#[test]
+fn fused_pairwise_matches_reference_values_and_gradients_at_every_level() {
+    let params = [0.3f32, -1.2, 0.8, 0.5, -0.4, 0.1, 0.2];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    for (b, n) in [(2, 2), (1, 1), (3, 5), (2, 37), (1, 70)] {
+        let batch = generate(Distribution::All, &mut rng, b, n);
+        let x = Var::from_tensor(&Tensor::from_vec(batch.scores, (b, n), &Device::Cpu).unwrap())
+            .unwrap();
+        let w = Tensor::randn(0f32, 1.0, (b, n), &Device::Cpu).unwrap();
+        let bound = if n % 2 == 0 { 15.0 } else { f64::INFINITY };
+        let (sorter, vars) = pairwise_with(&params, bound, DType::F32);
+        // the reference in f64: the truth the f32 kernel is held to
+        let (sorter64, vars64) = pairwise_with(&params, bound, DType::F64);
+        let x64 = Var::from_tensor(&x.as_tensor().to_dtype(DType::F64).unwrap()).unwrap();
+        let w64 = w.to_dtype(DType::F64).unwrap();
+        let (r_ref, g_ref) = pairwise_grads(&sorter64, &vars64, &x64, &w64, false);
+        let f32s = |t: &Tensor| t.to_dtype(DType::F32).unwrap();
+        let (r_ref, g_ref) = (f32s(&r_ref), g_ref.iter().map(f32s).collect::<Vec<_>>());
+        let levels = at_every_level(|level| {
+            let (r, g) = pairwise_grads(&sorter, &vars, &x, &w, true);
+            assert!(max_abs(&r, &r_ref) < 2e-6, "{level:?} b {b} n {n}: ranks");
+            for (k, (a, e)) in g.iter().zip(&g_ref).enumerate() {
+                // relative to the gradient's size, or to 1e-3 where it is about zero (n = 2:
+                // standardised pairs are always ±1, so the input gradient vanishes)
+                let scale = e
+                    .abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap();
+                let err = max_abs(a, e) / scale.max(1e-3);
+                assert!(
+                    err < 2e-4,
+                    "{level:?} b {b} n {n}: gradient {k} off by {err}"
+                );
+            }
+        });
+        assert!(!levels.is_empty());
+    }
+}
+
+#[test]
+fn pairwise_gradients_match_finite_differences() {
+    // f64 reference path, central differences in every input and weight
+    let params = [0.1f32, -0.7, 0.4, -0.3, 0.25];
+    let (sorter, vars) = pairwise_with(&params, 7.0, DType::F64);
+    let xs = [0.3f64, -1.1, 0.9, 0.35, 2.0, -0.2];
+    let x = Var::new(&xs[..], &Device::Cpu).unwrap();
+    let x2 = x.as_tensor().unsqueeze(0).unwrap();
+    let w = Tensor::new(&[[0.5f64, -1.0, 2.0, 0.3, -0.7, 1.1]], &Device::Cpu).unwrap();
+    let loss = |s: &PairwiseSorter, x: &Tensor| -> f64 {
+        (s.forward_reference(x).unwrap() * &w)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
+    };
+    let g = (sorter.forward_reference(&x2).unwrap() * &w)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let gx: Vec<f64> = g.get(x.as_tensor()).unwrap().to_vec1().unwrap();
+    let h = 1e-6;
+    for i in 0..xs.len() {
+        let mut up = xs;
+        up[i] += h;
+        let mut down = xs;
+        down[i] -= h;
+        let t = |v: [f64; 6]| Tensor::new(&[v], &Device::Cpu).unwrap();
+        let fd = (loss(&sorter, &t(up)) - loss(&sorter, &t(down))) / (2.0 * h);
+        assert!(
+            (fd - gx[i]).abs() < 1e-6 * (1.0 + fd.abs()),
+            "x{i}: {fd} vs {}",
+            gx[i]
+        );
+    }
+    let mut flat_grads = Vec::new();
+    for v in &vars {
+        flat_grads.extend(g.get(v.as_tensor()).unwrap().to_vec1::<f64>().unwrap());
+    }
+    for i in 0..params.len() {
+        let shifted = |d: f64| {
+            let mut p: Vec<f64> = params.iter().map(|&v| v as f64).collect();
+            p[i] += d;
+            let p32: Vec<f32> = p.iter().map(|&v| v as f32).collect();
+            // rebuild in f64 from the exact f64 values
+            let (s, vs) = pairwise_with(&p32, 7.0, DType::F64);
+            let k = (p.len() - 1) / 2;
+            let exact = [&p[..k], &p[k..2 * k], &p[2 * k..]];
+            for (var, vals) in vs.iter().zip(exact) {
+                var.set(&Tensor::new(vals, &Device::Cpu).unwrap()).unwrap();
+            }
+            loss(&s, &x2)
+        };
+        let fd = (shifted(h) - shifted(-h)) / (2.0 * h);
+        let got = flat_grads[i];
+        assert!(
+            (fd - got).abs() < 1e-6 * (1.0 + fd.abs()),
+            "param {i}: {fd} vs {got}"
+        );
+    }
+}
+
+#[test]
+fn pairwise_sorter_is_permutation_equivariant_and_any_length() {
+    let (sorter, _) = pairwise_with(&[1.0, 0.0, 0.0], 20.0, DType::F32);
+    let x = Tensor::new(&[[0.4f32, -2.0, 1.5, 0.9, 0.0]], &Device::Cpu).unwrap();
+    let perm = Tensor::new(&[3u32, 0, 4, 1, 2], &Device::Cpu).unwrap();
+    let r = sorter.forward_fused(&x).unwrap();
+    let rp = sorter
+        .forward_fused(&x.index_select(&perm, 1).unwrap())
+        .unwrap();
+    assert!(max_abs(&rp, &r.index_select(&perm, 1).unwrap()) < 1e-6);
+    for n in [1usize, 2, 3, 300] {
+        let x = Tensor::randn(0f32, 1.0, (2, n), &Device::Cpu).unwrap();
+        let r: Vec<Vec<f32>> = sorter.forward_fused(&x).unwrap().to_vec2().unwrap();
+        for row in r {
+            let sum: f32 = row.iter().sum();
+            assert!(
+                (sum - (n as f32 + 1.0) / 2.0).abs() < 1e-3 * n as f32,
+                "n {n}: sum {sum}"
+            );
+            assert!(row
+                .iter()
+                .all(|v| v.is_finite() && *v > 0.0 && *v <= 1.0 + 1e-6));
+        }
+    }
 }

@@ -51,6 +51,10 @@ pub fn rank(spec: &str, kind: &str, input: Option<&Path>, output: Option<&Path>)
     if rows.is_empty() {
         return Err(Error::Empty("no score vector to rank".into()));
     }
+    let lens: std::collections::BTreeSet<usize> = rows.iter().map(Vec::len).collect();
+    for w in lens.into_iter().filter_map(|n| ranker.length_warning(n)) {
+        eprintln!("warning: {w}");
+    }
     let ranks = sodeep::ranker::apply_to_rows(ranker.as_ref(), &rows, what)?;
     let mut out = String::new();
     for r in &ranks {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use sodeep::eval::{evaluate, rank_sweep, EvalConfig, EvalReport};
+use sodeep::eval::{evaluate, evaluate_lengths, rank_sweep, EvalConfig, EvalReport, LengthsReport};
 use sodeep::synthetic::Distribution;
 use sodeep::train::{train_sorter as train, TrainConfig};
 use sodeep::{Arch, Sorter, SorterConfig};
@@ -19,8 +19,12 @@ use crate::report::plot_rank_sweep;
 pub struct TrainRequest {
     /// Architecture name (required unless resuming).
     pub arch: Option<String>,
-    /// Vector length d (required unless resuming).
+    /// Vector length d (required unless resuming, for fixed-length sorters).
     pub len: Option<usize>,
+    /// `MIN..MAX`: the training lengths of a sorter of any length (`pairwise`).
+    pub len_range: Option<String>,
+    /// The pairwise sorter's sharpness bound (infinite: none).
+    pub max_sharpness: Option<f64>,
     /// Hidden size, channels or width.
     pub hidden: Option<usize>,
     /// Recurrent layers.
@@ -68,11 +72,46 @@ fn print_report_table(r: &EvalReport) {
     println!("  time                   {:>9.2}s", r.seconds);
 }
 
+/// The table of an evaluation at several lengths: L1 per length, overall and per distribution.
+fn print_lengths_table(r: &LengthsReport) {
+    println!(
+        "sorter: {}   {} vectors per length (seed {}, {})",
+        r.sorter, r.samples, r.seed, r.distribution
+    );
+    let dists: Vec<&String> = r
+        .by_len
+        .values()
+        .next()
+        .map(|f| f.l1_by_distribution.keys().collect())
+        .unwrap_or_default();
+    let mut head = format!("  {:>6} {:>9}", "n", "L1");
+    for d in &dists {
+        head.push_str(&format!(" {:>10}", d.chars().take(10).collect::<String>()));
+    }
+    println!("{head}");
+    for (n, f) in &r.by_len {
+        let mut line = format!("  {n:>6} {:>9.5}", f.l1);
+        for d in &dists {
+            line.push_str(&format!(
+                " {:>10.5}",
+                f.l1_by_distribution.get(*d).unwrap_or(&f64::NAN)
+            ));
+        }
+        println!("{line}");
+    }
+    println!("  {:>6} {:>9.5}  (mean over lengths)", "all", r.l1);
+    for (n, why) in &r.skipped {
+        println!("  {n:>6} {:>9}  ({why})", "—");
+    }
+}
+
 /// `sodeep eval-sorter`: the paper's L1 evaluation of one sorter, per distribution, as a table or
-/// JSON, and optionally the Fig. 5 rank sweep as a PNG.
+/// JSON, and optionally the Fig. 5 rank sweep as a PNG. With `lens`, the same at each length.
+#[allow(clippy::too_many_arguments)]
 pub fn eval_sorter(
     spec: &str,
     len: Option<usize>,
+    lens: Option<&[usize]>,
     samples: usize,
     seed: u64,
     distribution: Distribution,
@@ -87,6 +126,27 @@ pub fn eval_sorter(
         seed,
         distribution,
     };
+    if let Some(lens) = lens {
+        if plot.is_some() {
+            return Err(Error::InvalidArgument(
+                "--plot draws one length: give --len, not --lens".into(),
+            ));
+        }
+        for w in lens.iter().filter_map(|&n| sorter.length_warning(n)) {
+            eprintln!("warning: {w}");
+        }
+        let report = evaluate_lengths(&sorter, lens, &cfg)?;
+        return match json {
+            true => print_json(&report),
+            false => {
+                print_lengths_table(&report);
+                Ok(())
+            }
+        };
+    }
+    if let Some(w) = sorter.length_warning(d) {
+        eprintln!("warning: {w}");
+    }
     let report = evaluate(&sorter, &cfg)?;
     if let Some(p) = plot {
         let sweep = rank_sweep(&sorter, d, seed)?;
@@ -276,6 +336,26 @@ pub fn import_torch(
     Ok(())
 }
 
+/// The training lengths of a sorter of any length when `--len-range` is not given.
+pub const DEFAULT_LEN_RANGE: [usize; 2] = [2, 512];
+
+/// `MIN..MAX` (or `MIN..=MAX`: both ends are included either way).
+pub fn parse_len_range(s: &str) -> Result<[usize; 2]> {
+    let bad = || {
+        Error::InvalidArgument(format!(
+            "cannot read --len-range '{s}': write MIN..MAX with 1 ≤ MIN ≤ MAX, e.g. 2..512"
+        ))
+    };
+    let (lo, hi) = s.split_once("..").ok_or_else(bad)?;
+    let hi = hi.strip_prefix('=').unwrap_or(hi);
+    let lo: usize = lo.trim().parse().map_err(|_| bad())?;
+    let hi: usize = hi.trim().parse().map_err(|_| bad())?;
+    if lo == 0 || lo > hi {
+        return Err(bad());
+    }
+    Ok([lo, hi])
+}
+
 /// `cpu`, `cuda` or `cuda:N`.
 pub fn parse_device(spec: &str) -> Result<candle_core::Device> {
     let ordinal = match spec {
@@ -310,6 +390,14 @@ pub fn train_sorter(a: &TrainRequest, threads: usize) -> Result<()> {
                 )));
             }
         }
+        if let Some(r) = &a.len_range {
+            if Some(parse_len_range(r)?) != cfg.sorter.len_range {
+                return Err(Error::InvalidArgument(format!(
+                    "--len-range {r} differs from the checkpoint's {:?}",
+                    cfg.sorter.len_range
+                )));
+            }
+        }
         if let Some(len) = a.len {
             if len != cfg.sorter.d {
                 return Err(Error::InvalidArgument(format!(
@@ -321,12 +409,41 @@ pub fn train_sorter(a: &TrainRequest, threads: usize) -> Result<()> {
         cfg
     } else {
         let arch = a.arch.as_deref().ok_or_else(|| {
-            Error::InvalidArgument("--arch is required (lstm, lstm-large, gru, cnn, mlp)".into())
+            Error::InvalidArgument(
+                "--arch is required (lstm, lstm-large, gru, cnn, mlp, pairwise)".into(),
+            )
         })?;
-        let len = a
-            .len
-            .ok_or_else(|| Error::InvalidArgument("--len is required".into()))?;
+        let any_length = Arch::from_name(arch)?.any_length();
+        let len_range = a.len_range.as_deref().map(parse_len_range).transpose()?;
+        let len = match (a.len, any_length) {
+            (Some(len), false) => len,
+            (None, false) => return Err(Error::InvalidArgument("--len is required".into())),
+            (Some(_), true) => {
+                return Err(Error::InvalidArgument(format!(
+                    "a {arch} sorter takes any length: give --len-range MIN..MAX, not --len"
+                )))
+            }
+            (None, true) => 0,
+        };
         let mut sorter = sorter_config(arch, len, a.hidden, a.layers)?;
+        sorter.len_range = match (len_range, any_length) {
+            (None, true) => Some(DEFAULT_LEN_RANGE),
+            (r, _) => r,
+        };
+        if let Some(m) = a.max_sharpness {
+            if sorter.arch != Arch::Pairwise {
+                return Err(Error::InvalidArgument(
+                    "--max-sharpness applies to the pairwise sorter only".into(),
+                ));
+            }
+            sorter.lambda = m.is_finite().then_some(m);
+            if m.is_nan() || m <= 0.0 {
+                return Err(Error::InvalidArgument(format!(
+                    "--max-sharpness must be a positive number or inf, got {m}"
+                )));
+            }
+        }
+        sorter.validate()?;
         sorter.standardize = a.standardize;
         if let Some(h) = &a.head {
             sorter.head = sodeep::sorter::Head::from_name(h)?;

@@ -24,6 +24,7 @@ pub mod dense;
 pub mod gru;
 pub(crate) mod linalg;
 pub mod lstm;
+pub mod pairwise;
 pub(crate) mod simd;
 pub(crate) mod storage;
 

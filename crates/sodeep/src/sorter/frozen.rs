@@ -126,9 +126,15 @@ impl Sorter {
         &self.card
     }
 
-    /// The vector length it takes, or `None` for the handcrafted sorter (any length).
+    /// The vector length it takes, or `None` for sorters of any length (handcrafted, pairwise).
     pub fn d(&self) -> Option<usize> {
-        (self.card.config.arch != Arch::Handcrafted).then_some(self.card.config.d)
+        (!self.card.config.arch.any_length()).then_some(self.card.config.d)
+    }
+
+    /// A warning when `n` lies outside the lengths the sorter was trained on (see
+    /// [`SorterConfig::length_warning`]).
+    pub fn length_warning(&self, n: usize) -> Option<String> {
+        self.card.config.length_warning(n)
     }
 
     /// Its weight tensors by name (empty for the handcrafted sorter).
@@ -204,6 +210,10 @@ impl Ranker for Sorter {
         self.d()
     }
 
+    fn length_warning(&self, n: usize) -> Option<String> {
+        Sorter::length_warning(self, n).map(|w| format!("{}: {w}", self.name))
+    }
+
     fn rank(&self, scores: &Tensor) -> Result<Tensor> {
         self.forward(scores)
     }
@@ -212,6 +222,10 @@ impl Ranker for Sorter {
         match self.d() {
             // fixed-size nets: activations linear in n
             Some(_) => 64 * n as u64,
+            // the pairwise sorter's fused op keeps O(n K) scratch per row
+            None if self.card.config.arch == Arch::Pairwise => {
+                16 * (n as u64) * (self.card.config.hidden as u64 + 6)
+            }
             // the handcrafted sorter keeps about eight n × n f32 matrices through autodiff
             // (differences, scaled, sigmoid, and their gradients)
             None => 32u64.saturating_mul((n as u64).saturating_mul(n as u64)),

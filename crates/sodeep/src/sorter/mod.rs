@@ -24,6 +24,7 @@ mod handcrafted;
 mod lstm;
 mod mlp;
 mod net;
+mod pairwise;
 mod wrappers;
 
 pub use cnn::{CnnSorter, CnnSorterConfig, CNN_BLOCKS};
@@ -33,6 +34,7 @@ pub use handcrafted::{Handcrafted, DEFAULT_LAMBDA};
 pub use lstm::{LstmSorter, LstmSorterConfig};
 pub use mlp::{MlpSorter, MlpSorterConfig};
 pub use net::{init_sorter, parameter_count, standardize_rows, Net, SorterNet};
+pub use pairwise::{PairwiseSorter, PairwiseSorterConfig, DEFAULT_MAX_SHARPNESS};
 pub use wrappers::{FineTuned, Standardized};
 
 pub use crate::card::{Arch, Head, SorterConfig};

@@ -13,6 +13,7 @@ use super::gru::{GruSorter, GruSorterConfig};
 use super::handcrafted::Handcrafted;
 use super::lstm::{LstmSorter, LstmSorterConfig};
 use super::mlp::{MlpSorter, MlpSorterConfig};
+use super::pairwise::{PairwiseSorter, PairwiseSorterConfig};
 use crate::card::{Arch, SorterConfig, DEFAULT_LAMBDA};
 use crate::error::Result;
 use crate::optim::Adam;
@@ -37,6 +38,8 @@ pub enum Net {
     Mlp(MlpSorter),
     /// `handcrafted`.
     Handcrafted(Handcrafted),
+    /// `pairwise`.
+    Pairwise(PairwiseSorter),
 }
 
 impl SorterNet {
@@ -85,6 +88,13 @@ impl SorterNet {
             Arch::Handcrafted => Net::Handcrafted(Handcrafted {
                 lambda: cfg.lambda.unwrap_or(DEFAULT_LAMBDA),
             }),
+            Arch::Pairwise => Net::Pairwise(PairwiseSorter::new(
+                PairwiseSorterConfig {
+                    comparators: hidden,
+                    max_sharpness: cfg.lambda.unwrap_or(f64::INFINITY),
+                },
+                vb,
+            )?),
         };
         Ok(Self {
             standardize: cfg.standardize,
@@ -112,6 +122,7 @@ impl SorterNet {
             Net::Cnn(m) => m.forward_t(x, train),
             Net::Mlp(m) => m.forward(x),
             Net::Handcrafted(m) => m.forward(x),
+            Net::Pairwise(m) => m.forward(x),
         }
     }
 }

@@ -78,7 +78,9 @@ pub fn bench_rankers(
                     }
                 }
             }
-            Section::Speed => speed_section(cfg, &rankers, &mut out, &mut log)?,
+            Section::Speed => crate::jobs::with_kernel_threads(cfg.threads, || {
+                speed_section(cfg, &rankers, &mut out, &mut log)
+            })?,
             Section::Mnist => {
                 let mut mcfg = cfg.mnist.clone();
                 mcfg.data_dir = cfg.data_dir.clone();

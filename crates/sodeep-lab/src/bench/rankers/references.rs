@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::config::RankerBenchConfig;
-use super::timing::{time_calls, Timing};
+use super::timing::{time_pair, Timing};
 use crate::bench::worker::TorchWorker;
 use crate::error::{Error, Result};
 
@@ -121,11 +121,13 @@ impl References {
         n: usize,
         min_time: f64,
     ) -> Result<Option<Timing>> {
-        let fwd_s = time_calls(min_time, || self.call(method, "fwd", batch, n))?;
-        let fwdbwd_s = time_calls(min_time, || self.call(method, "fwdbwd", batch, n))?;
-        Ok(fwd_s
-            .zip(fwdbwd_s)
-            .map(|(fwd_s, fwdbwd_s)| Timing { fwd_s, fwdbwd_s }))
+        // both closures need the worker: they take turns through a cell
+        let me = std::cell::RefCell::new(self);
+        time_pair(
+            min_time,
+            || me.borrow_mut().call(method, "fwd", batch, n),
+            || me.borrow_mut().call(method, "fwdbwd", batch, n),
+        )
     }
 }
 

@@ -1,4 +1,5 @@
-//! Timing one ranker: warm-up, repeated calls up to a time budget, the median, and the
+//! Timing one ranker: warm-up, forward and forward+backward calls alternated up to a time
+//! budget, their medians, and the
 //! log-log slope of time against n.
 
 use std::collections::BTreeMap;
@@ -34,31 +35,35 @@ pub struct Scaling {
     pub slope_log_nlogn: f64,
 }
 
-/// Calls `f`, which times one call itself and returns its seconds (`None`: the method is not
-/// available), until `min_time` seconds were measured and at least 3 calls made, after one
-/// warm-up call; returns the median. A warm-up call longer than `min_time` is the measurement
-/// itself (one call of a large problem is long enough to time, and repeating it would take
-/// minutes).
-pub(super) fn time_calls(
+/// Times a forward and a forward+backward call alternately: one warm-up call of each, then
+/// rounds of one call of each until `min_time` seconds were measured and at least 3 rounds made
+/// (50 at most; 1 when a round takes over ten times `min_time`), and returns the medians.
+/// Each closure times one call itself and returns its seconds (`None`: the method is not
+/// available). Alternating puts both modes in the same machine state, and the warm-up keeps
+/// first-call costs (allocation, lazy initialisation) out of both.
+pub(super) fn time_pair(
     min_time: f64,
-    mut f: impl FnMut() -> Result<Option<f64>>,
-) -> Result<Option<f64>> {
-    let Some(first) = f()? else {
+    mut fwd: impl FnMut() -> Result<Option<f64>>,
+    mut fwdbwd: impl FnMut() -> Result<Option<f64>>,
+) -> Result<Option<Timing>> {
+    let (Some(_), Some(warm)) = (fwd()?, fwdbwd()?) else {
         return Ok(None);
     };
-    if first > min_time {
-        return Ok(Some(first));
-    }
-    let mut times = Vec::new();
+    let rounds_min = if warm > 10.0 * min_time { 1 } else { 3 };
+    let (mut f_times, mut b_times) = (Vec::new(), Vec::new());
     let mut total = 0.0;
-    while times.len() < 50 && (times.len() < 3 || total < min_time) {
-        let Some(t) = f()? else {
+    while f_times.len() < 50 && (f_times.len() < rounds_min || total < min_time) {
+        let (Some(f), Some(b)) = (fwd()?, fwdbwd()?) else {
             return Ok(None);
         };
-        total += t;
-        times.push(t);
+        total += f + b;
+        f_times.push(f);
+        b_times.push(b);
     }
-    Ok(Some(median(times)))
+    Ok(Some(Timing {
+        fwd_s: median(f_times),
+        fwdbwd_s: median(b_times),
+    }))
 }
 
 /// Times one call of `f`.
@@ -74,23 +79,25 @@ pub fn time_ranker(ranker: &dyn Ranker, batch: usize, n: usize, min_time: f64) -
     let x = generate(Distribution::Normal, &mut rng, batch, n).scores;
     let x = Tensor::from_vec(x, (batch, n), &Device::Cpu)?;
     let w = Tensor::randn(0f32, 1.0, (batch, n), &Device::Cpu)?;
-    let fwd_s = time_calls(min_time, || timed(|| Ok(ranker.rank(&x).map(|_| ())?)))?;
     let xv = Var::from_tensor(&x)?;
-    let fwdbwd_s = time_calls(min_time, || {
-        timed(|| {
-            let loss = (ranker.rank(xv.as_tensor())? * &w)?.sum_all()?;
-            let grads = loss.backward()?;
-            grads
-                .get(xv.as_tensor())
-                .map(|_| ())
-                .ok_or_else(|| Error::InvalidArgument(format!("{}: no gradient", ranker.name())))
-        })
-    })?;
+    let timing = time_pair(
+        min_time,
+        || timed(|| Ok(ranker.rank(&x).map(|_| ())?)),
+        || {
+            timed(|| {
+                let loss = (ranker.rank(xv.as_tensor())? * &w)?.sum_all()?;
+                let grads = loss.backward()?;
+                grads.get(xv.as_tensor()).map(|_| ()).ok_or_else(|| {
+                    Error::InvalidArgument(format!("{}: no gradient", ranker.name()))
+                })
+            })
+        },
+    )?;
     // a ranker's own timings are never missing
-    Ok(Timing {
-        fwd_s: fwd_s.unwrap_or(f64::NAN),
-        fwdbwd_s: fwdbwd_s.unwrap_or(f64::NAN),
-    })
+    Ok(timing.unwrap_or(Timing {
+        fwd_s: f64::NAN,
+        fwdbwd_s: f64::NAN,
+    }))
 }
 
 /// Least-squares slope of `ys` against `xs`.
