@@ -427,8 +427,9 @@ fn best_100_is_an_alias_of_a_shipped_sorter() {
     let o = run("eval-sorter --sorter best-100 --samples 20 --json", None);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["sorter"], "lstm-100");
-    assert!(v["l1"].as_f64().unwrap() < 0.03);
+    assert_eq!(v["sorter"], "any");
+    assert_eq!(v["d"], 100);
+    assert!(v["l1"].as_f64().unwrap() < 0.0125);
     let listing = run("list-sorters", None);
     assert!(String::from_utf8_lossy(&listing.stdout).contains("best-100"));
 }
@@ -764,4 +765,117 @@ fn bench_rankers_writes_its_report_and_rejects_bad_input() {
     );
     // what was written before a failed run is kept
     assert!(out.join("results.json").exists());
+}
+
+/// `eval-sorter --lens`: per-length figures under "by_len"; a fixed-length sorter reports only
+/// its own d; lengths outside the training range warn.
+#[test]
+fn eval_sorter_at_several_lengths() {
+    let o = run(
+        "eval-sorter --sorter any --lens 3,100,700 --samples 30 --json",
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for n in ["3", "100", "700"] {
+        let l1 = v["by_len"][n]["l1"].as_f64().unwrap();
+        assert!(l1 >= 0.0 && l1 < 0.03, "n {n}: {l1}");
+        assert!(v["by_len"][n]["l1_by_distribution"]["uniform"].is_number());
+    }
+    // trained on 2..512: 700 is extrapolated, and the user is told
+    assert!(
+        stderr(&o).contains("warning") && stderr(&o).contains("700"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        "eval-sorter --sorter lstm-100 --lens 5,100 --samples 10 --json",
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["by_len"]["100"]["l1"].is_number());
+    assert!(v["by_len"].get("5").is_none());
+    assert!(v["skipped"]["5"].as_str().unwrap().contains("100"));
+    fails_with(
+        &run("eval-sorter --sorter lstm-100 --lens 5 --samples 10", None),
+        &["length 100"],
+    );
+    let table = run("eval-sorter --sorter any --lens 4,8 --samples 10", None);
+    assert!(table.status.success(), "{}", stderr(&table));
+    assert!(String::from_utf8_lossy(&table.stdout).contains("mean over lengths"));
+    // `rank` warns too, and still ranks
+    let o = run("rank --ranker any", Some("3,1,2\n"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    let o = run("rank --ranker any", Some("5\n"));
+    assert!(
+        o.status.success() && stderr(&o).contains("warning"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// `train-sorter --len-range` for the pairwise sorter, and its bad uses.
+#[test]
+fn train_sorter_of_any_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pw");
+    let args = format!(
+        "train-sorter --arch pairwise --len-range 2..20 --steps 4 --batch 8 --save-every 2 \
+         --val-samples 8 --out {}",
+        out.display()
+    );
+    let o = run(&args, None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let card = std::fs::read_to_string(out.join("best/sorter.json")).unwrap();
+    let card: serde_json::Value = serde_json::from_str(&card).unwrap();
+    assert_eq!(card["len_range"], serde_json::json!([2, 20]));
+    assert_eq!(card["arch"], "pairwise");
+    let o = run(
+        &format!(
+            "eval-sorter --sorter {} --lens 2,30 --samples 5",
+            out.join("best").display()
+        ),
+        None,
+    );
+    assert!(
+        o.status.success() && stderr(&o).contains("2..=20"),
+        "{}",
+        stderr(&o)
+    );
+    let other = dir.path().join("x").display().to_string();
+    for (args, needle) in [
+        (
+            format!("train-sorter --arch pairwise --len-range 5..2 --out {other}"),
+            "--len-range",
+        ),
+        (
+            format!("train-sorter --arch pairwise --len-range 0..9 --out {other}"),
+            "--len-range",
+        ),
+        (
+            format!("train-sorter --arch pairwise --len-range ab --out {other}"),
+            "--len-range",
+        ),
+        (
+            format!("train-sorter --arch pairwise --len 9 --out {other}"),
+            "--len-range",
+        ),
+        (
+            format!("train-sorter --arch lstm --len 9 --len-range 2..9 --out {other}"),
+            "--len",
+        ),
+        (
+            format!("train-sorter --arch lstm --len 9 --max-sharpness 3 --out {other}"),
+            "pairwise",
+        ),
+        (
+            format!("train-sorter --arch pairwise --max-sharpness 0 --out {other}"),
+            "--max-sharpness",
+        ),
+    ] {
+        fails_with(&run(&args, None), &[needle]);
+    }
+    assert!(!dir.path().join("x").join("ckpt").exists());
 }

@@ -165,7 +165,7 @@ pub(crate) fn batch_rng(seed: u64, step: usize) -> ChaCha8Rng {
 /// The vector length of step `step`: the sorter's d, or for sorters of any length a length
 /// drawn log-uniformly from `len_range` (short vectors are cheap and common in losses; long
 /// ones set the sharpness) from its own RNG stream.
-pub(crate) fn step_len(cfg: &TrainConfig, step: usize) -> usize {
+pub fn step_len(cfg: &TrainConfig, step: usize) -> usize {
     use rand::Rng;
     let Some([lo, hi]) = cfg.sorter.len_range else {
         return cfg.sorter.d;

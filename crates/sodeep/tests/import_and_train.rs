@@ -95,6 +95,44 @@ fn resumed_training_is_bit_identical() {
 }
 
 #[test]
+fn resumed_training_of_a_sorter_of_any_length_is_bit_identical() {
+    // every step draws its own length: mixed lengths resume exactly too
+    sodeep::set_threads(1);
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    let cfg = |out: &Path, steps| {
+        let mut c = tiny(out, steps, Arch::Pairwise);
+        c.sorter.d = 0;
+        c.sorter.len_range = Some([2, 40]);
+        c
+    };
+    train_sorter(&cfg(&one, 9), false, |_| {}).unwrap();
+    train_sorter(&cfg(&two, 5), false, |_| {}).unwrap();
+    train_sorter(&cfg(&two, 9), true, |_| {}).unwrap();
+    assert_eq!(weights(&one), weights(&two));
+    let rec = sodeep::checkpoint::read_card(&two.join("ckpt/sorter.json"))
+        .unwrap()
+        .training
+        .unwrap();
+    // validated at the range's ends and the standard lengths inside it
+    let lens: Vec<usize> = rec.val_l1_by_len.keys().copied().collect();
+    assert_eq!(lens, vec![2, 3, 5, 10, 32, 40]);
+    let mean = rec.val_l1_by_len.values().sum::<f64>() / lens.len() as f64;
+    assert!((rec.val_l1 - mean).abs() < 1e-12);
+    // the steps really drew different lengths
+    let drawn: std::collections::BTreeSet<usize> = (0..9)
+        .map(|s| sodeep::train::step_len(&cfg(&one, 9), s))
+        .collect();
+    assert!(drawn.len() >= 4, "{drawn:?}");
+    assert!(drawn.iter().all(|n| (2..=40).contains(n)));
+    // a sorter of any length needs its range
+    let mut bad = cfg(&dir.path().join("bad"), 2);
+    bad.sorter.len_range = None;
+    let err = train_sorter(&bad, false, |_| {}).unwrap_err();
+    assert!(err.to_string().contains("--len-range"), "{err}");
+}
+
+#[test]
 fn training_reduces_the_loss() {
     sodeep::set_threads(1);
     let dir = tempfile::tempdir().unwrap();
