@@ -427,7 +427,7 @@ fn best_100_is_an_alias_of_a_shipped_sorter() {
     let o = run("eval-sorter --sorter best-100 --samples 20 --json", None);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["sorter"], "any");
+    assert_eq!(v["sorter"], "any-sharp");
     assert_eq!(v["d"], 100);
     assert!(v["l1"].as_f64().unwrap() < 0.0125);
     let listing = run("list-sorters", None);

@@ -198,17 +198,33 @@ fn frozen_sorters_give_the_reference_input_gradient() {
 fn frozen_sorters_give_the_reference_input_gradient_at_level() {
     use sodeep::card::SorterCard;
     use sodeep::sorter::Net;
-    for arch in [Arch::Lstm, Arch::Gru] {
+    for arch in [Arch::Lstm, Arch::Gru, Arch::Cnn] {
         let mut cfg = SorterConfig::new(arch, 6);
         cfg.hidden = 5;
         cfg.layers = 2;
         let (varmap, _) = init_sorter(&cfg, 9).unwrap();
+        // BatchNorm with statistics and affine weights away from their initial 0 / 1, so that
+        // the evaluation-mode fused op has something to get wrong
+        let bn_value = |name: &str, t: &Tensor| -> Tensor {
+            let n = t.elem_count();
+            let ramp = |a: f32, b: f32| -> Vec<f32> {
+                (0..n).map(|i| a + b * ((i * 7 % 5) as f32 - 2.0)).collect()
+            };
+            let v = match name.rsplit('.').next() {
+                Some("running_mean") => ramp(0.1, 0.3),
+                Some("running_var") => ramp(1.5, 0.4),
+                Some("weight") if name.contains(".bn.") => ramp(0.9, 0.2),
+                Some("bias") if name.contains(".bn.") => ramp(0.05, 0.1),
+                _ => return t.detach(),
+            };
+            Tensor::from_vec(v, t.shape(), &Device::Cpu).unwrap()
+        };
         let weights = varmap
             .data()
             .lock()
             .unwrap()
             .iter()
-            .map(|(k, v)| (k.clone(), v.as_tensor().detach()))
+            .map(|(k, v)| (k.clone(), bn_value(k, v.as_tensor())))
             .collect();
         let path = std::path::Path::new("frozen");
         let sorter =
@@ -220,12 +236,15 @@ fn frozen_sorters_give_the_reference_input_gradient_at_level() {
             let g = y.sqr().unwrap().sum_all().unwrap().backward().unwrap();
             g.get(x.as_tensor()).unwrap().clone()
         };
-        let fused = grad(sorter.forward(x.as_tensor()).unwrap());
+        let fused_y = sorter.forward(x.as_tensor()).unwrap();
         let reference = match sorter.net().net() {
             Net::Lstm(m) => m.forward_reference(x.as_tensor()).unwrap(),
             Net::Gru(m) => m.forward_reference(x.as_tensor()).unwrap(),
+            Net::Cnn(m) => m.forward_reference_t(x.as_tensor(), false).unwrap(),
             _ => unreachable!(),
         };
+        assert!(max_rel(&fused_y, &reference) < 1e-5, "{arch:?} values");
+        let fused = grad(fused_y);
         let reference = grad(reference);
         assert!(max_rel(&fused, &reference) < 1e-4, "{arch:?}");
         // inference (no gradient can follow: the layers keep only their outputs), for several
@@ -249,6 +268,7 @@ fn frozen_sorters_give_the_reference_input_gradient_at_level() {
             let reference = match sorter.net().net() {
                 Net::Lstm(m) => m.forward_reference(&plain).unwrap(),
                 Net::Gru(m) => m.forward_reference(&plain).unwrap(),
+                Net::Cnn(m) => m.forward_reference_t(&plain, false).unwrap(),
                 _ => unreachable!(),
             };
             let fused = sorter.forward(&plain).unwrap();

@@ -1,4 +1,5 @@
-//! Training-mode BatchNorm followed by ReLU, as one candle op.
+//! BatchNorm followed by ReLU, as one candle op: in training mode ([`batch_norm_relu_train`]),
+//! and in evaluation mode for frozen layers ([`batch_norm_relu_eval`]).
 //!
 //! candle's `BatchNorm::forward_t` in training mode transposes and copies its input, then runs
 //! about ten elementwise passes; with the ReLU after it, that was a third of a CNN sorter's
@@ -11,7 +12,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use candle_core::{CpuStorage, CustomOp3, Device, Layout, Result, Shape, Tensor, Var};
+use candle_core::{CpuStorage, CustomOp1, CustomOp3, Device, Layout, Result, Shape, Tensor, Var};
 use candle_nn::BatchNorm;
 
 use super::simd::vectorized;
@@ -188,6 +189,88 @@ pub fn batch_norm_relu_train(x: &Tensor, bn: &BatchNorm) -> Result<Tensor> {
     Var::from_tensor(rm)?.set(&new_mean)?;
     Var::from_tensor(rv)?.set(&new_var)?;
     Ok(y)
+}
+
+/// `relu(bn(x))` in evaluation mode: `y = relu(a_c·x + b_c)` with `a = γ/√(σ²_run + ε)`,
+/// `b = β − μ_run·a`, and `dx = dy·a_c·[y > 0]`.
+struct BnReluEval {
+    scale: Vec<f32>,
+    shift: Vec<f32>,
+}
+
+impl CustomOp1 for BnReluEval {
+    fn name(&self) -> &'static str {
+        "fused-batchnorm-relu-eval"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let [_, c, len] = l.dims() else {
+            candle_core::bail!("fused batch-norm: x must be B × C × L, got {:?}", l.dims())
+        };
+        if *c != self.scale.len() || *len == 0 {
+            candle_core::bail!(
+                "fused batch-norm: {c} channels, expected {}",
+                self.scale.len()
+            )
+        }
+        let x = slice(s, l, "batch-norm input")?;
+        let mut y = vec![0f32; x.len()];
+        for ((src, dst), ch) in x
+            .chunks_exact(*len)
+            .zip(y.chunks_exact_mut(*len))
+            .zip((0..*c).cycle())
+        {
+            affine_relu(src, dst, self.scale[ch], self.shift[ch]);
+        }
+        Ok((CpuStorage::F32(y), l.shape().clone()))
+    }
+
+    fn bwd(&self, _x: &Tensor, y: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
+        let (c, len) = (y.dim(1)?, y.dim(2)?);
+        let (y_c, dy_c) = (y.contiguous()?, dy.contiguous()?);
+        let (yv, gv) = (read_f32(&y_c)?, read_f32(&dy_c)?);
+        let mut dx = vec![0f32; yv.get().len()];
+        let rows = yv.get().chunks_exact(len).zip(gv.get().chunks_exact(len));
+        for ((yr, gr), (dr, ch)) in rows.zip(dx.chunks_exact_mut(len).zip((0..c).cycle())) {
+            let a = self.scale[ch];
+            for ((d, &yi), &gi) in dr.iter_mut().zip(yr).zip(gr) {
+                *d = if yi > 0.0 { gi * a } else { 0.0 };
+            }
+        }
+        Ok(Some(Tensor::from_vec(dx, y.shape(), &Device::Cpu)?))
+    }
+}
+
+/// `relu(bn(x))` for `x: B × C × L` in evaluation mode (running statistics), as candle's
+/// `BatchNorm::forward_t(x, false)` followed by ReLU, for layers whose weights are constants:
+/// the gradient flows to `x` only. f32 on the CPU; `bn` must have an affine weight and bias.
+pub fn batch_norm_relu_eval(x: &Tensor, bn: &BatchNorm) -> Result<Tensor> {
+    if !super::storage::fused_applies(x) {
+        candle_core::bail!("fused batch-norm: f32 CPU tensors only");
+    }
+    let Some((gamma, beta)) = bn.weight_and_bias() else {
+        candle_core::bail!("fused batch-norm: the layer has no affine weight and bias")
+    };
+    let v = |t: &Tensor| t.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>();
+    let (g, b, m, var) = (
+        v(gamma)?,
+        v(beta)?,
+        v(bn.running_mean())?,
+        v(bn.running_var())?,
+    );
+    let eps = bn.eps();
+    let scale: Vec<f32> = g
+        .iter()
+        .zip(&var)
+        .map(|(g, v)| (*g as f64 / (*v as f64 + eps).sqrt()) as f32)
+        .collect();
+    let shift = b
+        .iter()
+        .zip(&m)
+        .zip(&scale)
+        .map(|((b, m), a)| b - m * a)
+        .collect();
+    x.contiguous()?.apply_op1(BnReluEval { scale, shift })
 }
 
 #[inline(always)]

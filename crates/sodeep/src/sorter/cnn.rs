@@ -95,6 +95,13 @@ impl CnnSorter {
         self.run(x, train, true)
     }
 
+    /// Whether `bn`'s affine weights are constants (a frozen sorter): the evaluation-mode
+    /// fused op gives no gradient to them.
+    fn frozen_bn(&self, bn: &BatchNorm) -> bool {
+        bn.weight_and_bias()
+            .is_some_and(|(g, b)| !g.is_variable() && !b.is_variable())
+    }
+
     fn run(&self, x: &Tensor, train: bool, fused: bool) -> Result<Tensor> {
         let mut h = x.unsqueeze(1)?;
         for (dilation, conv, bn) in &self.blocks {
@@ -106,6 +113,8 @@ impl CnnSorter {
             };
             let y = if fused && train {
                 crate::kernels::batchnorm::batch_norm_relu_train(&z, bn)?
+            } else if fused && self.frozen_bn(bn) {
+                crate::kernels::batchnorm::batch_norm_relu_eval(&z, bn)?
             } else {
                 bn.forward_t(&z, train)?.relu()?
             };

@@ -55,6 +55,7 @@ pub const DEFAULT_RANKERS: &[&str] = &[
     "diffsort-bitonic",
     "blackbox",
     "handcrafted",
+    "any",
     "lstm-100",
     "cnn-100",
 ];

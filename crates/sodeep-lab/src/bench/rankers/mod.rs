@@ -44,6 +44,7 @@ pub fn bench_rankers(
         accuracy_samples: cfg.accuracy_samples,
         speed: BTreeMap::new(),
         speed_b256: BTreeMap::new(),
+        speed_b256_vs_softrank: BTreeMap::new(),
         torchsort_ratio: None,
         torchsort_ratio_fwd: None,
         references: BTreeMap::new(),

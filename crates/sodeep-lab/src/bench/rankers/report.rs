@@ -27,6 +27,8 @@ pub struct RankerBenchResult {
     pub speed: BTreeMap<String, BTreeMap<String, Timing>>,
     /// Ranker → timing at batch 256, n = 100.
     pub speed_b256: BTreeMap<String, Timing>,
+    /// Ranker → its batch-256 forward+backward time over softrank's in the same run.
+    pub speed_b256_vs_softrank: BTreeMap<String, f64>,
     /// softrank forward+backward time / torchsort's at batch 256, n = 100; `None` when
     /// torchsort is not installed.
     pub torchsort_ratio: Option<f64>,
@@ -96,21 +98,30 @@ impl RankerBenchResult {
         if !self.speed_b256.is_empty() {
             s.push_str(
                 "## Speed\n\nMedian milliseconds per call at batch 256, n = 100 (fwd+bwd: the \
-                 backward of Σ w·ranks).\n\n| ranker | fwd ms | fwd+bwd ms |\n|---|---|---|\n",
+                 backward of Σ w·ranks), forward and forward+backward alternated after a warm-up \
+                 call of each; × softrank: fwd+bwd time over softrank's in this run.\n\n\
+                 | ranker | fwd ms | fwd+bwd ms | × softrank |\n|---|---|---|---|\n",
             );
+            let soft = self.speed_b256.get("softrank").map(|t| t.fwdbwd_s);
+            let ratio = |t: f64| match soft {
+                Some(s) if s > 0.0 => format!("{:.1}", t / s),
+                _ => "—".into(),
+            };
             for (k, t) in &self.speed_b256 {
                 s.push_str(&format!(
-                    "| `{k}` | {} | {} |\n",
+                    "| `{k}` | {} | {} | {} |\n",
                     fmt_ms(Some(t.fwd_s)),
-                    fmt_ms(Some(t.fwdbwd_s))
+                    fmt_ms(Some(t.fwdbwd_s)),
+                    ratio(t.fwdbwd_s)
                 ));
             }
             for (k, r) in &self.references {
                 if let Some(t) = r.b256 {
                     s.push_str(&format!(
-                        "| {k} (PyTorch) | {} | {} |\n",
+                        "| {k} (PyTorch) | {} | {} | {} |\n",
                         fmt_ms(Some(t.fwd_s)),
-                        fmt_ms(Some(t.fwdbwd_s))
+                        fmt_ms(Some(t.fwdbwd_s)),
+                        ratio(t.fwdbwd_s)
                     ));
                 }
             }

@@ -50,6 +50,13 @@ pub(super) fn speed_section(
         ));
         out.speed_b256.insert(name.clone(), t);
     }
+    if let Some(soft) = out.speed_b256.get("softrank").map(|t| t.fwdbwd_s) {
+        out.speed_b256_vs_softrank = out
+            .speed_b256
+            .iter()
+            .map(|(k, t)| (k.clone(), t.fwdbwd_s / soft))
+            .collect();
+    }
     let methods = [
         ("torchsort-softrank", refs.torchsort),
         ("diffsort-oddeven", refs.diffsort),
