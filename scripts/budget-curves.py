@@ -13,7 +13,9 @@ for r in runs:
         curves[r] = json.load(f)["training"]["curve"]
 budgets = [10, 30, 60, 120, 300, 600, 900, 1800, 3600]
 longest = max(c[-1][1] for c in curves.values())
-budgets = [b for b in budgets if b <= longest * 1.01] + [round(longest)]
+budgets = [b for b in budgets if b <= longest * 1.01]
+if not budgets or longest > budgets[-1] * 1.05:
+    budgets.append(round(longest))
 print("| wall time (s) | " + " | ".join(r.rstrip("/").split("/")[-1] for r in runs) + " |")
 print("|---" * (len(runs) + 1) + "|")
 for b in budgets:

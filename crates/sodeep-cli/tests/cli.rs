@@ -779,7 +779,7 @@ fn eval_sorter_at_several_lengths() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     for n in ["3", "100", "700"] {
         let l1 = v["by_len"][n]["l1"].as_f64().unwrap();
-        assert!(l1 >= 0.0 && l1 < 0.03, "n {n}: {l1}");
+        assert!((0.0..0.03).contains(&l1), "n {n}: {l1}");
         assert!(v["by_len"][n]["l1_by_distribution"]["uniform"].is_number());
     }
     // trained on 2..512: 700 is extrapolated, and the user is told
@@ -878,4 +878,36 @@ fn train_sorter_of_any_length() {
         fails_with(&run(&args, None), &[needle]);
     }
     assert!(!dir.path().join("x").join("ckpt").exists());
+}
+
+/// Hostile input to `rank` and the global flags: blank lines keep rows aligned or fail, a BOM
+/// is skipped, absurd thread counts are capped with a warning.
+#[test]
+fn rank_rows_stay_aligned_and_threads_are_capped() {
+    fails_with(
+        &run("rank --ranker blackbox", Some("1,2\n\n3,4\n")),
+        &["line 2", "blank"],
+    );
+    let o = run("rank --ranker blackbox", Some("\u{feff}1,3,2\n5,4\n\n\n"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.starts_with("1,0.33333334,0.6666667"), "{out}");
+    let o = Command::new(env!("CARGO_BIN_EXE_sodeep"))
+        .args(["--threads", "100000", "list-sorters"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: --threads 100000"),
+        "{}",
+        stderr(&o)
+    );
+    fails_with(
+        &run(
+            "train-sorter --arch mlp --len 4 --steps 0 --out /nonexistent/x",
+            None,
+        ),
+        &["--steps"],
+    );
 }

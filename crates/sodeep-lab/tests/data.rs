@@ -509,3 +509,45 @@ fn mnist_halves_split_top_and_bottom() {
     let wrong = Matrix::new(1, 64, vec![0.0; 64]).unwrap();
     assert!(compose::mnist_halves(&wrong).is_err());
 }
+
+#[test]
+fn test_tables_are_matched_to_the_training_table_by_column_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = write(dir.path(), "train.csv", "a,b,y\n1,2,3\n4,5,6\n7,8,9\n");
+    let ordered = write(dir.path(), "ordered.csv", "a,b,y\n1,20,30\n2,40,50\n");
+    let shuffled = write(dir.path(), "shuffled.csv", "y,a,b\n30,1,20\n50,2,40\n");
+    let (_, t1) = csv::load_regression_split(&train, Some(&ordered), "y").unwrap();
+    let (_, t2) = csv::load_regression_split(&train, Some(&shuffled), "y").unwrap();
+    let (t1, t2) = (t1.unwrap(), t2.unwrap());
+    assert_eq!(t1.x, t2.x);
+    assert_eq!(t1.y, t2.y);
+    assert_eq!(t2.y, vec![30.0, 50.0]);
+    assert_eq!(t2.feature_names, vec!["a", "b"]);
+    let renamed = write(dir.path(), "renamed.csv", "a,c,y\n1,2,3\n4,5,6\n");
+    let (_, text) = err_text(csv::load_regression_split(&train, Some(&renamed), "y"));
+    assert!(
+        text.contains("missing: b") && text.contains("extra: c"),
+        "{text}"
+    );
+    let more = write(dir.path(), "more.csv", "a,b,y,z\n1,2,3,4\n4,5,6,7\n");
+    let (_, text) = err_text(csv::load_regression_split(&train, Some(&more), "y"));
+    assert!(
+        text.contains("missing: none") && text.contains("extra: z"),
+        "{text}"
+    );
+    // multi-label tables too
+    let train = write(
+        dir.path(),
+        "ml.csv",
+        "f1,f2,label_x,label_y\n1,2,0,1\n3,4,1,0\n",
+    );
+    let test = write(
+        dir.path(),
+        "mlt.csv",
+        "label_y,f2,label_x,f1\n1,20,0,10\n0,40,1,30\n",
+    );
+    let (_, t) = csv::load_multilabel_split(&train, Some(&test), "label_").unwrap();
+    let t = t.unwrap();
+    assert_eq!(t.x.row(0), &[10.0, 20.0]);
+    assert_eq!(t.labels.row(0), &[0.0, 1.0]);
+}

@@ -252,9 +252,11 @@ impl SorterConfig {
             }
         }
         if let Some(l) = self.lambda {
-            if !(l.is_finite() && l > 0.0) {
+            // used in f32: a λ that f32 cannot hold becomes ∞, and ∞ · 0 is NaN
+            if !(l.is_finite() && l > 0.0 && l <= f32::MAX as f64) {
                 return Err(Error::InvalidArgument(format!(
-                    "the sharpness λ must be a positive number, got {l}"
+                    "the sharpness λ must be a positive number at most {:e} (the largest f32), got {l}",
+                    f32::MAX
                 )));
             }
         }

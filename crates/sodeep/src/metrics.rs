@@ -185,13 +185,20 @@ pub fn ndcg_at_k<T: Copy + Into<f64>>(relevance: &[T], scores: &[T], k: Option<u
 }
 
 /// For a square similarity matrix (row-major `n × n`) whose positive for query `i` is column `i`:
-/// the 1-based rank of each positive, `1 + #{j : s[i][j] > s[i][i]}`.
+/// the 1-based rank of each positive, `1 + #{j ≠ i : s[i][j] ≥ s[i][i]}`.
+///
+/// Ties count against the model (the pessimistic rule): a negative scored exactly like the
+/// positive ranks above it, so a constant embedding gets rank n for every query, not 1.
 pub fn positive_ranks<T: Copy + Into<f64>>(similarity: &[T], n: usize) -> Vec<usize> {
     (0..n)
         .map(|i| {
             let row = &similarity[i * n..(i + 1) * n];
             let pos: f64 = row[i].into();
-            1 + row.iter().filter(|&&v| v.into() > pos).count()
+            1 + row
+                .iter()
+                .enumerate()
+                .filter(|&(j, &v)| j != i && v.into() >= pos)
+                .count()
         })
         .collect()
 }

@@ -46,7 +46,13 @@ impl<'a> Knobs<'a> {
                     "ranker '{spec}': knobs are written key=value, got '{item}'"
                 ))
             })?;
-            kv.push((k.trim(), v.trim()));
+            let k = k.trim();
+            if kv.iter().any(|(seen, _)| *seen == k) {
+                return Err(Error::InvalidArgument(format!(
+                    "ranker '{spec}': knob '{k}' is given twice"
+                )));
+            }
+            kv.push((k, v.trim()));
         }
         Ok((
             name,

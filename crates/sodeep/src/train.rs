@@ -137,6 +137,7 @@ impl TrainConfig {
             )));
         }
         for (name, v) in [
+            ("--steps", self.steps),
             ("--batch", self.batch),
             ("--save-every", self.save_every),
             ("--val-samples", self.val_samples),

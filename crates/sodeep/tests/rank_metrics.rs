@@ -201,3 +201,17 @@ proptest! {
         prop_assert!((kendall_tau_b(&v, &w) - 1.0).abs() < 1e-9);
     }
 }
+
+#[test]
+fn retrieval_ties_count_against_the_model() {
+    // a constant embedding: every similarity equal; no query may look solved
+    let n = 4;
+    let flat = vec![0.5f64; n * n];
+    let ranks = positive_ranks(&flat, n);
+    assert_eq!(ranks, vec![n; n]);
+    assert_eq!(recall_at_k(&ranks, 1), 0.0);
+    assert_eq!(median_rank(&ranks), n as f64);
+    // one tie with the positive: rank 2
+    let flat = [1.0f64, 1.0, 0.0, 0.0, 1.0, 0.5, 0.2, 0.9, 0.3];
+    assert_eq!(positive_ranks(&flat, 3), vec![2, 1, 3]);
+}

@@ -7,15 +7,31 @@ use sodeep::checkpoint::write_atomic;
 
 use crate::error::{Error, Result};
 
-/// Score vectors from CSV text: one vector per line, comma-separated, no header; blank lines are
-/// skipped.
+/// Score vectors from CSV text: one vector per line, comma-separated, no header. A UTF-8 byte
+/// order mark is skipped, as `experiment` does. Blank lines at the end are ignored; a blank
+/// line between vectors is an error, because output row k must answer input row k.
 pub fn parse_rows(text: impl BufRead) -> Result<Vec<Vec<f32>>> {
     let mut rows = Vec::new();
+    let mut blank = None;
     for (i, line) in text.lines().enumerate() {
         let line = line.map_err(|e| Error::io("cannot read", "the input", e))?;
+        let line = if i == 0 {
+            line.strip_prefix('\u{feff}').unwrap_or(&line).to_string()
+        } else {
+            line
+        };
         let line = line.trim();
         if line.is_empty() {
+            blank.get_or_insert(i + 1);
             continue;
+        }
+        if let Some(b) = blank {
+            return Err(Error::Parse {
+                line: b,
+                reason: "a blank line between vectors: each line must hold one vector, so that \
+                         output line k answers input line k (remove the line, or give it scores)"
+                    .into(),
+            });
         }
         let row = line
             .split(',')

@@ -153,10 +153,81 @@ fn read_table(path: &Path) -> Result<Table> {
     })
 }
 
+/// Reads a test table whose columns must be those of the training table (`like`), in any
+/// order: they are matched by name and put in the training table's order. A missing or extra
+/// column is an error that names it.
+fn read_table_like(path: &Path, like: &[String], train: &Path) -> Result<Table> {
+    let t = read_table(path)?;
+    if t.header == like {
+        return Ok(t);
+    }
+    let missing: Vec<&str> = like
+        .iter()
+        .filter(|n| !t.header.contains(n))
+        .map(String::as_str)
+        .collect();
+    let extra: Vec<&str> = t
+        .header
+        .iter()
+        .filter(|n| !like.contains(n))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() || !extra.is_empty() {
+        let list = |v: &[&str]| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        return Err(Error::Data(format!(
+            "{}: the test table's columns must be the training table's ({}), matched by name; \
+             missing: {}; extra: {}",
+            path.display(),
+            train.display(),
+            list(&missing),
+            list(&extra)
+        )));
+    }
+    // same names, another order: reorder to the training table's
+    let cols: Vec<usize> = like
+        .iter()
+        .map(|n| t.header.iter().position(|h| h == n).expect("checked above"))
+        .collect();
+    Ok(Table {
+        header: like.to_vec(),
+        values: select_cols(&t.values, &cols),
+        lines: t.lines,
+    })
+}
+
+/// Reads a regression table (column `target` is `y`, every other column a feature) and, when
+/// given, its test table, whose columns are matched to the training table's by name.
+pub fn load_regression_split(
+    train: &Path,
+    test: Option<&Path>,
+    target: &str,
+) -> Result<(Regression, Option<Regression>)> {
+    let t = read_table(train)?;
+    let test = match test {
+        Some(p) => Some(regression_from(
+            p,
+            read_table_like(p, &t.header, train)?,
+            target,
+        )?),
+        None => None,
+    };
+    Ok((regression_from(train, t, target)?, test))
+}
+
 /// Reads a regression table: column `target` is `y`, every other column a feature.
 pub fn load_regression(path: impl AsRef<Path>, target: &str) -> Result<Regression> {
     let path = path.as_ref();
-    let (header, table) = load_table(path)?;
+    regression_from(path, read_table(path)?, target)
+}
+
+fn regression_from(path: &Path, t: Table, target: &str) -> Result<Regression> {
+    let (header, table) = (t.header, t.values);
     let t = header
         .iter()
         .position(|h| h == target)
@@ -180,16 +251,39 @@ pub fn load_regression(path: impl AsRef<Path>, target: &str) -> Result<Regressio
     })
 }
 
+/// Reads a multi-label table and, when given, its test table, whose columns are matched to the
+/// training table's by name (see [`load_multilabel`]).
+pub fn load_multilabel_split(
+    train: &Path,
+    test: Option<&Path>,
+    label_prefix: &str,
+) -> Result<(MultiLabel, Option<MultiLabel>)> {
+    let t = read_table(train)?;
+    let test = match test {
+        Some(p) => Some(multilabel_from(
+            p,
+            read_table_like(p, &t.header, train)?,
+            label_prefix,
+        )?),
+        None => None,
+    };
+    Ok((multilabel_from(train, t, label_prefix)?, test))
+}
+
 /// Reads a multi-label table: the columns whose names start with `label_prefix` are the labels
 /// (each cell 0 or 1), every other column a feature. `label_names` are the label columns'
 /// names without the prefix.
 pub fn load_multilabel(path: impl AsRef<Path>, label_prefix: &str) -> Result<MultiLabel> {
     let path = path.as_ref();
+    multilabel_from(path, read_table(path)?, label_prefix)
+}
+
+fn multilabel_from(path: &Path, t: Table, label_prefix: &str) -> Result<MultiLabel> {
     let Table {
         header,
         values: table,
         lines,
-    } = read_table(path)?;
+    } = t;
     let (label_cols, feature_cols): (Vec<usize>, Vec<usize>) =
         (0..header.len()).partition(|&c| header[c].starts_with(label_prefix));
     if label_cols.is_empty() {

@@ -63,12 +63,8 @@ pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
             test,
             column,
         } => {
-            let all = csv::load_multilabel(train, column)?;
+            let (all, test) = csv::load_multilabel_split(train, test.as_deref(), column)?;
             name = all.name.clone();
-            let test = test
-                .as_ref()
-                .map(|t| csv::load_multilabel(t, column))
-                .transpose()?;
             if let Some(t) = &test {
                 if t.x.cols != all.x.cols || t.labels.cols != all.labels.cols {
                     return Err(Error::InvalidArgument(format!(

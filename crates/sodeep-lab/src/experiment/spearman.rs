@@ -38,12 +38,7 @@ pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
             train,
             test,
             column,
-        } => (
-            csv::load_regression(train, column)?,
-            test.as_ref()
-                .map(|t| csv::load_regression(t, column))
-                .transpose()?,
-        ),
+        } => csv::load_regression_split(train, test.as_deref(), column)?,
         DataSource::Paired { .. } => {
             return Err(Error::InvalidArgument(
                 "the spearman task takes --data NAME or --train F.csv --target COL".into(),

@@ -47,7 +47,7 @@ use super::storage::{read_f32, slice};
 /// `B × n` standardised scores and the `2K + 1` parameters → `B × n` ranks, with comparator
 /// sharpness below `bound` (`f64::INFINITY`: unbounded). See the module.
 pub fn pairwise_ranks(z: &Tensor, params: &Tensor, bound: f64) -> Result<Tensor> {
-    if !(bound > 0.0) {
+    if bound.is_nan() || bound <= 0.0 {
         candle_core::bail!("pairwise ranks: the sharpness bound must be positive, got {bound}")
     }
     z.contiguous()?
@@ -68,7 +68,7 @@ struct Comparators {
 
 impl Comparators {
     fn new(params: &[f32], n: usize, bound: f64) -> Result<Self> {
-        if params.len() < 3 || params.len() % 2 == 0 {
+        if params.len() < 3 || params.len().is_multiple_of(2) {
             candle_core::bail!(
                 "pairwise ranks: the parameter vector has 2K + 1 entries, got {}",
                 params.len()
@@ -283,6 +283,9 @@ fn parallel() -> bool {
     candle_core::utils::get_num_threads() > 1
 }
 
+/// One row's inputs (scores, output gradient) and outputs (score and parameter gradients).
+type RowPair<'a> = ((&'a [f32], &'a [f32]), (&'a mut [f32], &'a mut [f32]));
+
 struct PairwiseRanks {
     bound: f64,
 }
@@ -345,7 +348,7 @@ impl candle_core::CustomOp2 for PairwiseRanks {
         let mut gz = vec![0f32; b * n];
         let mut gp_rows = vec![0f32; b * np];
         if n > 0 {
-            let one = |((zr, gr), (gzr, gpr)): ((&[f32], &[f32]), (&mut [f32], &mut [f32]))| {
+            let one = |((zr, gr), (gzr, gpr)): RowPair| {
                 let mut s = Scratch::new(n, k);
                 let gpr = want_params.then_some(gpr);
                 row_backward(zr, gr, &cmp, gzr, gpr, &mut s);

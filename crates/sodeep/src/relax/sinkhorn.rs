@@ -50,6 +50,10 @@ pub const DEFAULT_EPS: f64 = 3e-3;
 /// at 100 of them ε = 1e-3 is worse (0.0099) than 3e-3.
 pub const DEFAULT_ITERS: usize = 100;
 
+/// The largest iteration count accepted: 1,000 times the default, about 40 s per row of 100
+/// scores. More would run for hours without changing the plan.
+pub const MAX_ITERS: usize = 100_000;
+
 /// The floor of the standard deviation in the squashing step, so a constant row (or n = 1)
 /// maps to `z = 0` instead of 0/0. Scores spread less than this are treated as tied, and
 /// their gradient is scaled by `1/floor`: rank rows of distinct scores.
@@ -65,10 +69,10 @@ impl Sinkhorn {
 
 fn check_knobs(eps: f64, iters: usize) -> Result<()> {
     positive("sinkhorn", "the regularisation eps", eps)?;
-    if iters == 0 {
-        return Err(Error::InvalidArgument(
-            "sinkhorn: iters must be at least 1".into(),
-        ));
+    if iters == 0 || iters > MAX_ITERS {
+        return Err(Error::InvalidArgument(format!(
+            "sinkhorn: iters={iters}: iters must be between 1 and {MAX_ITERS}"
+        )));
     }
     Ok(())
 }

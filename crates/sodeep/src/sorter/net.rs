@@ -129,10 +129,37 @@ impl SorterNet {
 
 /// `(x − mean) / sqrt(var + 1e-10)` per row: a strictly increasing map of each row, so ranks
 /// are unchanged (a constant row becomes all zeros, with finite gradients).
+///
+/// Rows whose largest magnitude exceeds 1e18 are first divided by it (a power of two, so
+/// exactly), so that the mean and the squares cannot overflow (`3e38, −3e38, 0` would give ∞
+/// and NaN); other rows are computed as they always were.
 pub fn standardize_rows(x: &Tensor) -> candle_core::Result<Tensor> {
+    let x = &safe_scale(x)?;
     let centered = x.broadcast_sub(&x.mean_keepdim(1)?)?;
     let std = (centered.sqr()?.mean_keepdim(1)? + 1e-10)?.sqrt()?;
     centered.broadcast_div(&std)
+}
+
+/// `x / 2^k` per row with the smallest `k ≥ 0` that brings the row's largest magnitude to at
+/// most 1e18 (treated as a constant: the scale carries no gradient).
+fn safe_scale(x: &Tensor) -> candle_core::Result<Tensor> {
+    let top = x.abs()?.max_keepdim(1)?.to_dtype(DType::F64)?;
+    let tops: Vec<f64> = top.flatten_all()?.to_vec1()?;
+    if tops.iter().all(|&t| t <= 1e18) {
+        return Ok(x.clone());
+    }
+    let scales: Vec<f64> = tops
+        .iter()
+        .map(|&t| {
+            if t > 1e18 && t.is_finite() {
+                (t / 1e18).log2().ceil().exp2()
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    let s = Tensor::from_vec(scales, top.shape(), x.device())?.to_dtype(x.dtype())?;
+    x.broadcast_div(&s)
 }
 
 /// Creates the variables of a fresh sorter, initialised from `seed` with PyTorch's default
