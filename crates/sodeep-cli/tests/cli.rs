@@ -162,7 +162,7 @@ fn bad_scores_are_rejected_and_output_is_kept() {
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious\n");
     fails_with(&run(&cmd, Some("")), &["empty"]);
     fails_with(&run(&cmd, Some("1,x\n")), &["line 1"]);
-    fails_with(&run(&cmd, Some("1,2\n\n1,,2\n")), &["line 3"]);
+    fails_with(&run(&cmd, Some("1,2\n3,4\n1,,2\n")), &["line 3"]);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious\n");
 }
 
