@@ -325,6 +325,40 @@ fn import_torch_cli() {
     // a second import does not overwrite without --force
     fails_with(&run(&cmd, None), &["--force"]);
     assert!(run(&format!("{cmd} --force"), None).status.success());
+    // a folder of the user's files, or a file, is never replaced, even with --force
+    let mine = dir.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("notes.txt"), "mine").unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, "keep").unwrap();
+    for out in [&mine, &file] {
+        for force in ["", " --force"] {
+            let c = format!(
+                "import-torch {} --arch lstm --len 8 --hidden 16 --out {}{force}",
+                pth.display(),
+                out.display()
+            );
+            fails_with(&run(&c, None), &["not a sorter folder"]);
+        }
+        let from = dir.path().join("imp");
+        let c = format!(
+            "export-sorter --from {} --out {} --samples 5",
+            from.display(),
+            out.display()
+        );
+        fails_with(&run(&c, None), &["not a sorter folder"]);
+    }
+    assert_eq!(
+        std::fs::read_to_string(mine.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, vec!["file", "imp", "mine"]);
     let garbage = dir.path().join("g.pth");
     std::fs::write(&garbage, "nope").unwrap();
     let o = run(
@@ -910,4 +944,23 @@ fn rank_rows_stay_aligned_and_threads_are_capped() {
         ),
         &["--steps"],
     );
+}
+
+/// `rank --output` writes through what it must not replace: a device stays a device.
+#[cfg(target_os = "linux")]
+#[test]
+fn rank_output_to_a_device_writes_through_it() {
+    use std::os::unix::fs::FileTypeExt;
+    fails_with(
+        &run("rank --ranker blackbox --output /dev/full", Some("1,2\n")),
+        &["/dev/full"],
+    );
+    let t = std::fs::symlink_metadata("/dev/full").unwrap().file_type();
+    assert!(t.is_char_device());
+    let o = run("rank --ranker blackbox --output /dev/null", Some("1,2\n"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::symlink_metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
 }

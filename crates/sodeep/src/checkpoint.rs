@@ -96,10 +96,17 @@ pub fn load_safetensors(path: &Path) -> Result<HashMap<String, Tensor>> {
 
 /// Writes tensors as a safetensors file and syncs it to disk.
 pub fn save_safetensors(path: &Path, tensors: &HashMap<String, Tensor>) -> Result<()> {
+    // the safetensors writer creates its file 0600, unlike every other output: take the mode a
+    // plain new file gets here (0644 under the common umask) and give it to the weights
+    let mode = fs::File::create(path)
+        .and_then(|f| f.metadata())
+        .map(|m| m.permissions())
+        .map_err(|e| Error::io("cannot write", path, e))?;
     candle_core::safetensors::save(tensors, path).map_err(|e| Error::BadWeights {
         path: path.to_path_buf(),
         reason: format!("cannot write: {e}"),
     })?;
+    fs::set_permissions(path, mode).map_err(|e| Error::io("cannot write", path, e))?;
     fs::File::open(path)
         .and_then(|f| f.sync_all())
         .map_err(|e| Error::io("cannot write", path, e))
@@ -116,31 +123,87 @@ pub struct SorterFiles<'a> {
     pub optimizer: Option<&'a HashMap<String, Tensor>>,
 }
 
+/// Whether `dir` is a sorter folder this crate wrote: a directory holding a readable card and
+/// no files but [`WEIGHTS_FILE`], [`CARD_FILE`] and [`OPTIMIZER_FILE`]. Only such a folder is
+/// ever deleted or replaced.
+pub fn is_sorter_dir(dir: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    let ours = entries.flatten().all(|e| {
+        let name = e.file_name();
+        e.file_type().is_ok_and(|t| t.is_file())
+            && [WEIGHTS_FILE, CARD_FILE, OPTIMIZER_FILE]
+                .iter()
+                .any(|n| name.as_os_str() == *n)
+    });
+    ours && read_card(&dir.join(CARD_FILE)).is_ok()
+}
+
+/// Refuses to touch `path` unless it is absent or a sorter folder ([`is_sorter_dir`]).
+fn check_replaceable(path: &Path) -> Result<()> {
+    if fs::symlink_metadata(path).is_err() || is_sorter_dir(path) {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument(format!(
+        "{} exists and is not a sorter folder written by sodeep; nothing was changed \
+         (choose another folder, or move it away yourself)",
+        path.display()
+    )))
+}
+
 /// Writes a sorter folder atomically: into a temporary sibling, then swapped in by renames.
+///
+/// `dir` must be absent or a sorter folder ([`is_sorter_dir`]); anything else (a folder of
+/// other files, a regular file, a link) is refused before anything is written. On an error the
+/// temporary folder is removed, so that a failed call leaves the file system as it found it.
 pub fn save_sorter_dir(dir: &Path, files: &SorterFiles) -> Result<()> {
+    check_replaceable(dir)?;
     let tmp = sibling(dir, "tmp");
+    let old = sibling(dir, "old");
+    check_replaceable(&tmp)?;
+    check_replaceable(&old)?;
     if tmp.exists() {
         fs::remove_dir_all(&tmp).map_err(|e| Error::io("cannot clear", &tmp, e))?;
     }
-    fs::create_dir_all(&tmp).map_err(|e| Error::io("cannot create", &tmp, e))?;
+    let written = write_sorter_files(&tmp, files);
+    if written.is_err() {
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    written?;
+    swap_in(&tmp, dir, &old)
+}
+
+fn write_sorter_files(tmp: &Path, files: &SorterFiles) -> Result<()> {
+    fs::create_dir_all(tmp).map_err(|e| Error::io("cannot create", tmp, e))?;
     save_safetensors(&tmp.join(WEIGHTS_FILE), files.weights)?;
     if let Some(opt) = files.optimizer {
         save_safetensors(&tmp.join(OPTIMIZER_FILE), opt)?;
     }
     let card = serde_json::to_vec_pretty(files.card).expect("cards serialise");
-    write_synced(&tmp.join(CARD_FILE), &card)?;
-    let old = sibling(dir, "old");
+    write_synced(&tmp.join(CARD_FILE), &card)
+}
+
+/// Moves `tmp` to `dir`, keeping the previous `dir` as `old` until the new one is in place.
+fn swap_in(tmp: &Path, dir: &Path, old: &Path) -> Result<()> {
     // After a crash between the two renames only `old` holds a checkpoint: keep it until the
     // new folder is in place, so that some complete folder exists at every moment.
     if dir.exists() {
         if old.exists() {
-            fs::remove_dir_all(&old).map_err(|e| Error::io("cannot clear", &old, e))?;
+            fs::remove_dir_all(old).map_err(|e| Error::io("cannot clear", old, e))?;
         }
-        fs::rename(dir, &old).map_err(|e| Error::io("cannot move aside", dir, e))?;
+        fs::rename(dir, old).map_err(|e| Error::io("cannot move aside", dir, e))?;
     }
-    fs::rename(&tmp, dir).map_err(|e| Error::io("cannot write", dir, e))?;
+    if let Err(e) = fs::rename(tmp, dir) {
+        // put the previous folder back, and drop the new one
+        if old.exists() && !dir.exists() {
+            let _ = fs::rename(old, dir);
+        }
+        let _ = fs::remove_dir_all(tmp);
+        return Err(Error::io("cannot write", dir, e));
+    }
     if old.exists() {
-        fs::remove_dir_all(&old).map_err(|e| Error::io("cannot clear", &old, e))?;
+        fs::remove_dir_all(old).map_err(|e| Error::io("cannot clear", old, e))?;
     }
     Ok(())
 }
@@ -152,16 +215,55 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::io("cannot write", path, e))
 }
 
-/// Writes a file atomically (temporary sibling, then rename), so a reader never sees half of it.
+/// Writes a file so that a reader never sees half of it: a path that does not exist yet, or a
+/// regular file with a single link, is written to a temporary sibling that is then renamed over
+/// it (keeping an existing file's permissions). Anything else (a device such as `/dev/stdout`,
+/// a FIFO, a symbolic link, a file with several hard links) is written through in place, since
+/// a rename would replace the node itself rather than write to it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let meta = fs::symlink_metadata(path).ok();
+    let replaceable = match &meta {
+        None => true,
+        Some(m) => m.file_type().is_file() && single_link(m),
+    };
+    if !replaceable {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|e| Error::io("cannot write", path, e))?;
+        return f
+            .write_all(bytes)
+            .and_then(|_| f.flush())
+            .map_err(|e| Error::io("cannot write", path, e));
+    }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
     let tmp = path.with_file_name(format!(".{name}.tmp"));
-    write_synced(&tmp, bytes)?;
+    let written = write_synced(&tmp, bytes).and_then(|_| match &meta {
+        Some(m) => fs::set_permissions(&tmp, m.permissions())
+            .map_err(|e| Error::io("cannot write", &tmp, e)),
+        None => Ok(()),
+    });
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
     fs::rename(&tmp, path).map_err(|e| {
         let _ = fs::remove_file(&tmp);
         Error::io("cannot write", path, e)
     })
+}
+
+#[cfg(unix)]
+fn single_link(m: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    m.nlink() <= 1
+}
+
+#[cfg(not(unix))]
+fn single_link(_: &fs::Metadata) -> bool {
+    true
 }

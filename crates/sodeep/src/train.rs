@@ -438,6 +438,32 @@ fn save(cfg: &TrainConfig, st: &State, which: &str) -> Result<()> {
     )
 }
 
+/// The name of the lock file in a run folder.
+pub const LOCK_FILE: &str = ".lock";
+
+/// Takes the exclusive lock of a run folder (`OUT/.lock`), or says that another run holds it.
+/// The lock is the operating system's (`flock` on Unix), so it dies with its process: a killed
+/// run never leaves a stale lock behind.
+fn lock_run_folder(out: &Path) -> Result<fs::File> {
+    let path = out.join(LOCK_FILE);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io("cannot write to", out, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(Error::InvalidArgument(format!(
+            "{} is locked by another train-sorter run ({}); wait for it to finish, or choose \
+             another --out",
+            out.display(),
+            path.display()
+        ))),
+        Err(fs::TryLockError::Error(e)) => Err(Error::io("cannot lock", &path, e)),
+    }
+}
+
 /// Trains (or, with `resume`, continues training) a sorter, calling `on_progress` after each
 /// step. Writes `out/ckpt` and `out/best` every `save_every` steps and at the end.
 pub fn train_sorter(
@@ -447,9 +473,9 @@ pub fn train_sorter(
 ) -> Result<TrainSummary> {
     cfg.validate()?;
     fs::create_dir_all(&cfg.out).map_err(|e| Error::io("cannot create", &cfg.out, e))?;
-    let probe = cfg.out.join(".write-test");
-    fs::write(&probe, b"").map_err(|e| Error::io("cannot write to", &cfg.out, e))?;
-    let _ = fs::remove_file(&probe);
+    // held until this function returns: a second run into the same folder would race on the
+    // checkpoint swap and lose steps
+    let _lock = lock_run_folder(&cfg.out)?;
     let mut st = if resume {
         resumed_state(cfg)?
     } else {

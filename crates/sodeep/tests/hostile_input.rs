@@ -81,3 +81,122 @@ fn standardisation_does_not_overflow_on_huge_scores() {
         .unwrap();
     assert!(r[0] < r[3] && r[3] < r[2] && r[2] < r[1], "{r:?}");
 }
+
+fn tiny_files() -> (
+    sodeep::card::SorterCard,
+    std::collections::HashMap<String, Tensor>,
+) {
+    let card = sodeep::card::SorterCard::new(SorterConfig::new(Arch::Mlp, 2), 1);
+    let w = Tensor::new(&[1f32], &Device::Cpu).unwrap();
+    (
+        card,
+        std::collections::HashMap::from([("w".to_string(), w)]),
+    )
+}
+
+fn listing(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn only_sorter_folders_are_ever_replaced() {
+    use sodeep::checkpoint::{save_sorter_dir, SorterFiles};
+    let root = tempfile::tempdir().unwrap();
+    let (card, weights) = tiny_files();
+    let files = SorterFiles {
+        card: &card,
+        weights: &weights,
+        optimizer: None,
+    };
+    // a folder of the user's files
+    let notes = root.path().join("notes");
+    std::fs::create_dir(&notes).unwrap();
+    std::fs::write(notes.join("notes.txt"), "mine").unwrap();
+    let err = save_sorter_dir(&notes, &files).unwrap_err();
+    assert!(err.to_string().contains("not a sorter folder"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(notes.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    // a regular file
+    let file = root.path().join("file");
+    std::fs::write(&file, "keep").unwrap();
+    assert!(save_sorter_dir(&file, &files).is_err());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
+    // nothing left behind by the refusals
+    assert_eq!(listing(root.path()), vec!["file", "notes"]);
+    // a sorter folder is replaced, and new files get the same mode as the card
+    let s = root.path().join("sorter");
+    save_sorter_dir(&s, &files).unwrap();
+    save_sorter_dir(&s, &files).unwrap();
+    assert_eq!(listing(&s), vec!["sorter.json", "sorter.safetensors"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |f: &str| std::fs::metadata(s.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("sorter.safetensors"), mode("sorter.json"));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn atomic_writes_never_replace_links_or_modes() {
+    use sodeep::checkpoint::write_atomic;
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let target = root.path().join("target.csv");
+    std::fs::write(&target, "old").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    // a symbolic link is written through: it stays a link, its target gets the bytes
+    let link = root.path().join("link.csv");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    write_atomic(&link, b"via link").unwrap();
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "via link");
+    // a hard link keeps sharing its data
+    let hard = root.path().join("hard.csv");
+    std::fs::hard_link(&target, &hard).unwrap();
+    write_atomic(&hard, b"via hard link").unwrap();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "via hard link");
+    // a plain file is replaced whole, with its mode kept
+    std::fs::remove_file(&hard).unwrap();
+    write_atomic(&target, b"new").unwrap();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+}
+
+#[test]
+fn a_run_folder_in_use_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = TrainConfig::new(SorterConfig::new(Arch::Mlp, 4), dir.path());
+    cfg.sorter.hidden = 4;
+    (cfg.steps, cfg.batch, cfg.val_samples, cfg.save_every) = (2, 4, 4, 1);
+    train_sorter(&cfg, false, |_| {}).unwrap();
+    // another run holds the folder
+    let held = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join(sodeep::train::LOCK_FILE))
+        .unwrap();
+    held.try_lock().unwrap();
+    cfg.steps = 4;
+    let err = train_sorter(&cfg, true, |_| {}).unwrap_err();
+    assert!(err.to_string().contains("locked by another"), "{err}");
+    drop(held);
+    train_sorter(&cfg, true, |_| {}).unwrap();
+    // a leftover of an interrupted swap: only .ckpt.old holds the checkpoint
+    std::fs::rename(dir.path().join("ckpt"), dir.path().join(".ckpt.old")).unwrap();
+    cfg.steps = 5;
+    let s = train_sorter(&cfg, true, |_| {}).unwrap();
+    assert_eq!(s.step, 5);
+    assert!(dir.path().join("ckpt/sorter.json").is_file());
+    assert!(!dir.path().join(".ckpt.old").exists());
+}
