@@ -22,6 +22,10 @@ struct Cli {
     /// CPU threads for the tensor kernels (default: all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// Memory limit for one piece of work, e.g. 4G or 512M (default: half of the physical
+    /// memory; also SODEEP_MAX_MEMORY). Work estimated to need more is refused up front.
+    #[arg(long, global = true)]
+    max_memory: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -69,6 +73,10 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    if let Some(m) = &cli.max_memory {
+        // read by sodeep::memory; set before any other thread starts
+        std::env::set_var(sodeep::memory::ENV, m);
+    }
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);

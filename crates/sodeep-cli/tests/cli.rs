@@ -964,3 +964,26 @@ fn rank_output_to_a_device_writes_through_it() {
         .file_type()
         .is_char_device());
 }
+
+/// The memory limit: absurd work is refused up front with a message that says how to raise it.
+#[test]
+fn memory_limits_and_seed_counts() {
+    fails_with(
+        &run("--max-memory abc rank --ranker softrank", Some("1,2\n")),
+        &["4G"],
+    );
+    let o = run("--max-memory 1M rank --ranker handcrafted", Some("1,2,3\n"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let row: Vec<&str> = vec!["1"; 20_000];
+    fails_with(
+        &run(
+            "--max-memory 1M rank --ranker handcrafted",
+            Some(&format!("{}\n", row.join(","))),
+        ),
+        &["memory limit", "--max-memory"],
+    );
+    fails_with(
+        &run("experiment spearman --seeds 1000000", None),
+        &["--seeds", "1000"],
+    );
+}

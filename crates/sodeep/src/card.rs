@@ -204,6 +204,42 @@ impl SorterConfig {
         }
     }
 
+    /// A rough upper estimate, in bytes, of the peak memory of training this sorter with
+    /// `batch` vectors per step: weights, gradients and Adam's two moments, plus the
+    /// activations kept for the backward pass. Used to refuse sizes that cannot fit
+    /// ([`crate::memory::check`]) before anything is allocated.
+    pub fn training_bytes(&self, batch: usize) -> u64 {
+        let n = self.len_range.map_or(self.d, |[_, hi]| hi) as u64;
+        let (h, l, b) = (self.hidden as u64, self.layers.max(1) as u64, batch as u64);
+        let (params, activations) = match self.arch {
+            Arch::Lstm | Arch::LstmLarge | Arch::Gru => {
+                let gates = if self.arch == Arch::Gru { 3 } else { 4 };
+                let rnn = l * 2 * gates * h * (2 * h + h + 1);
+                let head = match self.head {
+                    Head::Mixing => n.saturating_mul(n).saturating_mul(2 * h),
+                    Head::Position => 2 * h + 1,
+                };
+                (
+                    rnn.saturating_add(head),
+                    b * n * l * 2 * (gates + 2) * h * 2,
+                )
+            }
+            Arch::Cnn => {
+                let params = h * h * 3 * 7 + n.saturating_mul(h) * 3 + n;
+                (params, b * n * (h * 8 + n) * 3)
+            }
+            Arch::Mlp => (
+                n.saturating_mul(h).saturating_mul(2).saturating_add(h * h),
+                b * (2 * h + n) * 3,
+            ),
+            Arch::Pairwise => (2 * h + 1, b * n * (h + 6) * 4),
+            Arch::Handcrafted => (0, b.saturating_mul(n).saturating_mul(n) * 8),
+        };
+        params
+            .saturating_mul(4 * 4)
+            .saturating_add(activations.saturating_mul(4))
+    }
+
     /// A warning when a sorter trained on a range of lengths is asked to rank vectors of
     /// length `n` outside it (`None` inside it, and for sorters without a range).
     pub fn length_warning(&self, n: usize) -> Option<String> {

@@ -57,6 +57,7 @@ pub mod export;
 pub mod host;
 pub mod kernels;
 pub mod loss;
+pub mod memory;
 pub mod metrics;
 pub mod optim;
 pub mod rank;

@@ -221,6 +221,15 @@ pub fn apply_to_rows(
                 .take(1024)
                 .take_while(|r| r.len() == d)
                 .count();
+        let bytes = ranker.memory_bytes(d).saturating_mul((end - start) as u64);
+        crate::memory::check(
+            &format!(
+                "ranking {} vector(s) of {d} scores with {}",
+                end - start,
+                ranker.name()
+            ),
+            bytes,
+        )?;
         let flat: Vec<f32> = rows[start..end].iter().flatten().copied().collect();
         let x = Tensor::from_vec(flat, (end - start, d), &Device::Cpu)?;
         let y = match what {

@@ -146,6 +146,16 @@ impl TrainConfig {
                 return Err(Error::InvalidArgument(format!("{name} must be at least 1")));
             }
         }
+        crate::memory::check(
+            &format!(
+                "training a {} sorter of length {} with batch {}",
+                self.sorter.arch.name(),
+                self.sorter.len_range.map_or(self.sorter.d, |[_, hi]| hi),
+                self.batch
+            ),
+            self.sorter
+                .training_bytes(self.batch.max(self.val_samples.min(512))),
+        )?;
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(Error::InvalidArgument(format!(
                 "--lr must be a positive number, got {}",

@@ -200,3 +200,27 @@ fn a_run_folder_in_use_is_refused() {
     assert!(dir.path().join("ckpt/sorter.json").is_file());
     assert!(!dir.path().join(".ckpt.old").exists());
 }
+
+#[test]
+fn work_beyond_the_memory_limit_is_refused_up_front() {
+    // one row of 2,000,000 scores through an O(n²) ranker: about 10^5 GiB
+    let row = vec![vec![1f32; 2_000_000]];
+    let hand = sodeep::spec::parse("handcrafted").unwrap();
+    let err = sodeep::ranker::apply_to_rows(hand.as_ref(), &row, sodeep::ranker::RowOutput::Ranks)
+        .unwrap_err();
+    assert!(err.to_string().contains("--max-memory"), "{err}");
+    // the same row through an O(n) ranker is fine
+    let soft = sodeep::spec::parse("softrank").unwrap();
+    assert!(
+        sodeep::ranker::apply_to_rows(soft.as_ref(), &row, sodeep::ranker::RowOutput::Ranks)
+            .is_ok()
+    );
+    // a sorter whose mixing head alone holds d² · 2h weights
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TrainConfig::new(SorterConfig::new(Arch::Lstm, 100_000), dir.path());
+    let err = train_sorter(&cfg, false, |_| {}).unwrap_err();
+    assert!(err.to_string().contains("memory limit"), "{err}");
+    assert!(!dir.path().join("ckpt").exists());
+    assert!(sodeep::memory::parse_size("12x").is_none());
+    assert_eq!(sodeep::memory::parse_size("512M"), Some(512 << 20));
+}

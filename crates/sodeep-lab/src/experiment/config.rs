@@ -9,6 +9,9 @@ use sodeep::ranker::Ranker;
 use sodeep::sorter::Sorter;
 use sodeep::sorter::{FineTuned, Standardized};
 
+/// The most seeds an experiment runs: each is a whole training run per loss.
+pub const MAX_SEEDS: usize = 1000;
+
 /// The experiments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Task {
@@ -213,8 +216,11 @@ impl ExperimentConfig {
 
     pub(crate) fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidArgument(m));
-        if self.seeds == 0 {
-            return bad("--seeds must be at least 1".into());
+        if self.seeds == 0 || self.seeds > MAX_SEEDS {
+            return bad(format!(
+                "--seeds must be between 1 and {MAX_SEEDS}, got {}",
+                self.seeds
+            ));
         }
         if self.epochs == 0 {
             return bad("--epochs must be at least 1".into());
