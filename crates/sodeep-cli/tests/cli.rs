@@ -359,6 +359,14 @@ fn import_torch_cli() {
         .collect();
     left.sort();
     assert_eq!(left, vec!["file", "imp", "mine"]);
+    // a 2-layer checkpoint imported as 1 layer: its second layer would be silently dropped
+    let c = format!(
+        "import-torch {} --arch lstm --len 8 --hidden 16 --layers 1 --out {}",
+        pth.display(),
+        dir.path().join("one-layer").display()
+    );
+    fails_with(&run(&c, None), &["not read by a lstm sorter", "layers = 1"]);
+    assert!(!dir.path().join("one-layer").exists());
     let garbage = dir.path().join("g.pth");
     std::fs::write(&garbage, "nope").unwrap();
     let o = run(

@@ -68,7 +68,36 @@ pub fn load_sorter_files(dir: &Path) -> Result<(SorterCard, HashMap<String, Tens
     if !wpath.is_file() {
         return Err(bad(format!("{WEIGHTS_FILE} is missing")));
     }
-    let tensors = load_safetensors(&wpath)?;
+    let raw = candle_core::safetensors::load(&wpath, &Device::Cpu).map_err(|e| {
+        bad(format!(
+            "{WEIGHTS_FILE} is not a readable safetensors file (truncated or another format?): {e}"
+        ))
+    })?;
+    let want = match card.dtype.as_str() {
+        "f32" => DType::F32,
+        "f16" => DType::F16,
+        "bf16" => DType::BF16,
+        other => {
+            return Err(bad(format!(
+                "the card's dtype '{other}' is not f32, f16 or bf16"
+            )))
+        }
+    };
+    let mut names: Vec<&String> = raw.keys().collect();
+    names.sort();
+    for k in names {
+        if raw[k].dtype() != want {
+            return Err(bad(format!(
+                "weight {k} is stored as {:?}, but the card's dtype is {}",
+                raw[k].dtype(),
+                card.dtype
+            )));
+        }
+    }
+    let tensors = raw
+        .into_iter()
+        .map(|(k, t)| Ok((k, t.to_dtype(DType::F32)?)))
+        .collect::<Result<_>>()?;
     Ok((card, tensors))
 }
 

@@ -48,6 +48,15 @@ pub fn read_torch_weights(path: &Path) -> Result<HashMap<String, Tensor>> {
         .filter(|(k, _)| !k.ends_with("num_batches_tracked"))
         .map(|(k, t)| {
             let k = k.strip_prefix("module.").unwrap_or(&k).to_string();
+            if !t.dtype().is_float() {
+                return Err(Error::BadWeights {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "weight {k} holds {:?} values, not floating point",
+                        t.dtype()
+                    ),
+                });
+            }
             Ok((k, t.to_dtype(DType::F32)?))
         })
         .collect()
@@ -70,12 +79,9 @@ pub fn import_torch(pth: &Path, config: SorterConfig, out: &Path) -> Result<Sort
         weights.clone(),
         pth,
     )?;
-    // keep only the tensors the architecture uses
-    let names = expected_names(&config)?;
-    let used: HashMap<String, Tensor> = weights
-        .into_iter()
-        .filter(|(k, _)| names.contains(k))
-        .collect();
+    // every tensor of the checkpoint must be one the architecture uses (from_tensors checked
+    // that none is missing)
+    let used = weights;
     card.parameters = parameter_count(&used);
     std::fs::create_dir_all(out.parent().unwrap_or(Path::new(".")))
         .map_err(|e| Error::io("cannot create", out, e))?;

@@ -224,3 +224,75 @@ fn work_beyond_the_memory_limit_is_refused_up_front() {
     assert!(sodeep::memory::parse_size("12x").is_none());
     assert_eq!(sodeep::memory::parse_size("512M"), Some(512 << 20));
 }
+
+#[test]
+fn cards_and_weights_that_disagree_are_refused() {
+    use sodeep::checkpoint::{save_sorter_dir, SorterFiles};
+    let root = tempfile::tempdir().unwrap();
+    // a 2-layer GRU's weights under a card that says 1 layer
+    let mut cfg = SorterConfig::new(Arch::Gru, 5);
+    (cfg.hidden, cfg.layers) = (3, 2);
+    let (varmap, _) = sodeep::sorter::init_sorter(&cfg, 1).unwrap();
+    let weights: std::collections::HashMap<String, Tensor> = varmap
+        .data()
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().detach()))
+        .collect();
+    let mut one = cfg.clone();
+    one.layers = 1;
+    let write = |name: &str,
+                 card: &sodeep::card::SorterCard,
+                 w: &std::collections::HashMap<String, Tensor>| {
+        let dir = root.path().join(name);
+        let files = SorterFiles {
+            card,
+            weights: w,
+            optimizer: None,
+        };
+        save_sorter_dir(&dir, &files).unwrap();
+        dir
+    };
+    let dir = write(
+        "fewer-layers",
+        &sodeep::card::SorterCard::new(one, 0),
+        &weights,
+    );
+    let err = Sorter::load_dir(&dir).unwrap_err();
+    assert!(
+        err.to_string().contains("not read by a gru sorter"),
+        "{err}"
+    );
+    // the matching card loads
+    let card = sodeep::card::SorterCard::new(cfg.clone(), 0);
+    assert!(Sorter::load_dir(&write("good", &card, &weights)).is_ok());
+    // a NaN weight
+    let mut nan = weights.clone();
+    let (k, t) = nan
+        .iter()
+        .next()
+        .map(|(k, t)| (k.clone(), t.clone()))
+        .unwrap();
+    let poisoned = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let mut poisoned = poisoned;
+    poisoned[0] = f32::NAN;
+    nan.insert(
+        k.clone(),
+        Tensor::from_vec(poisoned, t.shape(), &Device::Cpu).unwrap(),
+    );
+    let err = Sorter::load_dir(&write("nan", &card, &nan)).unwrap_err();
+    assert!(err.to_string().contains("non-finite"), "{err}");
+    // a card dtype that the file contradicts
+    let mut half = card.clone();
+    half.dtype = "f16".into();
+    let err = Sorter::load_dir(&write("dtype", &half, &weights)).unwrap_err();
+    assert!(err.to_string().contains("card's dtype is f16"), "{err}");
+    // integer weights
+    let ints: std::collections::HashMap<String, Tensor> = weights
+        .iter()
+        .map(|(k, t)| (k.clone(), t.to_dtype(candle_core::DType::I64).unwrap()))
+        .collect();
+    let err = Sorter::load_dir(&write("ints", &card, &ints)).unwrap_err();
+    assert!(err.to_string().contains("I64"), "{err}");
+}

@@ -51,6 +51,7 @@ impl Sorter {
             let lambda = card.config.lambda.unwrap_or(DEFAULT_LAMBDA);
             return Self::handcrafted(lambda);
         }
+        check_weights(&card.config, &tensors, origin)?;
         let vb = VarBuilder::from_tensors(tensors.clone(), DType::F32, &Device::Cpu);
         let net = SorterNet::new(&card.config, vb).map_err(|e| Error::BadWeights {
             path: origin.to_path_buf(),
@@ -187,6 +188,46 @@ impl Sorter {
     pub fn rank_rows(&self, rows: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
         crate::ranker::apply_to_rows(self, rows, crate::ranker::RowOutput::Ranks)
     }
+}
+
+/// Every weight must be one the card's architecture reads, and finite: weights the network
+/// would ignore mean that the card and the file disagree (a card with fewer layers than the
+/// weights hold, an import with the wrong `--layers`).
+fn check_weights(
+    config: &SorterConfig,
+    tensors: &HashMap<String, Tensor>,
+    origin: &Path,
+) -> Result<()> {
+    let bad = |reason: String| Error::BadWeights {
+        path: origin.to_path_buf(),
+        reason,
+    };
+    let expected = crate::torch_import::expected_names(config)?;
+    let mut extra: Vec<&String> = tensors.keys().filter(|k| !expected.contains(k)).collect();
+    extra.sort();
+    if !extra.is_empty() {
+        let shown: Vec<&str> = extra.iter().take(5).map(|s| s.as_str()).collect();
+        return Err(bad(format!(
+            "{} weight(s) are not read by a {} sorter with d = {}, hidden = {}, layers = {} \
+             ({}{}): the card (or --arch/--len/--hidden/--layers) and the weights disagree",
+            extra.len(),
+            config.arch.name(),
+            config.d,
+            config.hidden,
+            config.layers,
+            shown.join(", "),
+            if extra.len() > 5 { ", …" } else { "" }
+        )));
+    }
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    for k in names {
+        let v: Vec<f32> = tensors[k].to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+        if let Some(x) = v.iter().find(|x| !x.is_finite()) {
+            return Err(bad(format!("weight {k} holds a non-finite value ({x})")));
+        }
+    }
+    Ok(())
 }
 
 fn unknown_sorter(spec: &str) -> Error {
