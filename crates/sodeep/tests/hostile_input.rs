@@ -296,3 +296,94 @@ fn cards_and_weights_that_disagree_are_refused() {
     let err = Sorter::load_dir(&write("ints", &card, &ints)).unwrap_err();
     assert!(err.to_string().contains("I64"), "{err}");
 }
+
+#[test]
+fn soft_rank_keeps_its_precision_at_large_offsets() {
+    let exact = |v: &[f32]| -> Vec<f32> {
+        let s = sodeep::spec::parse("blackbox").unwrap();
+        let x = Tensor::new(v, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+        s.rank(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    };
+    for v in [
+        vec![1.7e18f32, 1.700_008_6e18, 1.700_017_3e18],
+        vec![1e17, -1e17, 0.0],
+        vec![1e15, -1e15, 0.0],
+        vec![-3e38, 3e38, 0.0, 1.0],
+    ] {
+        let want = exact(&v);
+        for spec in ["softrank", "softrank:reg=kl", "softrank:eps=1e-30"] {
+            let r = sodeep::spec::parse(spec).unwrap();
+            let x = Tensor::new(&v[..], &Device::Cpu)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap();
+            let got: Vec<f32> = r
+                .rank(&x)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    (g - w).abs() < 1e-5,
+                    "{spec} on {v:?}: {got:?}, want {want:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn analytic_rankers_give_finite_ranks_in_range_on_hostile_input() {
+    let specs = [
+        "softrank",
+        "softrank:reg=kl",
+        "neuralsort",
+        "softsort-perm",
+        "sinkhorn",
+        "diffsort-oddeven",
+        "diffsort-bitonic",
+        "blackbox",
+        "handcrafted",
+    ];
+    let inputs: Vec<Vec<f32>> = vec![
+        vec![1e-30, 2e-30, 3e-30],
+        vec![1e30, -1e30, 0.0, 5.0],
+        vec![7.0, 7.0, 7.0],
+        vec![3e38, -3e38, 1.0, -1.0],
+        vec![1e7 + 1.0, 1e7, 1e7 + 2.0],
+        vec![f32::MIN_POSITIVE, -f32::MIN_POSITIVE, 0.0],
+        vec![42.0],
+    ];
+    let mut failures = Vec::new();
+    for spec in specs {
+        let r = sodeep::spec::parse(spec).unwrap();
+        for v in &inputs {
+            let n = v.len() as f32;
+            let x = Tensor::new(&v[..], &Device::Cpu)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap();
+            let got: Vec<f32> = r
+                .rank(&x)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            let ok = got
+                .iter()
+                .all(|g| g.is_finite() && *g >= 1.0 / n - 1e-4 && *g <= 1.0 + 1e-4);
+            if !ok {
+                failures.push(format!("{spec} on {v:?}: {got:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

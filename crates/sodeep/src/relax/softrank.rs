@@ -63,7 +63,14 @@ fn soft_rank_into(
     super::row_op::positive("softrank", "the strength ε", eps)?;
     let n = x.len();
     let order = crate::rank::argsort_desc_signed(x, sign);
-    let sorted: Vec<f64> = order.iter().map(|&i| sign * x[i as usize] / eps).collect();
+    // Soft ranks do not change when every score moves by the same amount, so the scores are
+    // centred on their median first: an offset such as 1.7e18 would otherwise swamp ρ's units
+    // (the difference of two f32 values is exact in f64 over 29 binades, so this loses nothing).
+    let centre = sign * x[order[n / 2] as usize];
+    let sorted: Vec<f64> = order
+        .iter()
+        .map(|&i| (sign * x[i as usize] - centre) / eps)
+        .collect();
     // ρ = (n, …, 1), or log ρ for KL
     let rho = |k: usize| match reg {
         Regularization::L2 => (n - k) as f64,
@@ -73,9 +80,25 @@ fn soft_rank_into(
         Regularization::L2 => pav_l2(n, |k| sorted[k] - rho(k)),
         Regularization::Kl => pav_kl(&sorted, rho),
     };
-    for &(st, en, dual) in &blocks {
-        for k in st as usize..en as usize {
-            let primal = sorted[k] - dual;
+    for &(st, en, _) in &blocks {
+        let (st, en) = (st as usize, en as usize);
+        // primal_k = s_k − dual, with dual = (block mean of s) − (block mean of ρ) for L2 and
+        // log Σ e^s − log Σ e^ρ for KL, written so that s never cancels against itself: a
+        // block of one gives ρ_k exactly, however large s_k is
+        let block_s = match reg {
+            Regularization::L2 => sorted[st..en].iter().sum::<f64>() / (en - st) as f64,
+            Regularization::Kl => log_sum_exp(&sorted[st..en]),
+        };
+        let block_rho = match reg {
+            Regularization::L2 => (st..en).map(rho).sum::<f64>() / (en - st) as f64,
+            Regularization::Kl => log_sum_exp(&(st..en).map(rho).collect::<Vec<_>>()),
+        };
+        for k in st..en {
+            let primal = if en - st == 1 {
+                rho(k)
+            } else {
+                (sorted[k] - block_s) + block_rho
+            };
             out[order[k] as usize] = scale
                 * match reg {
                     Regularization::L2 => primal,
@@ -95,6 +118,12 @@ fn soft_rank_into(
         sorted,
         output,
     })
+}
+
+/// `log Σ e^v`, stably.
+fn log_sum_exp(v: &[f64]) -> f64 {
+    let m = v.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+    m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
 }
 
 /// Pool-adjacent-violators for the L2 problem on `y(0), …, y(n−1)` (non-increasing fit):
