@@ -387,3 +387,16 @@ fn analytic_rankers_give_finite_ranks_in_range_on_hostile_input() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn knobs_outside_their_precision_are_refused() {
+    let err = sodeep::spec::parse("sinkhorn:eps=1e-30").err().unwrap();
+    assert!(err.to_string().contains("1e-12"), "{err}");
+    // at the smallest accepted ε the ranks are still right
+    let r = sodeep::spec::parse("sinkhorn:eps=1e-12").unwrap();
+    let x = Tensor::new(&[[3f32, 1.0, 2.0, 2.5, 0.1]], &Device::Cpu).unwrap();
+    let got: Vec<f32> = r.rank(&x).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    for (g, w) in got.iter().zip([0.2f32, 0.8, 0.6, 0.4, 1.0]) {
+        assert!((g - w).abs() < 2e-3, "{got:?}");
+    }
+}
