@@ -73,6 +73,12 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    // Errors are one clean message: with RUST_BACKTRACE set (common on developer machines)
+    // candle would capture a backtrace into each error and print it after the message.
+    // RUST_LIB_BACKTRACE=0 turns that off and leaves panic backtraces as they are.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
     if let Some(m) = &cli.max_memory {
         // read by sodeep::memory; set before any other thread starts
         std::env::set_var(sodeep::memory::ENV, m);

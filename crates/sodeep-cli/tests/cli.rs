@@ -995,3 +995,23 @@ fn memory_limits_and_seed_counts() {
         &["--seeds", "1000"],
     );
 }
+
+/// Error messages: one clean line even with RUST_BACKTRACE set; a folder given for a
+/// checkpoint file is named as a folder.
+#[test]
+fn errors_are_one_clean_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("g.pth");
+    std::fs::write(&garbage, "nope").unwrap();
+    let out = dir.path().join("o").display().to_string();
+    let o = Command::new(env!("CARGO_BIN_EXE_sodeep"))
+        .args(["import-torch", &garbage.display().to_string(), "--arch", "lstm", "--len", "8"])
+        .args(["--out", &out])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    fails_with(&o, &["PyTorch checkpoint"]);
+    assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
+    let args = format!("import-torch {} --arch lstm --len 8 --out {out}", dir.path().display());
+    fails_with(&run(&args, None), &["is a folder"]);
+}

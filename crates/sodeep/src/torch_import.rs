@@ -22,6 +22,12 @@ use crate::sorter::{parameter_count, Sorter, SorterConfig};
 /// Reads the weights of a `.pth` file: the `state_dict` entry if there is one, else the top
 /// level. Drops a `module.` prefix (DataParallel) and BatchNorm's `num_batches_tracked`.
 pub fn read_torch_weights(path: &Path) -> Result<HashMap<String, Tensor>> {
+    if path.is_dir() {
+        return Err(Error::InvalidArgument(format!(
+            "{} is a folder: give the PyTorch checkpoint file itself (a .pth or .pt file)",
+            path.display()
+        )));
+    }
     if !path.is_file() {
         return Err(Error::io(
             "cannot read",
