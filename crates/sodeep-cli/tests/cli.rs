@@ -1005,13 +1005,53 @@ fn errors_are_one_clean_line() {
     std::fs::write(&garbage, "nope").unwrap();
     let out = dir.path().join("o").display().to_string();
     let o = Command::new(env!("CARGO_BIN_EXE_sodeep"))
-        .args(["import-torch", &garbage.display().to_string(), "--arch", "lstm", "--len", "8"])
+        .args([
+            "import-torch",
+            &garbage.display().to_string(),
+            "--arch",
+            "lstm",
+            "--len",
+            "8",
+        ])
         .args(["--out", &out])
         .env("RUST_BACKTRACE", "1")
         .output()
         .unwrap();
     fails_with(&o, &["PyTorch checkpoint"]);
     assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
-    let args = format!("import-torch {} --arch lstm --len 8 --out {out}", dir.path().display());
+    let args = format!(
+        "import-torch {} --arch lstm --len 8 --out {out}",
+        dir.path().display()
+    );
     fails_with(&run(&args, None), &["is a folder"]);
+}
+
+/// Experiments refuse data too small to measure anything, and features that cannot rank.
+#[test]
+fn experiments_refuse_data_too_small_to_measure() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = write_file(dir.path(), "tiny.csv", "a,y\n1,2\n2,1\n3,5\n");
+    fails_with(
+        &run(&format!("experiment spearman --train {} --target y", tiny.display()), None),
+        &["fewer than 10"],
+    );
+    let mut rows = String::from("a,b,y\n");
+    for i in 0..60 {
+        rows.push_str(&format!("{},{},{}\n", i % 7, i % 5, (i * 37) % 11));
+    }
+    let sixty = write_file(dir.path(), "sixty.csv", &rows);
+    let args = format!(
+        "experiment spearman --train {} --target y --val-fraction 0.05 --seeds 1 --epochs 1",
+        sixty.display()
+    );
+    fails_with(&run(&args, None), &["validation part has 2 rows", "--val-fraction"]);
+    let mut flat = String::from("a,y\n");
+    for i in 0..60 {
+        flat.push_str(&format!("3,{i}\n"));
+    }
+    let flat = write_file(dir.path(), "flat.csv", &flat);
+    fails_with(
+        &run(&format!("experiment spearman --train {} --target y", flat.display()), None),
+        &["constant"],
+    );
 }

@@ -395,7 +395,13 @@ fn knobs_outside_their_precision_are_refused() {
     // at the smallest accepted ε the ranks are still right
     let r = sodeep::spec::parse("sinkhorn:eps=1e-12").unwrap();
     let x = Tensor::new(&[[3f32, 1.0, 2.0, 2.5, 0.1]], &Device::Cpu).unwrap();
-    let got: Vec<f32> = r.rank(&x).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    let got: Vec<f32> = r
+        .rank(&x)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
     for (g, w) in got.iter().zip([0.2f32, 0.8, 0.6, 0.4, 1.0]) {
         assert!((g - w).abs() < 2e-3, "{got:?}");
     }

@@ -14,7 +14,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::config::{DataSource, ExperimentConfig, LossKind, RunRanker};
 use super::model::{batch_index, column_stats, fit, standardized, Mlp};
-use super::results::{best_over_lrs, split, Prepared, RunOutcome, SeedData};
+use super::results::{
+    best_over_lrs, check_features, check_parts, split, Prepared, RunOutcome, SeedData,
+};
 use crate::data::{compose, csv, digits, Matrix, MultiLabel};
 use crate::error::{Error, Result};
 use sodeep::loss::{bce_with_logits, MapConfig, MapLoss};
@@ -103,6 +105,8 @@ pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
             }
         }
         let (tr, va) = split(train.x.rows, cfg.val_fraction, 2000 + s as u64);
+        check_parts(&train.name, tr.len(), va.len(), test.x.rows)?;
+        check_features(&train.name, &train.x)?;
         seeds.push(Box::new(MapSeed::new(
             subset(&train, &tr),
             subset(&train, &va),

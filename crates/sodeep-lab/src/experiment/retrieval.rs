@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::config::{DataSource, ExperimentConfig, LossKind, RunRanker};
 use super::model::{batch_index, column_stats, fit, standardized, Mlp};
-use super::results::{best_over_lrs, split, Prepared, RunOutcome, SeedData};
+use super::results::{best_over_lrs, check_parts, split, Prepared, RunOutcome, SeedData};
 use crate::data::{compose, csv, mnist, Paired};
 use crate::error::{Error, Result};
 use sodeep::loss::{RecallConfig, RecallLoss, VseHingeLoss};
@@ -60,6 +60,7 @@ pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
     for s in 0..cfg.seeds as u64 {
         let (pool, test) = split(pairs.a.rows, test_fraction, 1000 + s);
         let (tr, va) = split(pool.len(), cfg.val_fraction, 2000 + s);
+        check_parts(&pairs.name, tr.len(), va.len(), test.len())?;
         let tr: Vec<usize> = tr.iter().map(|&i| pool[i]).collect();
         let va: Vec<usize> = va.iter().map(|&i| pool[i]).collect();
         seeds.push(Box::new(RetrievalSeed::new(&pairs, &tr, &va, &test)?));

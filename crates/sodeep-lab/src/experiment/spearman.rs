@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::config::{DataSource, ExperimentConfig, LossKind, RunRanker};
 use super::model::{batch_index, column_stats, fit, linear_predict, ridge, standardized, Mlp};
-use super::results::{split, Prepared, RunOutcome, SeedData};
+use super::results::{check_features, check_parts, split, Prepared, RunOutcome, SeedData};
 use crate::data::{builtin, csv, Matrix, Regression};
 use crate::error::{Error, Result};
 use sodeep::loss::{AuxKind, AuxTerm, SpearmanConfig, SpearmanLoss};
@@ -46,6 +46,7 @@ pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
         }
     };
     check_target(&train)?;
+    check_features(&train.name, &train.x)?;
     if let Some(t) = &test {
         if t.x.cols != train.x.cols {
             return Err(Error::InvalidArgument(format!(
@@ -64,6 +65,7 @@ pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
             }
         };
         let (tr, va) = split(pool.len(), cfg.val_fraction, 2000 + s);
+        check_parts(&train.name, tr.len(), va.len(), test_part.1.len())?;
         let tr: Vec<usize> = tr.iter().map(|&i| pool[i]).collect();
         let va: Vec<usize> = va.iter().map(|&i| pool[i]).collect();
         seeds.push(Box::new(SpearmanSeed::new(
