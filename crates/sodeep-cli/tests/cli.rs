@@ -1032,7 +1032,10 @@ fn experiments_refuse_data_too_small_to_measure() {
     let dir = tempfile::tempdir().unwrap();
     let tiny = write_file(dir.path(), "tiny.csv", "a,y\n1,2\n2,1\n3,5\n");
     fails_with(
-        &run(&format!("experiment spearman --train {} --target y", tiny.display()), None),
+        &run(
+            &format!("experiment spearman --train {} --target y", tiny.display()),
+            None,
+        ),
         &["fewer than 10"],
     );
     let mut rows = String::from("a,b,y\n");
@@ -1044,14 +1047,20 @@ fn experiments_refuse_data_too_small_to_measure() {
         "experiment spearman --train {} --target y --val-fraction 0.05 --seeds 1 --epochs 1",
         sixty.display()
     );
-    fails_with(&run(&args, None), &["validation part has 2 rows", "--val-fraction"]);
+    fails_with(
+        &run(&args, None),
+        &["validation part has 2 rows", "--val-fraction"],
+    );
     let mut flat = String::from("a,y\n");
     for i in 0..60 {
         flat.push_str(&format!("3,{i}\n"));
     }
     let flat = write_file(dir.path(), "flat.csv", &flat);
     fails_with(
-        &run(&format!("experiment spearman --train {} --target y", flat.display()), None),
+        &run(
+            &format!("experiment spearman --train {} --target y", flat.display()),
+            None,
+        ),
         &["constant"],
     );
 }

@@ -39,10 +39,12 @@ pub fn read_torch_weights(path: &Path) -> Result<HashMap<String, Tensor>> {
         path: path.to_path_buf(),
         reason: format!("not a readable PyTorch checkpoint: {e}"),
     };
-    let pairs = match candle_core::pickle::read_all_with_key(path, Some("state_dict")) {
-        Ok(p) if !p.is_empty() => p,
-        _ => candle_core::pickle::read_all(path).map_err(bad)?,
-    };
+    let pairs = without_panics(path, || {
+        match candle_core::pickle::read_all_with_key(path, Some("state_dict")) {
+            Ok(p) if !p.is_empty() => Ok(p),
+            _ => candle_core::pickle::read_all(path).map_err(bad),
+        }
+    })?;
     if pairs.is_empty() {
         return Err(Error::BadWeights {
             path: path.to_path_buf(),
@@ -66,6 +68,27 @@ pub fn read_torch_weights(path: &Path) -> Result<HashMap<String, Tensor>> {
             Ok((k, t.to_dtype(DType::F32)?))
         })
         .collect()
+}
+
+/// Runs candle's pickle reader, turning its panics into an error. The reader indexes its stack
+/// without checks, so a malformed pickle (found by `tests/fuzz.rs`) panics inside it; the
+/// panic message is silenced while it runs, so the user sees one clean error.
+fn without_panics<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    out.unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("malformed pickle");
+        Err(Error::BadWeights {
+            path: path.to_path_buf(),
+            reason: format!("not a readable PyTorch checkpoint (its pickle is malformed: {what})"),
+        })
+    })
 }
 
 /// Converts `pth` into a sorter folder `out` for `config`, checking that the weights fit it.

@@ -202,6 +202,17 @@ fn check_weights(
         path: origin.to_path_buf(),
         reason,
     };
+    // the names come from building the network, whose size a hostile card could make huge
+    crate::memory::check(
+        &format!(
+            "loading a {} sorter with d = {}, hidden = {}, layers = {}",
+            config.arch.name(),
+            config.d,
+            config.hidden,
+            config.layers
+        ),
+        config.training_bytes(1),
+    )?;
     let expected = crate::torch_import::expected_names(config)?;
     let mut extra: Vec<&String> = tensors.keys().filter(|k| !expected.contains(k)).collect();
     extra.sort();
