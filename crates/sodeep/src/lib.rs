@@ -60,6 +60,7 @@ pub mod loss;
 pub mod memory;
 pub mod metrics;
 pub mod optim;
+mod pickle_depth;
 pub mod rank;
 pub mod ranker;
 pub mod registry;

@@ -39,6 +39,7 @@ pub fn read_torch_weights(path: &Path) -> Result<HashMap<String, Tensor>> {
         path: path.to_path_buf(),
         reason: format!("not a readable PyTorch checkpoint: {e}"),
     };
+    check_pickle_depth(path)?;
     let pairs = without_panics(path, || {
         match candle_core::pickle::read_all_with_key(path, Some("state_dict")) {
             Ok(p) if !p.is_empty() => Ok(p),
@@ -68,6 +69,40 @@ pub fn read_torch_weights(path: &Path) -> Result<HashMap<String, Tensor>> {
             Ok((k, t.to_dtype(DType::F32)?))
         })
         .collect()
+}
+
+/// Refuses a checkpoint whose pickles nest deeper than [`crate::pickle_depth::MAX_DEPTH`]:
+/// candle's reader would overflow the stack on them. A file that is not a zip archive is left
+/// to candle, which reads only archives.
+fn check_pickle_depth(path: &Path) -> Result<()> {
+    use crate::pickle_depth::{max_depth, MAX_DEPTH};
+    use std::io::Read;
+    let bad = |reason: String| Error::BadWeights {
+        path: path.to_path_buf(),
+        reason: format!("not a readable PyTorch checkpoint: {reason}"),
+    };
+    let file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
+    let Ok(mut archive) = zip::ZipArchive::new(file) else {
+        return Ok(());
+    };
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).map_err(|e| bad(e.to_string()))?;
+        if !entry.name().is_ok_and(|n| n.ends_with(".pkl")) {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        entry
+            .read_to_end(&mut bytes)
+            .map_err(|e| bad(e.to_string()))?;
+        let depth = max_depth(&bytes).map_err(bad)?;
+        if depth > MAX_DEPTH {
+            return Err(bad(format!(
+                "its pickle nests {depth} levels deep, more than the {MAX_DEPTH} a checkpoint \
+                 needs (refused rather than risk overflowing the stack)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Runs candle's pickle reader, turning its panics into an error. The reader indexes its stack

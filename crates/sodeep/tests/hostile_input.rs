@@ -406,3 +406,23 @@ fn knobs_outside_their_precision_are_refused() {
         assert!((g - w).abs() < 2e-3, "{got:?}");
     }
 }
+
+#[test]
+fn deeply_nested_pickles_are_refused_before_they_reach_the_stack() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep.pth");
+    // the layout of torch.save: a zip archive whose `archive/data.pkl` holds the pickle
+    let mut pickle = vec![0x80u8, 2];
+    pickle.extend(std::iter::repeat_n(b']', 200_000));
+    pickle.extend(std::iter::repeat_n(b'a', 199_999));
+    pickle.push(b'.');
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("archive/data.pkl", opts).unwrap();
+    zip.write_all(&pickle).unwrap();
+    zip.finish().unwrap();
+    let err = sodeep::torch_import::read_torch_weights(&path).unwrap_err();
+    assert!(err.to_string().contains("nests 200000 levels"), "{err}");
+}
