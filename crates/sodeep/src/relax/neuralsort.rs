@@ -82,9 +82,7 @@ struct Rows<'a> {
     kind: Kind,
     x: &'a [f64],
     inv_tau: f64,
-    /// NeuralSort: `A_s·1`. SoftSort: unused.
-    absum: Vec<f64>,
-    /// Positions in descending order of the scores (SoftSort's sort; NeuralSort: unused).
+    /// Positions in descending order of the scores (SoftSort), or ascending (NeuralSort).
     order: Vec<usize>,
 }
 
@@ -95,15 +93,14 @@ impl<'a> Rows<'a> {
             return Err(Error::Empty(format!("{}: no score to sort", kind.name())));
         }
         crate::error::check_finite(x, x.len())?;
-        let (absum, order) = match kind {
-            Kind::NeuralSort => (abs_row_sums(x), Vec::new()),
-            Kind::SoftSort => (Vec::new(), argsort_desc(x)),
+        let order = match kind {
+            Kind::NeuralSort => argsort_asc(x),
+            Kind::SoftSort => argsort_desc(x),
         };
         Ok(Self {
             kind,
             x,
             inv_tau: 1.0 / tau,
-            absum,
             order,
         })
     }
@@ -116,9 +113,29 @@ impl<'a> Rows<'a> {
     fn row(&self, k: usize, out: &mut [f64]) {
         match self.kind {
             Kind::NeuralSort => {
-                let c = (self.n() - 1) as f64 - 2.0 * k as f64;
-                for ((o, &s), &b) in out.iter_mut().zip(self.x).zip(&self.absum) {
-                    *o = (c * s - b) * self.inv_tau;
+                // The logits `(n − 1 − 2k)·s_j − Σ_l |s_j − s_l|`, relative to their peak (the
+                // k-th largest score). Along the ascending order the logit changes by
+                // `(v_{p+1} − v_p)·(2n − 3 − 2p − 2k)` from position p to p + 1, positive
+                // below the peak and negative above it, so summing these steps outward from the
+                // peak never cancels: computed directly, `Σ_l |s_j − s_l|` swamps the gaps
+                // between small scores once one score is ~1e16 times larger, and the relaxed
+                // permutation puts uneven mass on the columns (ranks outside [1/n, 1]).
+                let (n, asc, x) = (self.n(), &self.order, self.x);
+                let step = |p: usize| {
+                    (x[asc[p + 1]] - x[asc[p]])
+                        * (2.0 * n as f64 - 3.0 - 2.0 * p as f64 - 2.0 * k as f64)
+                };
+                let peak = n - 1 - k;
+                out[asc[peak]] = 0.0;
+                let mut acc = 0.0;
+                for p in (0..peak).rev() {
+                    acc -= step(p);
+                    out[asc[p]] = acc * self.inv_tau;
+                }
+                acc = 0.0;
+                for p in peak..n - 1 {
+                    acc += step(p);
+                    out[asc[p + 1]] = acc * self.inv_tau;
                 }
             }
             Kind::SoftSort => {
@@ -198,25 +215,7 @@ fn argsort_asc(x: &[f64]) -> Vec<usize> {
     order
 }
 
-/// `b_j = Σ_l |x_j − x_l|` in O(n log n) from prefix sums over the sorted scores.
-fn abs_row_sums(x: &[f64]) -> Vec<f64> {
-    let n = x.len();
-    // the sums are shift-invariant; centring keeps the prefix sums from cancelling
-    let mean = x.iter().sum::<f64>() / n as f64;
-    let order = argsort_asc(x);
-    let total: f64 = x.iter().map(|v| v - mean).sum();
-    let mut below = 0.0;
-    let mut b = vec![0.0; n];
-    for (p, &j) in order.iter().enumerate() {
-        let v = x[j] - mean;
-        let above = total - below - v;
-        b[j] = v * p as f64 - below + above - v * (n - p - 1) as f64;
-        below += v;
-    }
-    b
-}
-
-/// Adds `∂(Σ_j β_j b_j)/∂x` for `b` of [`abs_row_sums`] to `grad`:
+/// Adds `∂(Σ_j β_j b_j)/∂x` for `b_j = Σ_l |x_j − x_l|` to `grad`:
 /// `∂/∂x_m = Σ_l (β_m + β_l)·sign(x_m − x_l)`, with tied scores in one group (sign 0).
 fn abs_row_sums_vjp(x: &[f64], beta: &[f64], grad: &mut [f64]) {
     let n = x.len();
