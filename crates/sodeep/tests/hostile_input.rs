@@ -463,10 +463,9 @@ mod ranker_properties {
         /// Finite, within [1/n, 1], and (sorting networks aside: their relaxed swaps depend on
         /// the input order by design) permutation-equivariant.
         ///
-        /// Known exception, left open: NeuralSort and SoftSort build row-stochastic matrices,
-        /// and when scores span many orders of magnitude (1e20 beside hundreds) f64 cannot
-        /// tell the small ones apart inside `Σ_k |s_j − s_k|`, so columns get uneven mass and
-        /// their ranks leave [1/n, 1] (still finite). They are held to finiteness here.
+        /// This test found NeuralSort's ranks leaving [1/n, 1] when one score was 1e20 and the
+        /// others hundreds; its logits now sum score gaps outward from each row's peak instead
+        /// of subtracting `Σ_l |s_j − s_l|`.
         #[test]
         fn analytic_rankers_are_finite_in_range_and_equivariant(
             v in scores(),
