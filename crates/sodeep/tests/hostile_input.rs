@@ -6,6 +6,18 @@ use sodeep::card::{Arch, SorterConfig};
 use sodeep::train::{train_sorter, TrainConfig};
 use sodeep::Sorter;
 
+/// One vector's ranks through the ranker of `spec`.
+fn rank_row(spec: &str, v: &[f32]) -> Vec<f32> {
+    let r = sodeep::spec::parse(spec).unwrap();
+    let x = Tensor::new(v, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+    r.rank(&x)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
 #[test]
 fn a_knob_given_twice_is_named_as_such() {
     let err = sodeep::spec::parse("softrank:eps=1,eps=2").err().unwrap();
@@ -299,36 +311,15 @@ fn cards_and_weights_that_disagree_are_refused() {
 
 #[test]
 fn soft_rank_keeps_its_precision_at_large_offsets() {
-    let exact = |v: &[f32]| -> Vec<f32> {
-        let s = sodeep::spec::parse("blackbox").unwrap();
-        let x = Tensor::new(v, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
-        s.rank(&x)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap()
-    };
     for v in [
         vec![1.7e18f32, 1.700_008_6e18, 1.700_017_3e18],
         vec![1e17, -1e17, 0.0],
         vec![1e15, -1e15, 0.0],
         vec![-3e38, 3e38, 0.0, 1.0],
     ] {
-        let want = exact(&v);
+        let want = rank_row("blackbox", &v);
         for spec in ["softrank", "softrank:reg=kl", "softrank:eps=1e-30"] {
-            let r = sodeep::spec::parse(spec).unwrap();
-            let x = Tensor::new(&v[..], &Device::Cpu)
-                .unwrap()
-                .unsqueeze(0)
-                .unwrap();
-            let got: Vec<f32> = r
-                .rank(&x)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap();
+            let got = rank_row(spec, &v);
             for (g, w) in got.iter().zip(&want) {
                 assert!(
                     (g - w).abs() < 1e-5,
@@ -363,20 +354,9 @@ fn analytic_rankers_give_finite_ranks_in_range_on_hostile_input() {
     ];
     let mut failures = Vec::new();
     for spec in specs {
-        let r = sodeep::spec::parse(spec).unwrap();
         for v in &inputs {
             let n = v.len() as f32;
-            let x = Tensor::new(&v[..], &Device::Cpu)
-                .unwrap()
-                .unsqueeze(0)
-                .unwrap();
-            let got: Vec<f32> = r
-                .rank(&x)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap();
+            let got = rank_row(spec, v);
             let ok = got
                 .iter()
                 .all(|g| g.is_finite() && *g >= 1.0 / n - 1e-4 && *g <= 1.0 + 1e-4);
@@ -428,7 +408,6 @@ fn deeply_nested_pickles_are_refused_before_they_reach_the_stack() {
 }
 
 mod ranker_properties {
-    use super::*;
     use proptest::prelude::*;
 
     /// Scores of every scale: ordinary, huge, tiny and offset, with distinct values.
@@ -446,16 +425,7 @@ mod ranker_properties {
         })
     }
 
-    fn ranks(spec: &str, v: &[f32]) -> Vec<f32> {
-        let r = sodeep::spec::parse(spec).unwrap();
-        let x = Tensor::new(v, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
-        r.rank(&x)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap()
-    }
+    use super::rank_row as ranks;
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]

@@ -201,6 +201,21 @@ fn read_table_like(path: &Path, like: &[String], train: &Path) -> Result<Table> 
     })
 }
 
+/// Reads a training table and, when given, its test table, whose columns are matched to the
+/// training table's by name, and builds each with `build`.
+fn load_split<T>(
+    train: &Path,
+    test: Option<&Path>,
+    build: impl Fn(&Path, Table) -> Result<T>,
+) -> Result<(T, Option<T>)> {
+    let t = read_table(train)?;
+    let test = match test {
+        Some(p) => Some(build(p, read_table_like(p, &t.header, train)?)?),
+        None => None,
+    };
+    Ok((build(train, t)?, test))
+}
+
 /// Reads a regression table (column `target` is `y`, every other column a feature) and, when
 /// given, its test table, whose columns are matched to the training table's by name.
 pub fn load_regression_split(
@@ -208,16 +223,7 @@ pub fn load_regression_split(
     test: Option<&Path>,
     target: &str,
 ) -> Result<(Regression, Option<Regression>)> {
-    let t = read_table(train)?;
-    let test = match test {
-        Some(p) => Some(regression_from(
-            p,
-            read_table_like(p, &t.header, train)?,
-            target,
-        )?),
-        None => None,
-    };
-    Ok((regression_from(train, t, target)?, test))
+    load_split(train, test, |p, t| regression_from(p, t, target))
 }
 
 /// Reads a regression table: column `target` is `y`, every other column a feature.
@@ -258,16 +264,7 @@ pub fn load_multilabel_split(
     test: Option<&Path>,
     label_prefix: &str,
 ) -> Result<(MultiLabel, Option<MultiLabel>)> {
-    let t = read_table(train)?;
-    let test = match test {
-        Some(p) => Some(multilabel_from(
-            p,
-            read_table_like(p, &t.header, train)?,
-            label_prefix,
-        )?),
-        None => None,
-    };
-    Ok((multilabel_from(train, t, label_prefix)?, test))
+    load_split(train, test, |p, t| multilabel_from(p, t, label_prefix))
 }
 
 /// Reads a multi-label table: the columns whose names start with `label_prefix` are the labels
