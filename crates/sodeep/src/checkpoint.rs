@@ -156,22 +156,34 @@ pub struct SorterFiles<'a> {
 /// no files but [`WEIGHTS_FILE`], [`CARD_FILE`] and [`OPTIMIZER_FILE`]. Only such a folder is
 /// ever deleted or replaced.
 pub fn is_sorter_dir(dir: &Path) -> bool {
+    only_sorter_files(dir) && read_card(&dir.join(CARD_FILE)).is_ok()
+}
+
+/// Whether `dir` is a directory (not a link) holding nothing but files named like a sorter
+/// folder's, complete or not: what a write that was killed halfway leaves in its temporary
+/// folder.
+fn only_sorter_files(dir: &Path) -> bool {
+    if !fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+        return false;
+    }
     let Ok(entries) = fs::read_dir(dir) else {
         return false;
     };
-    let ours = entries.flatten().all(|e| {
+    entries.flatten().all(|e| {
         let name = e.file_name();
         e.file_type().is_ok_and(|t| t.is_file())
             && [WEIGHTS_FILE, CARD_FILE, OPTIMIZER_FILE]
                 .iter()
                 .any(|n| name.as_os_str() == *n)
-    });
-    ours && read_card(&dir.join(CARD_FILE)).is_ok()
+    })
 }
 
-/// Refuses to touch `path` unless it is absent or a sorter folder ([`is_sorter_dir`]).
-fn check_replaceable(path: &Path) -> Result<()> {
-    if fs::symlink_metadata(path).is_err() || is_sorter_dir(path) {
+/// Refuses to touch `path` unless it is absent or a sorter folder ([`is_sorter_dir`]); with
+/// `partial`, a folder of sorter files without a readable card is accepted too (this crate's
+/// own temporary folders, left behind by a kill).
+fn check_replaceable(path: &Path, partial: bool) -> Result<()> {
+    let absent = fs::symlink_metadata(path).is_err();
+    if absent || is_sorter_dir(path) || (partial && only_sorter_files(path)) {
         return Ok(());
     }
     Err(Error::InvalidArgument(format!(
@@ -187,11 +199,11 @@ fn check_replaceable(path: &Path) -> Result<()> {
 /// other files, a regular file, a link) is refused before anything is written. On an error the
 /// temporary folder is removed, so that a failed call leaves the file system as it found it.
 pub fn save_sorter_dir(dir: &Path, files: &SorterFiles) -> Result<()> {
-    check_replaceable(dir)?;
+    check_replaceable(dir, false)?;
     let tmp = sibling(dir, "tmp");
     let old = sibling(dir, "old");
-    check_replaceable(&tmp)?;
-    check_replaceable(&old)?;
+    check_replaceable(&tmp, true)?;
+    check_replaceable(&old, true)?;
     if tmp.exists() {
         fs::remove_dir_all(&tmp).map_err(|e| Error::io("cannot clear", &tmp, e))?;
     }
