@@ -147,6 +147,20 @@ fn only_sorter_folders_are_ever_replaced() {
     save_sorter_dir(&s, &files).unwrap();
     save_sorter_dir(&s, &files).unwrap();
     assert_eq!(listing(&s), vec!["sorter.json", "sorter.safetensors"]);
+    // a write killed halfway leaves a temporary folder without its card: it is cleared
+    let tmp = root.path().join(".sorter.tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::write(tmp.join("sorter.safetensors"), "half").unwrap();
+    save_sorter_dir(&s, &files).unwrap();
+    assert!(!tmp.exists());
+    // but a temporary name holding anything else is not ours
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::write(tmp.join("diary.txt"), "mine").unwrap();
+    assert!(save_sorter_dir(&s, &files).is_err());
+    assert_eq!(
+        std::fs::read_to_string(tmp.join("diary.txt")).unwrap(),
+        "mine"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
