@@ -963,6 +963,14 @@ fn rank_output_to_a_device_writes_through_it() {
         &run("rank --ranker blackbox --output /dev/full", Some("1,2\n")),
         &["/dev/full"],
     );
+    // the cause is said once
+    let o = run("rank --ranker blackbox --output /dev/full", Some("1,2\n"));
+    assert_eq!(
+        stderr(&o).matches("No space left").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
     let t = std::fs::symlink_metadata("/dev/full").unwrap().file_type();
     assert!(t.is_char_device());
     let o = run("rank --ranker blackbox --output /dev/null", Some("1,2\n"));
