@@ -22,8 +22,9 @@ use crate::error::{Error, Result};
 /// The handcrafted sorter's default sharpness λ.
 pub const DEFAULT_LAMBDA: f64 = 10.0;
 
-/// The pairwise sorter's default bound on its comparators' sharpness (in standard deviations
-/// of the vector): at n = 100 it allows L1 ≈ 0.005 while the comparators stay smooth.
+/// The pairwise sorter's default bound on its comparators' sharpness, in standard deviations
+/// of the vector (its trade-off between accuracy and gradient reach is measured in the README's
+/// Shipped sorters section).
 pub const DEFAULT_MAX_SHARPNESS: f64 = 20.0;
 
 /// A sorter architecture. The names are those of the CLI's `--arch`.

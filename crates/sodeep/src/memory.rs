@@ -39,12 +39,16 @@ pub fn parse_size(s: &str) -> Option<u64> {
     (v.is_finite() && v > 0.0).then(|| (v * mult as f64).min(u64::MAX as f64) as u64)
 }
 
-/// Physical memory in bytes, where `/proc/meminfo` tells it.
+/// Physical memory in bytes, where `/proc/meminfo` tells it (read once per process: the
+/// check runs for every batch that `rank` ranks).
 pub fn physical_bytes() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    static PHYSICAL: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *PHYSICAL.get_or_init(|| {
+        let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+        let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    })
 }
 
 /// The limit in force, and where it comes from.

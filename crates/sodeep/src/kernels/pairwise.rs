@@ -67,13 +67,8 @@ struct Comparators {
 }
 
 impl Comparators {
-    fn new(params: &[f32], n: usize, bound: f64) -> Result<Self> {
-        if params.len() < 3 || params.len().is_multiple_of(2) {
-            candle_core::bail!(
-                "pairwise ranks: the parameter vector has 2K + 1 entries, got {}",
-                params.len()
-            )
-        }
+    /// `params` has `2K + 1` entries ([`dims`] checked it).
+    fn new(params: &[f32], n: usize, bound: f64) -> Self {
         let k = params.len() / 2;
         let ln_n = (n as f64).ln();
         let gamma = params[2 * k] as f64;
@@ -94,12 +89,12 @@ impl Comparators {
         let e: Vec<f64> = m.iter().map(|&v| (v as f64 - top).exp()).collect();
         let total: f64 = e.iter().sum();
         let mix = e.iter().map(|v| (v / total) as f32).collect();
-        Ok(Self {
+        Self {
             lambda,
             dlambda,
             mix,
             ln_n: ln_n as f32,
-        })
+        }
     }
 }
 
@@ -315,17 +310,23 @@ impl candle_core::CustomOp2 for PairwiseRanks {
     ) -> Result<(CpuStorage, Shape)> {
         let (b, n, _) = dims(l1, l2)?;
         let z = slice(s1, l1, "pairwise scores")?;
-        let cmp = Comparators::new(slice(s2, l2, "pairwise parameters")?, n, self.bound)?;
+        let cmp = Comparators::new(slice(s2, l2, "pairwise parameters")?, n, self.bound);
         let mut r = vec![0f32; b * n];
         if n > 0 {
-            let one = |(zr, rr): (&[f32], &mut [f32])| {
-                let mut f = vec![0f32; n];
-                row_forward(zr, &cmp.lambda, &cmp.mix, rr, &mut f);
+            // one scratch row per worker, not per row
+            let scratch = || vec![0f32; n];
+            let one = |f: &mut Vec<f32>, (zr, rr): (&[f32], &mut [f32])| {
+                row_forward(zr, &cmp.lambda, &cmp.mix, rr, f);
             };
             if parallel() {
-                z.par_chunks(n).zip(r.par_chunks_mut(n)).for_each(one);
+                z.par_chunks(n)
+                    .zip(r.par_chunks_mut(n))
+                    .for_each_init(scratch, one);
             } else {
-                z.chunks(n).zip(r.chunks_mut(n)).for_each(one);
+                let mut f = scratch();
+                z.chunks(n)
+                    .zip(r.chunks_mut(n))
+                    .for_each(|row| one(&mut f, row));
             }
         }
         Ok((CpuStorage::F32(r), (b, n).into()))
@@ -342,27 +343,29 @@ impl candle_core::CustomOp2 for PairwiseRanks {
         let (z_c, p_c, g_c) = (z.contiguous()?, p.contiguous()?, dr.contiguous()?);
         let (zv, pv, gv) = (read_f32(&z_c)?, read_f32(&p_c)?, read_f32(&g_c)?);
         let (zv, pv, gv) = (zv.get(), pv.get(), gv.get());
-        let cmp = Comparators::new(pv, n, self.bound)?;
+        let cmp = Comparators::new(pv, n, self.bound);
         let np = 2 * k + 1;
         let want_params = p.track_op();
         let mut gz = vec![0f32; b * n];
         let mut gp_rows = vec![0f32; b * np];
         if n > 0 {
-            let one = |((zr, gr), (gzr, gpr)): RowPair| {
-                let mut s = Scratch::new(n, k);
+            // one scratch per worker, not per row
+            let scratch = || Scratch::new(n, k);
+            let one = |s: &mut Scratch, ((zr, gr), (gzr, gpr)): RowPair| {
                 let gpr = want_params.then_some(gpr);
-                row_backward(zr, gr, &cmp, gzr, gpr, &mut s);
+                row_backward(zr, gr, &cmp, gzr, gpr, s);
             };
             if parallel() {
                 zv.par_chunks(n)
                     .zip(gv.par_chunks(n))
                     .zip(gz.par_chunks_mut(n).zip(gp_rows.par_chunks_mut(np)))
-                    .for_each(one);
+                    .for_each_init(scratch, one);
             } else {
+                let mut s = scratch();
                 zv.chunks(n)
                     .zip(gv.chunks(n))
                     .zip(gz.chunks_mut(n).zip(gp_rows.chunks_mut(np)))
-                    .for_each(one);
+                    .for_each(|row| one(&mut s, row));
             }
         }
         let mut gp = vec![0f32; np];

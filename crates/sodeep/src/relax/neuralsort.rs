@@ -118,8 +118,9 @@ impl<'a> Rows<'a> {
                 // `(v_{p+1} − v_p)·(2n − 3 − 2p − 2k)` from position p to p + 1, positive
                 // below the peak and negative above it, so summing these steps outward from the
                 // peak never cancels: computed directly, `Σ_l |s_j − s_l|` swamps the gaps
-                // between small scores once one score is ~1e16 times larger, and the relaxed
-                // permutation puts uneven mass on the columns (ranks outside [1/n, 1]).
+                // between small scores when one score is far larger (1e20 beside hundreds), and
+                // the relaxed permutation puts uneven mass on the columns (ranks outside
+                // [1/n, 1]).
                 let (n, asc, x) = (self.n(), &self.order, self.x);
                 let step = |p: usize| {
                     (x[asc[p + 1]] - x[asc[p]])

@@ -83,22 +83,28 @@ fn soft_rank_into(
     for &(st, en, _) in &blocks {
         let (st, en) = (st as usize, en as usize);
         // primal_k = s_k − dual, with dual = (block mean of s) − (block mean of ρ) for L2 and
-        // log Σ e^s − log Σ e^ρ for KL, written so that s never cancels against itself: a
-        // block of one gives ρ_k exactly, however large s_k is
-        let block_s = match reg {
-            Regularization::L2 => sorted[st..en].iter().sum::<f64>() / (en - st) as f64,
-            Regularization::Kl => log_sum_exp(&sorted[st..en]),
-        };
-        let block_rho = match reg {
-            Regularization::L2 => (st..en).map(rho).sum::<f64>() / (en - st) as f64,
-            Regularization::Kl => log_sum_exp(&(st..en).map(rho).collect::<Vec<_>>()),
+        // log Σ e^s − log Σ e^ρ for KL, written so that s never cancels against itself
+        if en - st == 1 {
+            // a block of one: the primal is ρ_k exactly, however large s_k is
+            out[order[st] as usize] = scale
+                * match reg {
+                    Regularization::L2 => rho(st),
+                    Regularization::Kl => rho(st).exp(),
+                };
+            continue;
+        }
+        let (block_s, block_rho) = match reg {
+            Regularization::L2 => (
+                sorted[st..en].iter().sum::<f64>() / (en - st) as f64,
+                (st..en).map(rho).sum::<f64>() / (en - st) as f64,
+            ),
+            Regularization::Kl => (
+                log_sum_exp(sorted[st..en].iter().copied()),
+                log_sum_exp((st..en).map(rho)),
+            ),
         };
         for k in st..en {
-            let primal = if en - st == 1 {
-                rho(k)
-            } else {
-                (sorted[k] - block_s) + block_rho
-            };
+            let primal = (sorted[k] - block_s) + block_rho;
             out[order[k] as usize] = scale
                 * match reg {
                     Regularization::L2 => primal,
@@ -121,9 +127,9 @@ fn soft_rank_into(
 }
 
 /// `log Σ e^v`, stably.
-fn log_sum_exp(v: &[f64]) -> f64 {
-    let m = v.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-    m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
+fn log_sum_exp(v: impl Iterator<Item = f64> + Clone) -> f64 {
+    let m = v.clone().fold(f64::NEG_INFINITY, f64::max);
+    m + v.map(|x| (x - m).exp()).sum::<f64>().ln()
 }
 
 /// Pool-adjacent-violators for the L2 problem on `y(0), …, y(n−1)` (non-increasing fit):

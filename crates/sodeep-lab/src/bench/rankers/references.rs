@@ -121,13 +121,10 @@ impl References {
         n: usize,
         min_time: f64,
     ) -> Result<Option<Timing>> {
-        // both closures need the worker: they take turns through a cell
-        let me = std::cell::RefCell::new(self);
-        time_pair(
-            min_time,
-            || me.borrow_mut().call(method, "fwd", batch, n),
-            || me.borrow_mut().call(method, "fwdbwd", batch, n),
-        )
+        time_pair(min_time, |backward| {
+            let mode = if backward { "fwdbwd" } else { "fwd" };
+            self.call(method, mode, batch, n)
+        })
     }
 }
 

@@ -38,22 +38,22 @@ pub struct Scaling {
 /// Times a forward and a forward+backward call alternately: one warm-up call of each, then
 /// rounds of one call of each until `min_time` seconds were measured and at least 3 rounds made
 /// (50 at most; 1 when a round takes over ten times `min_time`), and returns the medians.
-/// Each closure times one call itself and returns its seconds (`None`: the method is not
-/// available). Alternating puts both modes in the same machine state, and the warm-up keeps
-/// first-call costs (allocation, lazy initialisation) out of both.
+/// `call(backward)` times one call itself (forward only, or forward and backward) and returns
+/// its seconds (`None`: the method is not available). Alternating puts both modes in the same
+/// machine state, and the warm-up keeps first-call costs (allocation, lazy initialisation) out
+/// of both.
 pub(super) fn time_pair(
     min_time: f64,
-    mut fwd: impl FnMut() -> Result<Option<f64>>,
-    mut fwdbwd: impl FnMut() -> Result<Option<f64>>,
+    mut call: impl FnMut(bool) -> Result<Option<f64>>,
 ) -> Result<Option<Timing>> {
-    let (Some(_), Some(warm)) = (fwd()?, fwdbwd()?) else {
+    let (Some(_), Some(warm)) = (call(false)?, call(true)?) else {
         return Ok(None);
     };
     let rounds_min = if warm > 10.0 * min_time { 1 } else { 3 };
     let (mut f_times, mut b_times) = (Vec::new(), Vec::new());
     let mut total = 0.0;
     while f_times.len() < 50 && (f_times.len() < rounds_min || total < min_time) {
-        let (Some(f), Some(b)) = (fwd()?, fwdbwd()?) else {
+        let (Some(f), Some(b)) = (call(false)?, call(true)?) else {
             return Ok(None);
         };
         total += f + b;
@@ -80,19 +80,19 @@ pub fn time_ranker(ranker: &dyn Ranker, batch: usize, n: usize, min_time: f64) -
     let x = Tensor::from_vec(x, (batch, n), &Device::Cpu)?;
     let w = Tensor::randn(0f32, 1.0, (batch, n), &Device::Cpu)?;
     let xv = Var::from_tensor(&x)?;
-    let timing = time_pair(
-        min_time,
-        || timed(|| Ok(ranker.rank(&x).map(|_| ())?)),
-        || {
-            timed(|| {
-                let loss = (ranker.rank(xv.as_tensor())? * &w)?.sum_all()?;
-                let grads = loss.backward()?;
-                grads.get(xv.as_tensor()).map(|_| ()).ok_or_else(|| {
-                    Error::InvalidArgument(format!("{}: no gradient", ranker.name()))
-                })
-            })
-        },
-    )?;
+    let timing = time_pair(min_time, |backward| {
+        if !backward {
+            return timed(|| Ok(ranker.rank(&x).map(|_| ())?));
+        }
+        timed(|| {
+            let loss = (ranker.rank(xv.as_tensor())? * &w)?.sum_all()?;
+            let grads = loss.backward()?;
+            grads
+                .get(xv.as_tensor())
+                .map(|_| ())
+                .ok_or_else(|| Error::InvalidArgument(format!("{}: no gradient", ranker.name())))
+        })
+    })?;
     // a ranker's own timings are never missing
     Ok(timing.unwrap_or(Timing {
         fwd_s: f64::NAN,
