@@ -1,5 +1,6 @@
 //! Rank metrics as pure functions on slices: correlation (Spearman, Pearson, Kendall tau-b),
-//! average precision and mAP, NDCG@k, and Recall@K / median rank on similarity matrices.
+//! average precision and mAP, NDCG@k (linear or exponential gains), reciprocal rank, and
+//! Recall@K / median rank on similarity matrices.
 //!
 //! Conventions follow scipy and scikit-learn so that figures compare one to one; the tests check
 //! them against values computed with those libraries.
@@ -163,25 +164,134 @@ fn tie_averaged_dcg(relevance: &[f64], scores: &[f64], k: usize) -> f64 {
     dcg
 }
 
+/// The gain of a relevance label in DCG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Gain {
+    /// `2^rel − 1` (default): the usual gain of learning-to-rank benchmarks, which rewards a
+    /// highly relevant item far more than a marginally relevant one.
+    #[default]
+    Exponential,
+    /// `rel` (scikit-learn's `ndcg_score`).
+    Linear,
+}
+
+impl Gain {
+    /// The gain of relevance `rel`.
+    pub fn apply(self, rel: f64) -> f64 {
+        match self {
+            Self::Exponential => rel.exp2() - 1.0,
+            Self::Linear => rel,
+        }
+    }
+
+    /// Parses `exp` or `linear`.
+    pub fn from_name(name: &str) -> crate::error::Result<Self> {
+        match name {
+            "exp" => Ok(Self::Exponential),
+            "linear" => Ok(Self::Linear),
+            other => Err(crate::error::Error::InvalidArgument(format!(
+                "unknown gain '{other}': use exp (2^rel − 1) or linear (rel)"
+            ))),
+        }
+    }
+
+    /// `exp` or `linear`, as [`Gain::from_name`] reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Exponential => "exp",
+            Self::Linear => "linear",
+        }
+    }
+}
+
+/// The log2 discount of 1-based position `p`: `1 / log2(1 + p)`.
+pub(crate) fn discount(p: f64) -> f64 {
+    1.0 / (1.0 + p).log2()
+}
+
+/// The ideal DCG of `gains`: the largest gains at the first `k` positions.
+pub(crate) fn ideal_dcg(gains: &[f64], k: usize) -> f64 {
+    let mut ideal = gains.to_vec();
+    ideal.sort_by(|a, b| b.total_cmp(a));
+    ideal
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(i, g)| g / ((i + 2) as f64).log2())
+        .sum()
+}
+
+/// Tie-averaged DCG over ideal DCG, `None` when the ideal DCG is 0.
+fn ndcg_of_gains(gains: &[f64], scores: &[f64], k: usize) -> Option<f64> {
+    let idcg = ideal_dcg(gains, k);
+    (idcg != 0.0).then(|| tie_averaged_dcg(gains, scores, k) / idcg)
+}
+
 /// NDCG@k with linear gains and log2 discount, ties averaged as in scikit-learn's `ndcg_score`.
 /// `k = None` uses the whole list. Returns 0 when every relevance is 0.
 pub fn ndcg_at_k<T: Copy + Into<f64>>(relevance: &[T], scores: &[T], k: Option<usize>) -> f64 {
     let (rel, s) = (to_f64(relevance), to_f64(scores));
     let k = k.unwrap_or(rel.len());
-    let dcg = tie_averaged_dcg(&rel, &s, k);
-    let mut ideal = rel.clone();
-    ideal.sort_by(|a, b| b.total_cmp(a));
-    let idcg: f64 = ideal
-        .iter()
-        .take(k)
-        .enumerate()
-        .map(|(i, g)| g / ((i + 2) as f64).log2())
-        .sum();
-    if idcg == 0.0 {
-        0.0
-    } else {
-        dcg / idcg
+    ndcg_of_gains(&rel, &s, k).unwrap_or(0.0)
+}
+
+/// NDCG@k with the given gain: `Σ_p G(rel_(p)) / log2(1 + p)` over the first k positions p of
+/// the descending score order, over the same sum for the ideal order. Tied scores share the
+/// mean gain of their group, as in [`ndcg_at_k`]. `k = None` uses the whole list.
+///
+/// `None` when the ideal DCG is 0 (no relevant item, or `k = Some(0)`) or when the lengths
+/// differ: the caller decides what such a query counts as.
+///
+/// ```
+/// use sodeep::metrics::{ndcg_at_k_gain, Gain};
+/// // relevance 2 ranked second, 1 first: (1/1 + 3/log2 3) / (3/1 + 1/log2 3)
+/// let v = ndcg_at_k_gain(&[1.0, 2.0], &[0.9, 0.1], None, Gain::Exponential).unwrap();
+/// let l3 = 3f64.log2();
+/// assert!((v - (1.0 + 3.0 / l3) / (3.0 + 1.0 / l3)).abs() < 1e-12);
+/// assert!(ndcg_at_k_gain(&[0.0, 0.0], &[0.9, 0.1], None, Gain::Exponential).is_none());
+/// ```
+pub fn ndcg_at_k_gain<T: Copy + Into<f64>>(
+    relevance: &[T],
+    scores: &[T],
+    k: Option<usize>,
+    gain: Gain,
+) -> Option<f64> {
+    if relevance.len() != scores.len() {
+        return None;
     }
+    let gains: Vec<f64> = relevance.iter().map(|&r| gain.apply(r.into())).collect();
+    let k = k.unwrap_or(gains.len());
+    ndcg_of_gains(&gains, &to_f64(scores), k)
+}
+
+/// Reciprocal rank: `1 / p`, p the 1-based position of the first relevant item in descending
+/// score order. Ties count against the model: a non-relevant item scored exactly like a
+/// relevant one ranks ahead of it. `None` when nothing is relevant or the lengths differ.
+///
+/// ```
+/// use sodeep::metrics::reciprocal_rank;
+/// assert_eq!(reciprocal_rank(&[0.9f64, 0.5, 0.1], &[false, true, false]), Some(0.5));
+/// // tied with a non-relevant item: second, not first
+/// assert_eq!(reciprocal_rank(&[0.5f64, 0.5], &[true, false]), Some(0.5));
+/// ```
+pub fn reciprocal_rank<T: Copy + Into<f64>>(scores: &[T], relevant: &[bool]) -> Option<f64> {
+    if scores.len() != relevant.len() {
+        return None;
+    }
+    let s = to_f64(scores);
+    // the best-scored relevant item comes first among the relevant ones
+    let best = (0..s.len())
+        .filter(|&i| relevant[i])
+        .map(|i| s[i])
+        .max_by(|a, b| a.total_cmp(b))?;
+    let ahead = (0..s.len())
+        .filter(|&j| match s[j].total_cmp(&best) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Equal => !relevant[j],
+            std::cmp::Ordering::Less => false,
+        })
+        .count();
+    Some(1.0 / (1 + ahead) as f64)
 }
 
 /// For a square similarity matrix (row-major `n × n`) whose positive for query `i` is column `i`:
@@ -237,4 +347,81 @@ pub fn mean_abs_error<T: Copy + Into<f64>>(a: &[T], b: &[T]) -> f64 {
         .map(|(&x, &y)| (x.into() - y.into()).abs())
         .sum::<f64>()
         / n as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exponential_gains_on_four_items() {
+        // scores order the items 0, 1, 2, 3; relevance 3, 0, 2, 1 → gains 7, 0, 3, 1
+        let rel = [3.0, 0.0, 2.0, 1.0];
+        let scores = [0.9, 0.8, 0.7, 0.6];
+        let d = |p: f64| 1.0 / (1.0 + p).log2();
+        let dcg = 7.0 * d(1.0) + 0.0 * d(2.0) + 3.0 * d(3.0) + 1.0 * d(4.0);
+        let idcg = 7.0 * d(1.0) + 3.0 * d(2.0) + 1.0 * d(3.0);
+        let v = ndcg_at_k_gain(&rel, &scores, None, Gain::Exponential).unwrap();
+        assert!((v - dcg / idcg).abs() < 1e-12, "{v} vs {}", dcg / idcg);
+        // top 2: 7·1 + 0 against 7·1 + 3/log2 3
+        let v2 = ndcg_at_k_gain(&rel, &scores, Some(2), Gain::Exponential).unwrap();
+        assert!((v2 - 7.0 / (7.0 + 3.0 * d(2.0))).abs() < 1e-12);
+    }
+
+    #[test]
+    fn linear_gain_matches_the_existing_ndcg() {
+        let rel = [3.0, 0.0, 2.0, 1.0, 2.0];
+        let scores = [0.1, 0.5, 0.5, 0.9, 0.2]; // a tie between items 1 and 2
+        for k in [None, Some(1), Some(2), Some(3), Some(5), Some(9)] {
+            let a = ndcg_at_k(&rel, &scores, k);
+            let b = ndcg_at_k_gain(&rel, &scores, k, Gain::Linear).unwrap();
+            assert_eq!(a.to_bits(), b.to_bits(), "k = {k:?}");
+        }
+    }
+
+    #[test]
+    fn ties_average_the_gains() {
+        // both items tied: each position gets the mean gain (3 + 0) / 2
+        let d = |p: f64| 1.0 / (1.0 + p).log2();
+        let v = ndcg_at_k_gain(&[2.0, 0.0], &[0.5, 0.5], None, Gain::Exponential).unwrap();
+        assert!((v - 1.5 * (d(1.0) + d(2.0)) / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn no_relevant_item_is_none_for_the_gain_form_and_zero_for_the_linear_one() {
+        assert!(ndcg_at_k_gain(&[0.0, 0.0], &[1.0, 2.0], None, Gain::Exponential).is_none());
+        assert!(ndcg_at_k_gain(&[1.0, 0.0], &[1.0, 2.0], Some(0), Gain::Linear).is_none());
+        assert!(ndcg_at_k_gain(&[1.0], &[1.0, 2.0], None, Gain::Linear).is_none());
+        assert_eq!(ndcg_at_k(&[0.0, 0.0], &[1.0, 2.0], None), 0.0);
+    }
+
+    #[test]
+    fn gain_names_round_trip() {
+        for g in [Gain::Exponential, Gain::Linear] {
+            assert_eq!(Gain::from_name(g.name()).unwrap(), g);
+        }
+        assert_eq!(Gain::default(), Gain::Exponential);
+        assert_eq!(Gain::Exponential.apply(3.0), 7.0);
+        assert_eq!(Gain::Linear.apply(3.0), 3.0);
+        assert!(Gain::from_name("exponential").is_err());
+    }
+
+    #[test]
+    fn reciprocal_rank_counts_ties_pessimistically() {
+        assert_eq!(
+            reciprocal_rank(&[0.1f64, 0.9, 0.5], &[true, false, false]),
+            Some(1.0 / 3.0)
+        );
+        assert_eq!(
+            reciprocal_rank(&[0.1f64, 0.9, 0.5], &[true, false, true]),
+            Some(0.5)
+        );
+        // tied with two non-relevant items, one relevant tie does not count against
+        assert_eq!(
+            reciprocal_rank(&[0.5f64, 0.5, 0.5, 0.5], &[true, true, false, false]),
+            Some(1.0 / 3.0)
+        );
+        assert_eq!(reciprocal_rank(&[0.5f64, 0.4], &[false, false]), None);
+        assert_eq!(reciprocal_rank(&[0.5f64], &[false, true]), None);
+    }
 }

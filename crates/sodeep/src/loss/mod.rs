@@ -11,6 +11,8 @@
 //! | [`RecallLoss`] | `Σ_i max(0, α + r(S_i·)_i − min_{j≠i} r(S_i·)_j)`, rows and columns |
 //! | [`RankSumLoss`] | `Σ_i r(S_i·)_i`, rows and columns |
 //! | [`VseHingeLoss`] | `Σ_i max(0, α − S_ii + max_{j≠i} S_ij)`, rows and columns (baseline) |
+//! | [`NdcgLoss`] | per query: `1 − Σ_i G(rel_i) / log2(1 + n_q·r(ŷ)_i) / IDCG_q` (optional top-k ramp) |
+//! | [`LtrLoss`] | per query, on scores: mse, RankNet, LambdaRank, ListNet, ListMLE, ApproxNDCG (baselines) |
 //!
 //! ```
 //! use std::sync::Arc;
@@ -41,7 +43,12 @@ use crate::rank::sodeep_rank_average;
 use crate::ranker::Ranker;
 
 mod grouping;
+pub mod ltr;
+pub mod ndcg;
+pub use crate::metrics::Gain;
 pub use grouping::Grouping;
+pub use ltr::{LtrConfig, LtrKind, LtrLoss};
+pub use ndcg::{NdcgConfig, NdcgLoss};
 
 /// How per-item (or per-column) losses are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
