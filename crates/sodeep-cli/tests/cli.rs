@@ -1072,3 +1072,173 @@ fn experiments_refuse_data_too_small_to_measure() {
         &["constant"],
     );
 }
+
+/// Writes a small learning-to-rank problem: `queries` queries of 8–12 documents with 4
+/// features, labels 0–3 from a noisy function of the first two. Returns the LETOR text (with
+/// `qid:`), the same rows in LightGBM's layout (no qid) and their group sizes.
+fn letor_files(queries: usize, seed: u64) -> (String, String, String) {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut uniform = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let (mut with_qid, mut lightgbm, mut sizes) = (String::new(), String::new(), String::new());
+    for q in 0..queries {
+        let docs = 8 + (q % 5);
+        sizes.push_str(&format!("{docs}\n"));
+        for _ in 0..docs {
+            let x: Vec<f64> = (0..4).map(|_| uniform() * 10.0).collect();
+            let label = ((x[0] + 0.5 * x[1]) / 4.0 + uniform() - 0.5).clamp(0.0, 3.0) as u32;
+            let features: Vec<String> = x
+                .iter()
+                .enumerate()
+                .map(|(i, v)| format!("{}:{v:.4}", i + 1))
+                .collect();
+            with_qid.push_str(&format!("{label} qid:{} {}\n", 100 + q, features.join(" ")));
+            lightgbm.push_str(&format!("{label} {}\n", features.join(" ")));
+        }
+    }
+    (with_qid, lightgbm, sizes)
+}
+
+#[test]
+fn ltr_experiment_gives_the_same_figures_from_letor_and_lightgbm_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (train, train_lgb, train_sizes) = letor_files(14, 1);
+    let (test, test_lgb, test_sizes) = letor_files(6, 2);
+    for (name, text) in [
+        ("train.txt", &train),
+        ("test.txt", &test),
+        ("train.lgb", &train_lgb),
+        ("test.lgb", &test_lgb),
+        ("train.lgb.query", &train_sizes),
+        ("test.lgb.query", &test_sizes),
+    ] {
+        std::fs::write(d.join(name), text).unwrap();
+    }
+    let common = "--seeds 2 --epochs 4 --lrs 0.01 --hidden 8 \
+                  --losses mse,lambdarank,listmle,ndcg:softrank,ndcg:neuralsort --json";
+    let o = run(
+        &format!(
+            "experiment ltr --train {0}/train.txt --test {0}/test.txt {common} --out {0}/out",
+            d.display()
+        ),
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["task"].as_str(), v["metric"].as_str()),
+        (Some("ltr"), Some("ndcg10"))
+    );
+    for loss in [
+        "mse",
+        "lambdarank",
+        "listmle",
+        "ndcg:softrank",
+        "ndcg:neuralsort",
+    ] {
+        let r = &v["results"][loss];
+        assert_eq!(r["per_seed"].as_array().unwrap().len(), 2, "{loss}");
+        for key in [
+            "mean",
+            "ndcg1",
+            "ndcg3",
+            "ndcg5",
+            "ndcg10_linear",
+            "map",
+            "mrr",
+        ] {
+            let x = r[key].as_f64().unwrap_or(f64::NAN);
+            assert!(x > 0.0 && x <= 1.0, "{loss} {key}: {r}");
+        }
+        assert!(r["seconds_per_run"].as_f64().unwrap() > 0.0, "{loss}: {r}");
+    }
+    assert!(v["linear_baseline"]["mean"].as_f64().unwrap() > 0.0);
+    assert!(d.join("out/results.json").exists() && d.join("out/curves.png").exists());
+
+    let o = run(
+        &format!(
+            "experiment ltr --train {0}/train.lgb --train-query {0}/train.lgb.query \
+             --test {0}/test.lgb --test-query {0}/test.lgb.query {common}",
+            d.display()
+        ),
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let w: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for loss in ["mse", "lambdarank", "ndcg:softrank"] {
+        assert_eq!(
+            v["results"][loss]["per_seed"], w["results"][loss]["per_seed"],
+            "{loss}: the two layouts of the same rows must give the same figures"
+        );
+    }
+}
+
+#[test]
+fn ltr_experiment_bad_input_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (train, _, _) = letor_files(6, 3);
+    let mut lines: Vec<&str> = train.lines().collect();
+    lines[2] = "1 qid:100 1:0.5 2:abc";
+    std::fs::write(d.join("bad.txt"), lines.join("\n")).unwrap();
+    fails_with(
+        &run(
+            &format!("experiment ltr --train {}/bad.txt --seeds 1", d.display()),
+            None,
+        ),
+        &["bad.txt", "line 3", "2:abc"],
+    );
+    // one query only: nothing to learn an order across queries from
+    std::fs::write(
+        d.join("one.txt"),
+        "1 qid:1 1:0.5\n0 qid:1 1:0.1\n2 qid:1 1:0.9\n",
+    )
+    .unwrap();
+    fails_with(
+        &run(
+            &format!("experiment ltr --train {}/one.txt --seeds 1", d.display()),
+            None,
+        ),
+        &["one: 1 of its 1 queries", "at least two"],
+    );
+    fails_with(
+        &run("experiment ltr --seeds 1 --losses mse,sodeep:any", None),
+        &["sodeep:any", "ndcg:<ranker spec>"],
+    );
+    fails_with(
+        &run("experiment spearman --seeds 1 --python python3", None),
+        &["--python", "ltr"],
+    );
+}
+
+#[test]
+fn ltr_reference_without_lightgbm_is_skipped_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (train, _, _) = letor_files(12, 4);
+    std::fs::write(d.join("train.txt"), train).unwrap();
+    let o = run(
+        &format!(
+            "experiment ltr --train {}/train.txt --seeds 1 --epochs 2 --lrs 0.01 --hidden 8 \
+             --losses mse --python {}/no-such-python --json",
+            d.display(),
+            d.display()
+        ),
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["results"].get("lightgbm").is_none(), "{v}");
+    let warnings = v["warnings"].to_string();
+    assert!(
+        warnings.contains("skipped") && warnings.contains("no-such-python"),
+        "{warnings}"
+    );
+}

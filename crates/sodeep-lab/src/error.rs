@@ -67,9 +67,33 @@ pub enum Error {
         /// The header's names, comma-separated.
         known: String,
     },
+    /// A line of a LETOR/SVMlight data file, or of its query file, that cannot be read.
+    #[error("{path} line {line}: token '{token}': {reason}")]
+    Letor {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The offending token, as written (empty when the line as a whole is at fault).
+        token: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+    /// A LETOR/SVMlight file that cannot be used as a whole (no data row, rows and query file
+    /// that disagree, a missing or unwanted query file).
+    #[error("{path}: {reason}")]
+    LetorFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        reason: String,
+    },
     /// A dataset that cannot be used as a whole (too few rows, mismatched sizes, ...).
     #[error("dataset error: {0}")]
     Data(String),
+    /// An external reference (LightGBM, PyTorch) could not run; the results say it was skipped.
+    #[error("reference skipped: {0}")]
+    Reference(String),
     /// The data fetch script failed; nothing was loaded.
     #[error("cannot fetch data into {dir}: {reason}")]
     Fetch {

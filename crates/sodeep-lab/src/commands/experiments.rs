@@ -10,7 +10,7 @@ use crate::experiment::{DataSource, ExperimentConfig, Task};
 /// The options of `sodeep experiment`, as given (see its `--help`).
 #[derive(Debug, Clone, Default)]
 pub struct ExperimentRequest {
-    /// spearman, map or retrieval.
+    /// spearman, map, retrieval or ltr.
     pub task: String,
     /// Built-in dataset.
     pub data: Option<String>,
@@ -18,6 +18,12 @@ pub struct ExperimentRequest {
     pub train: Option<PathBuf>,
     /// Test CSV.
     pub test: Option<PathBuf>,
+    /// ltr: group sizes of the training file (LightGBM layout).
+    pub train_query: Option<PathBuf>,
+    /// ltr: group sizes of the test file (LightGBM layout).
+    pub test_query: Option<PathBuf>,
+    /// ltr: a Python with lightgbm, to run LightGBM's ranker beside the losses.
+    pub python: Option<PathBuf>,
     /// Target column (spearman with --train).
     pub target: Option<String>,
     /// Prefix of the label columns (map with --train).
@@ -36,8 +42,8 @@ pub struct ExperimentRequest {
     pub sorters: Option<String>,
     /// Epochs per run.
     pub epochs: Option<usize>,
-    /// Examples per step.
-    pub batch: usize,
+    /// Examples (ltr: queries) per step; `None`: the task's default.
+    pub batch: Option<usize>,
     /// Comma-separated learning rates.
     pub lrs: Option<String>,
     /// Decoupled weight decay.
@@ -78,8 +84,19 @@ pub fn comma_list(s: &str) -> Vec<String> {
 pub fn experiment_config(a: &ExperimentRequest) -> Result<ExperimentConfig> {
     let task = Task::from_name(&a.task)?;
     let mut cfg = ExperimentConfig::new(task);
+    if task != Task::Ltr && (a.train_query.is_some() || a.test_query.is_some()) {
+        return Err(Error::InvalidArgument(
+            "--train-query/--test-query give LightGBM-layout group sizes for the ltr task".into(),
+        ));
+    }
     cfg.data = match (&a.data, &a.train, &a.a, &a.b) {
         (Some(name), None, None, None) => DataSource::Builtin(name.clone()),
+        (None, Some(train), None, None) if task == Task::Ltr => DataSource::Letor {
+            train: train.clone(),
+            train_query: a.train_query.clone(),
+            test: a.test.clone(),
+            test_query: a.test_query.clone(),
+        },
         (None, Some(train), None, None) => {
             let column = match task {
                 Task::Spearman => a.target.clone().ok_or_else(|| {
@@ -93,6 +110,7 @@ pub fn experiment_config(a: &ExperimentRequest) -> Result<ExperimentConfig> {
                             .into(),
                     )
                 })?,
+                Task::Ltr => unreachable!("the ltr task's --train is matched above"),
                 Task::Retrieval => return Err(Error::InvalidArgument(
                     "the retrieval task takes two CSV files of paired rows: --a A.csv --b B.csv"
                         .into(),
@@ -130,13 +148,15 @@ pub fn experiment_config(a: &ExperimentRequest) -> Result<ExperimentConfig> {
     }
     if !a.ranker.is_empty() {
         let mut names = cfg.loss_names();
-        names.extend(a.ranker.iter().map(|r| format!("sodeep:{r}")));
+        names.extend(a.ranker.iter().map(|r| task.rank_loss_name(r)));
         cfg.losses = Some(names);
     }
     if let Some(e) = a.epochs {
         cfg.epochs = e;
     }
-    cfg.batch = a.batch;
+    if let Some(b) = a.batch {
+        cfg.batch = b;
+    }
     if let Some(l) = &a.lrs {
         cfg.lrs = comma_list(l)
             .iter()
@@ -166,6 +186,7 @@ pub fn experiment_config(a: &ExperimentRequest) -> Result<ExperimentConfig> {
     cfg.remedies.finetune = a.finetune;
     cfg.remedies.align = a.align;
     cfg.data_dir = a.data_dir.clone();
+    cfg.python = a.python.clone();
     Ok(cfg)
 }
 

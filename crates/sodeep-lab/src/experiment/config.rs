@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::model;
 use crate::error::{Error, Result};
+use sodeep::loss::LtrKind;
 use sodeep::ranker::Ranker;
 use sodeep::sorter::Sorter;
 use sodeep::sorter::{FineTuned, Standardized};
@@ -21,11 +22,13 @@ pub enum Task {
     Map,
     /// Cross-modal retrieval scored by Recall@K (the paper's COCO experiment).
     Retrieval,
+    /// Learning to rank: documents scored per query, judged by NDCG@10.
+    Ltr,
 }
 
 impl Task {
     /// All tasks, in report order.
-    pub const ALL: [Task; 3] = [Task::Spearman, Task::Map, Task::Retrieval];
+    pub const ALL: [Task; 4] = [Task::Spearman, Task::Map, Task::Retrieval, Task::Ltr];
 
     /// The CLI name.
     pub fn name(self) -> &'static str {
@@ -33,6 +36,7 @@ impl Task {
             Task::Spearman => "spearman",
             Task::Map => "map",
             Task::Retrieval => "retrieval",
+            Task::Ltr => "ltr",
         }
     }
 
@@ -43,7 +47,7 @@ impl Task {
             .find(|t| t.name() == name)
             .ok_or_else(|| {
                 Error::InvalidArgument(format!(
-                    "unknown task '{name}': use spearman, map or retrieval"
+                    "unknown task '{name}': use spearman, map, retrieval or ltr"
                 ))
             })
     }
@@ -54,6 +58,7 @@ impl Task {
             Task::Spearman => "spearman",
             Task::Map => "map",
             Task::Retrieval => "r1",
+            Task::Ltr => "ndcg10",
         }
     }
 
@@ -63,17 +68,30 @@ impl Task {
             Task::Spearman => "winequality",
             Task::Map => "digits-multilabel",
             Task::Retrieval => "mnist-halves",
+            Task::Ltr => "mslr-sample",
         }
     }
 
     /// The losses run when `--losses` is not given.
     pub fn default_losses(self, sorters: &[String]) -> Vec<String> {
         let mut out: Vec<String> = self.baselines().iter().map(|s| s.to_string()).collect();
-        out.extend(sorters.iter().map(|s| format!("sodeep:{s}")));
+        if self == Task::Ltr {
+            out.extend(LTR_ANALYTIC_RANKERS.iter().map(|s| format!("ndcg:{s}")));
+        }
+        out.extend(sorters.iter().map(|s| self.rank_loss_name(s)));
         if self == Task::Spearman {
             out.push("handcrafted".into());
         }
         out
+    }
+
+    /// The name of the rank loss through `ranker`: `ndcg:<spec>` for ltr, `sodeep:<spec>`
+    /// for the others.
+    pub fn rank_loss_name(self, ranker: &str) -> String {
+        match self {
+            Task::Ltr => format!("ndcg:{ranker}"),
+            _ => format!("sodeep:{ranker}"),
+        }
     }
 
     /// The baseline loss names of this task.
@@ -82,9 +100,20 @@ impl Task {
             Task::Spearman => &["mse", "l1"],
             Task::Map => &["bce"],
             Task::Retrieval => &["hinge"],
+            Task::Ltr => &[
+                "mse",
+                "ranknet",
+                "lambdarank",
+                "listnet",
+                "listmle",
+                "approxndcg",
+            ],
         }
     }
 }
+
+/// The analytic rankers whose NDCG losses the ltr task runs by default, beside the sorters.
+pub const LTR_ANALYTIC_RANKERS: [&str; 3] = ["softrank", "neuralsort", "diffsort-bitonic"];
 
 /// Where an experiment's data come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +129,18 @@ pub enum DataSource {
         test: Option<PathBuf>,
         /// Target column or label prefix.
         column: String,
+    },
+    /// Learning-to-rank files in SVMlight/LETOR format (`label qid:Q idx:val ...`), or in
+    /// LightGBM's layout (no `qid`, group sizes in a `.query` file).
+    Letor {
+        /// Training file.
+        train: PathBuf,
+        /// Its group sizes (LightGBM layout).
+        train_query: Option<PathBuf>,
+        /// Test file; without it a fifth of the training queries is held out.
+        test: Option<PathBuf>,
+        /// Its group sizes (LightGBM layout).
+        test_query: Option<PathBuf>,
     },
     /// Two CSV tables of paired rows (retrieval).
     Paired {
@@ -156,8 +197,10 @@ pub struct ExperimentConfig {
     pub recall_margin: f64,
     /// Remedies for the rank losses.
     pub remedies: Remedies,
-    /// Where MNIST is cached (`None`: `SODEEP_DATA_DIR` or `~/.cache/sodeep/data`).
+    /// Where fetched datasets are cached (`None`: `SODEEP_DATA_DIR` or `~/.cache/sodeep/data`).
     pub data_dir: Option<PathBuf>,
+    /// ltr: a Python interpreter with `lightgbm`, to run LightGBM's ranker on the same splits.
+    pub python: Option<PathBuf>,
 }
 
 impl ExperimentConfig {
@@ -169,6 +212,8 @@ impl ExperimentConfig {
             lr,
             weight_decay: self.weight_decay,
             seed,
+            // a lone example has no rank, but a lone ltr query is a whole list
+            min_batch: if self.task == Task::Ltr { 1 } else { 2 },
         }
     }
 
@@ -178,6 +223,7 @@ impl ExperimentConfig {
             Task::Spearman => (40, vec![1e-3, 3e-3], 64),
             Task::Map => (25, vec![1e-3, 3e-3], 128),
             Task::Retrieval => (10, vec![3e-3], 256),
+            Task::Ltr => (60, vec![1e-3, 3e-3, 1e-2], 64),
         };
         let sorters = match task {
             Task::Spearman => sodeep::registry::list()
@@ -189,6 +235,7 @@ impl ExperimentConfig {
             // best-100 at the same retrieval figures (see the README), which keeps 5 seeds
             // under 15 minutes on 2 cores
             Task::Retrieval => vec!["cnn-100".to_string()],
+            Task::Ltr => vec!["best-100".to_string()],
         };
         Self {
             task,
@@ -197,7 +244,8 @@ impl ExperimentConfig {
             losses: None,
             sorters,
             epochs,
-            batch: 100,
+            // ltr batches are whole queries: one query per step
+            batch: if task == Task::Ltr { 1 } else { 100 },
             lrs,
             weight_decay: 0.0,
             val_fraction: 0.2,
@@ -211,6 +259,7 @@ impl ExperimentConfig {
                 ..Default::default()
             },
             data_dir: None,
+            python: None,
         }
     }
 
@@ -225,8 +274,17 @@ impl ExperimentConfig {
         if self.epochs == 0 {
             return bad("--epochs must be at least 1".into());
         }
-        if self.batch < 2 {
-            return bad(format!("--batch must be at least 2, got {}", self.batch));
+        let least = if self.task == Task::Ltr { 1 } else { 2 };
+        if self.batch < least {
+            let unit = if self.task == Task::Ltr {
+                "queries"
+            } else {
+                "examples"
+            };
+            return bad(format!(
+                "--batch must be at least {least} ({unit} per step), got {}",
+                self.batch
+            ));
         }
         if self.hidden == 0 {
             return bad("--hidden must be at least 1".into());
@@ -244,6 +302,12 @@ impl ExperimentConfig {
             if !(w.is_finite() && w >= 0.0) {
                 return bad(format!("{name} must be 0 or more, got {w}"));
             }
+        }
+        if self.python.is_some() && self.task != Task::Ltr {
+            return bad(format!(
+                "--python runs LightGBM beside the ltr task only, not the {} task",
+                self.task.name()
+            ));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return bad(format!(
@@ -281,10 +345,18 @@ pub enum LossKind {
     Hinge,
     /// A rank loss through a ranker spec (`handcrafted[:λ]`, a sorter name or folder).
     Rank(String),
+    /// ltr: a learning-to-rank baseline (`mse`, `ranknet`, `lambdarank`, `listnet`,
+    /// `listmle`, `approxndcg`).
+    Ltr(LtrKind),
+    /// ltr: `1 − NDCG` through a ranker spec (`ndcg:<spec>`).
+    Ndcg(String),
 }
 
 /// Parses a loss name for `task`.
 pub fn parse_loss(task: Task, name: &str) -> Result<LossKind> {
+    if task == Task::Ltr {
+        return parse_ltr_loss(name);
+    }
     let kind = match name {
         "mse" => LossKind::Mse,
         "l1" => LossKind::L1,
@@ -304,11 +376,29 @@ pub fn parse_loss(task: Task, name: &str) -> Result<LossKind> {
     Ok(kind)
 }
 
+/// Parses a loss name of the ltr task.
+fn parse_ltr_loss(name: &str) -> Result<LossKind> {
+    if let Some(spec) = name.strip_prefix("ndcg:") {
+        if !spec.trim().is_empty() {
+            return Ok(LossKind::Ndcg(spec.trim().into()));
+        }
+    }
+    LtrKind::from_name(name).map(LossKind::Ltr).map_err(|_| {
+        Error::InvalidArgument(format!(
+            "unknown loss '{name}' for the ltr task: use {} or ndcg:<ranker spec> (ndcg:softrank, ndcg:best-100, ...)",
+            Task::Ltr.baselines().join(", ")
+        ))
+    })
+}
+
 /// Whether a loss of this kind trains a model of `task`.
 pub(crate) fn check_applies(task: Task, kind: &LossKind, name: &str) -> Result<()> {
     let fits = matches!(
         (kind, task),
-        (LossKind::Rank(_), _)
+        (
+            LossKind::Rank(_),
+            Task::Spearman | Task::Map | Task::Retrieval
+        ) | (LossKind::Ltr(_) | LossKind::Ndcg(_), Task::Ltr)
             | (LossKind::Mse | LossKind::L1, Task::Spearman)
             | (LossKind::Bce, Task::Map)
             | (LossKind::Hinge, Task::Retrieval)
@@ -362,7 +452,9 @@ impl RunRanker {
     ) -> Result<Option<Self>> {
         check_applies(task, loss, &format!("{loss:?}"))?;
         match loss {
-            LossKind::Rank(spec) => Ok(Some(Self::build(spec, remedies, seed)?)),
+            LossKind::Rank(spec) | LossKind::Ndcg(spec) => {
+                Ok(Some(Self::build(spec, remedies, seed)?))
+            }
             _ => Ok(None),
         }
     }

@@ -85,7 +85,7 @@ pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
                 }
             }
         }
-        DataSource::Paired { .. } => {
+        DataSource::Paired { .. } | DataSource::Letor { .. } => {
             return Err(Error::InvalidArgument(
                 "the map task takes --data digits-multilabel or --train F.csv --label-prefix P".into(),
             ))

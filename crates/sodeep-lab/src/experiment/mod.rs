@@ -11,12 +11,15 @@
 //! | [`Task::Spearman`] | 2-layer MLP | `mse`, `l1`, `sodeep:<sorter>`, `handcrafted` | test Spearman |
 //! | [`Task::Map`] | 2-layer MLP | `bce`, `bce` + `sodeep:<sorter>` mAP loss | test macro mAP |
 //! | [`Task::Retrieval`] | two MLP towers, cosine | `hinge` (VSE++), `sodeep:<sorter>` recall loss | R@1 |
+//! | [`Task::Ltr`] | 2-layer MLP per document | `mse`, `ranknet`, `lambdarank`, `listnet`, `listmle`, `approxndcg`, `ndcg:<ranker>` | NDCG@10 |
 //!
 //! [`digit_sort`] is a benchmark of its own: the multi-digit MNIST sorting task of NeuralSort,
 //! run for any set of rankers.
 
 pub mod config;
 pub mod digit_sort;
+pub mod lightgbm;
+pub mod ltr;
 pub mod map;
 pub mod model;
 pub mod render;
@@ -34,6 +37,10 @@ use std::time::Instant;
 use crate::error::{Error, Result};
 use crate::jobs::run_jobs;
 
+/// One (loss, seed) job: its indices, the learning rate chosen with its outcome, and the
+/// seconds its training runs took.
+type TimedRun = ((usize, usize), (f64, RunOutcome), f64);
+
 /// Runs an experiment. `progress` receives one line per finished run.
 pub fn run(cfg: &ExperimentConfig, progress: &(dyn Fn(&str) + Sync)) -> Result<ExperimentResult> {
     cfg.validate()?;
@@ -47,7 +54,7 @@ pub fn run(cfg: &ExperimentConfig, progress: &(dyn Fn(&str) + Sync)) -> Result<E
         .collect::<Result<_>>()?;
     // fail on a bad sorter name now, not after the first runs
     for k in &kinds {
-        if let LossKind::Rank(spec) = k {
+        if let LossKind::Rank(spec) | LossKind::Ndcg(spec) = k {
             RunRanker::build(spec, cfg.remedies, 0)?;
         }
     }
@@ -56,16 +63,19 @@ pub fn run(cfg: &ExperimentConfig, progress: &(dyn Fn(&str) + Sync)) -> Result<E
         Task::Spearman => spearman::prepare(cfg)?,
         Task::Map => map::prepare(cfg)?,
         Task::Retrieval => retrieval::prepare(cfg)?,
+        Task::Ltr => ltr::prepare(cfg)?,
     };
     let total = kinds.len() * cfg.seeds;
     let done = std::sync::atomic::AtomicUsize::new(0);
     let jobs: Vec<(usize, usize)> = (0..kinds.len())
         .flat_map(|l| (0..cfg.seeds).map(move |s| (l, s)))
         .collect();
-    let outcomes: Vec<((usize, usize), (f64, RunOutcome))> = run_jobs(&jobs, |&(l, s)| {
+    let outcomes: Vec<TimedRun> = run_jobs(&jobs, |&(l, s)| {
+        let started = Instant::now();
         let best = best_over_lrs(&cfg.lrs, |lr| {
             prepared.seeds[s].run(&kinds[l], lr, cfg, s as u64)
         })?;
+        let seconds = started.elapsed().as_secs_f64();
         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         progress(&format!(
             "[{n}/{total}] {} {}: {} seed {s}: lr {} → val {:.4}, test {:.4}",
@@ -76,24 +86,37 @@ pub fn run(cfg: &ExperimentConfig, progress: &(dyn Fn(&str) + Sync)) -> Result<E
             best.1.val,
             best.1.test
         ));
-        Ok(((l, s), best))
+        Ok(((l, s), best, seconds))
     })?;
     let mut results = BTreeMap::new();
     for (l, name) in names.iter().enumerate() {
-        let runs: Vec<(f64, RunOutcome)> = outcomes
-            .iter()
-            .filter(|((ll, _), _)| *ll == l)
-            .map(|(_, r)| r.clone())
-            .collect();
-        results.insert(name.clone(), aggregate(&runs));
+        let mine = || outcomes.iter().filter(|((ll, _), ..)| *ll == l);
+        let runs: Vec<(f64, RunOutcome)> = mine().map(|(_, r, _)| r.clone()).collect();
+        let seconds = mine().map(|(.., t)| t).sum();
+        results.insert(
+            name.clone(),
+            aggregate(&runs, seconds, runs.len() * cfg.lrs.len()),
+        );
     }
     let seeds: Vec<usize> = (0..cfg.seeds).collect();
-    let linear: Vec<(String, (f64, RunOutcome))> = run_jobs(&seeds, |&s| {
+    let linear: Vec<(String, (f64, RunOutcome), f64)> = run_jobs(&seeds, |&s| {
+        let started = Instant::now();
         let (name, lr, r) = prepared.seeds[s].linear(cfg, s as u64)?;
-        Ok((name, (lr, r)))
+        Ok((name, (lr, r), started.elapsed().as_secs_f64()))
     })?;
-    let linear_name = linear.first().map(|(n, _)| n.clone()).unwrap_or_default();
-    let linear_runs: Vec<(f64, RunOutcome)> = linear.into_iter().map(|(_, r)| r).collect();
+    let linear_name = linear.first().map(|(n, ..)| n.clone()).unwrap_or_default();
+    let linear_seconds: f64 = linear.iter().map(|(.., t)| t).sum();
+    let linear_runs: Vec<(f64, RunOutcome)> = linear.into_iter().map(|(_, r, _)| r).collect();
+    let mut warnings = prepared.warnings.clone();
+    if let Some(python) = &cfg.python {
+        match reference_runs(&prepared, cfg, python, progress) {
+            Ok(Some((name, result))) => {
+                results.insert(name, result);
+            }
+            Ok(None) => {}
+            Err(e) => warnings.push(format!("the external reference was skipped: {e}")),
+        }
+    }
     progress(&format!(
         "{} {}: linear baseline ({linear_name}) done",
         cfg.task.name(),
@@ -106,9 +129,9 @@ pub fn run(cfg: &ExperimentConfig, progress: &(dyn Fn(&str) + Sync)) -> Result<E
         results,
         linear_baseline: Baseline {
             name: linear_name,
-            result: aggregate(&linear_runs),
+            result: aggregate(&linear_runs, linear_seconds, linear_runs.len()),
         },
-        warnings: prepared.warnings.clone(),
+        warnings,
         settings: serde_json::json!({
             "seeds": cfg.seeds,
             "epochs": cfg.epochs,
@@ -124,7 +147,39 @@ pub fn run(cfg: &ExperimentConfig, progress: &(dyn Fn(&str) + Sync)) -> Result<E
             "finetune": cfg.remedies.finetune,
             "align": cfg.remedies.align,
             "threads": rayon::current_num_threads(),
+            "python": cfg.python,
         }),
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// The task's external reference (LightGBM for ltr) on every seed's split, run one seed at a
+/// time so that it has the machine's threads, as the other runs do.
+fn reference_runs(
+    prepared: &Prepared,
+    cfg: &ExperimentConfig,
+    python: &std::path::Path,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Option<(String, LossResult)>> {
+    let mut name = None;
+    let mut runs = Vec::new();
+    let started = Instant::now();
+    for (s, seed) in prepared.seeds.iter().enumerate() {
+        let Some((n, outcome)) = seed.reference(python, s as u64)? else {
+            return Ok(None);
+        };
+        progress(&format!(
+            "{} {}: {n} seed {s}: test {:.4}",
+            cfg.task.name(),
+            prepared.name,
+            outcome.test
+        ));
+        name = Some(n);
+        runs.push((0.0, outcome));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let mut result = aggregate(&runs, seconds, runs.len());
+    // a reference keeps its own fixed settings: no learning rate was chosen
+    result.lr.clear();
+    Ok(name.map(|n| (n, result)))
 }

@@ -73,6 +73,8 @@ pub struct FitConfig {
     pub weight_decay: f64,
     /// Seed of the batch order.
     pub seed: u64,
+    /// Batches smaller than this are skipped (2 where a lone example has nothing to rank).
+    pub min_batch: usize,
 }
 
 /// What a training run achieved.
@@ -123,7 +125,7 @@ pub fn fit(
         order.shuffle(&mut rng);
         for batch in order.chunks(cfg.batch.max(1)) {
             // a lone example has no rank: skip it rather than feed a degenerate batch
-            if batch.len() < 2 && n_train >= 2 {
+            if batch.len() < cfg.min_batch && n_train >= cfg.min_batch {
                 continue;
             }
             let loss = step(batch, epoch)?;

@@ -15,51 +15,83 @@ pub fn ensure_writable(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Whether a result row is a loss through a ranker (SoDeep's side of the comparison).
+fn is_rank_loss(name: &str) -> bool {
+    name.starts_with("sodeep:") || name.starts_with("handcrafted") || name.starts_with("ndcg:")
+}
+
+/// The ltr baselines the required target compares with (the pointwise, pairwise and
+/// list-wise losses; LambdaRank and LightGBM are the goal's).
+const LTR_REQUIRED_BASELINES: [&str; 4] = ["mse", "ranknet", "listnet", "listmle"];
+
 impl ExperimentResult {
     /// The best baseline loss (by mean) and its mean.
     pub fn best_baseline(&self) -> Option<(&str, f64)> {
         self.results
             .iter()
-            .filter(|(n, _)| !n.starts_with("sodeep:") && !n.starts_with("handcrafted"))
+            .filter(|(n, _)| !is_rank_loss(n) && n.as_str() != "lightgbm")
             .map(|(n, r)| (n.as_str(), r.mean))
             .max_by(|a, b| a.1.total_cmp(&b.1))
     }
 
     /// A markdown table: one row per loss, then the linear baseline, then the verdict.
     pub fn table(&self) -> String {
-        let retrieval = self.task == "retrieval";
         let mut s = String::new();
-        if retrieval {
-            s.push_str("| loss | R@1 (mean ± sd) | R@5 | R@10 | median rank | per seed R@1 |\n|---|---|---|---|---|---|\n");
+        let (head, cells): (&str, fn(&LossResult) -> String) = match self.task.as_str() {
+            "retrieval" => (
+                "| loss | R@1 (mean ± sd) | R@5 | R@10 | median rank |",
+                |r| {
+                    let g = |k: &str| r.extra.get(k).copied().unwrap_or(f64::NAN);
+                    format!(
+                        " {:.4} ± {:.4} | {:.4} | {:.4} | {:.1} |",
+                        r.mean,
+                        r.sd,
+                        g("r5"),
+                        g("r10"),
+                        g("median_rank")
+                    )
+                },
+            ),
+            "ltr" => (
+                "| loss | NDCG@10 (mean ± sd) | NDCG@1 | NDCG@3 | NDCG@5 | MAP | MRR | NDCG@10 linear gains |",
+                |r| {
+                    let g = |k: &str| r.extra.get(k).copied().unwrap_or(f64::NAN);
+                    format!(
+                        " {:.4} ± {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} |",
+                        r.mean,
+                        r.sd,
+                        g("ndcg1"),
+                        g("ndcg3"),
+                        g("ndcg5"),
+                        g("map"),
+                        g("mrr"),
+                        g("ndcg10_linear")
+                    )
+                },
+            ),
+            _ => ("", |r| format!(" {:.4} ± {:.4} |", r.mean, r.sd)),
+        };
+        let head = if head.is_empty() {
+            format!("| loss | test {} (mean ± sd) |", self.metric)
         } else {
-            s.push_str(&format!(
-                "| loss | test {} (mean ± sd) | per seed | chosen lr |\n|---|---|---|---|\n",
-                self.metric
-            ));
-        }
+            head.to_string()
+        };
+        let columns = head.matches('|').count() + 3;
+        s.push_str(&head);
+        s.push_str(" s/run | s in all | per seed | chosen lr |\n");
+        s.push_str(&"|---".repeat(columns));
+        s.push_str("|\n");
         let row = |name: &str, r: &LossResult| {
             let per: Vec<String> = r.per_seed.iter().map(|v| format!("{v:.3}")).collect();
-            if retrieval {
-                let g = |k: &str| r.extra.get(k).copied().unwrap_or(f64::NAN);
-                format!(
-                    "| {name} | {:.4} ± {:.4} | {:.4} | {:.4} | {:.1} | {} |\n",
-                    r.mean,
-                    r.sd,
-                    g("r5"),
-                    g("r10"),
-                    g("median_rank"),
-                    per.join(" ")
-                )
-            } else {
-                let lrs: Vec<String> = r.lr.iter().map(|v| format!("{v}")).collect();
-                format!(
-                    "| {name} | {:.4} ± {:.4} | {} | {} |\n",
-                    r.mean,
-                    r.sd,
-                    per.join(" "),
-                    lrs.join(" ")
-                )
-            }
+            let lrs: Vec<String> = r.lr.iter().map(|v| format!("{v}")).collect();
+            format!(
+                "| {name} |{} {:.1} | {:.0} | {} | {} |\n",
+                cells(r),
+                r.seconds_per_run,
+                r.seconds,
+                per.join(" "),
+                lrs.join(" ")
+            )
         };
         for (name, r) in &self.results {
             s.push_str(&row(name, r));
@@ -73,14 +105,17 @@ impl ExperimentResult {
         s
     }
 
-    /// One line per rank loss: does it reach the best baseline?
+    /// One line per rank loss: does it reach the best baseline? (ltr: the targets.)
     pub fn goal_lines(&self) -> Vec<String> {
+        if self.task == "ltr" {
+            return self.ltr_goal_lines();
+        }
         let Some((base, base_mean)) = self.best_baseline() else {
             return Vec::new();
         };
         self.results
             .iter()
-            .filter(|(name, _)| name.starts_with("sodeep:") || name.starts_with("handcrafted"))
+            .filter(|(name, _)| is_rank_loss(name))
             .map(|(name, r)| {
                 let verdict = if r.mean >= base_mean { "reaches" } else { "does NOT reach" };
                 format!(
@@ -90,6 +125,54 @@ impl ExperimentResult {
                 )
             })
             .collect()
+    }
+
+    /// The ltr targets: the best NDCG loss through a ranker against the best of mse, ranknet,
+    /// listnet and listmle (required: not below it by more than its sd), then against
+    /// lambdarank and lightgbm (goal: at or above).
+    fn ltr_goal_lines(&self) -> Vec<String> {
+        let best = |keep: &dyn Fn(&str) -> bool| {
+            self.results
+                .iter()
+                .filter(|(n, _)| keep(n))
+                .max_by(|a, b| a.1.mean.total_cmp(&b.1.mean))
+        };
+        let Some((ours, r)) = best(&|n| n.starts_with("ndcg:")) else {
+            return Vec::new();
+        };
+        let mut lines = Vec::new();
+        if let Some((base, b)) = best(&|n| LTR_REQUIRED_BASELINES.contains(&n)) {
+            let met = r.mean >= b.mean - b.sd;
+            lines.push(format!(
+                "- required: the best NDCG loss through a ranker ({ours}: {:.4} ± {:.4}) against the best of {} ({base}: {:.4} ± {:.4}): difference {:+.4}, {}",
+                r.mean,
+                r.sd,
+                LTR_REQUIRED_BASELINES.join(", "),
+                b.mean,
+                b.sd,
+                r.mean - b.mean,
+                if met { "met (not below by more than the baseline's sd)" } else { "NOT met (below by more than the baseline's sd)" }
+            ));
+        }
+        for goal in ["lambdarank", "lightgbm"] {
+            if let Some(g) = self.results.get(goal) {
+                let within = (r.mean - g.mean).abs() <= r.sd.max(g.sd);
+                lines.push(format!(
+                    "- goal: {ours} ({:.4}) ≥ {goal} ({:.4} ± {:.4}): difference {:+.4}, {}{}",
+                    r.mean,
+                    g.mean,
+                    g.sd,
+                    r.mean - g.mean,
+                    if r.mean >= g.mean { "met" } else { "NOT met" },
+                    if within {
+                        " (inside the larger sd)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+        lines
     }
 
     /// The goal lines, then the warnings, one per line.

@@ -1,6 +1,7 @@
 //! What an experiment measured: each run's outcome, and the means and spreads over seeds.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -36,6 +37,11 @@ pub trait SeedData: Sync {
     /// The linear baseline: its name, the learning rate (or ridge λ) validation chose, and
     /// its outcome.
     fn linear(&self, cfg: &ExperimentConfig, seed: u64) -> Result<(String, f64, RunOutcome)>;
+    /// An external reference trained on the same split by `python` (ltr: LightGBM), with its
+    /// name; `None` for tasks without one.
+    fn reference(&self, _python: &Path, _seed: u64) -> Result<Option<(String, RunOutcome)>> {
+        Ok(None)
+    }
 }
 
 impl RunOutcome {
@@ -64,6 +70,11 @@ pub struct LossResult {
     pub lr: Vec<f64>,
     /// The epoch (1-based) validation chose for each seed.
     pub best_epoch: Vec<usize>,
+    /// Wall-clock seconds of all of this loss's training runs (every seed and learning
+    /// rate), summed; runs share the threads with the runs beside them.
+    pub seconds: f64,
+    /// Mean wall-clock seconds of one training run (one seed at one learning rate).
+    pub seconds_per_run: f64,
     /// Secondary figures, each the mean over seeds (retrieval: r5, r10, median_rank).
     #[serde(flatten)]
     pub extra: BTreeMap<String, f64>,
@@ -114,7 +125,9 @@ pub(crate) fn mean_sd(v: &[f64]) -> (f64, f64) {
     (mean, sd)
 }
 
-pub(crate) fn aggregate(runs: &[(f64, RunOutcome)]) -> LossResult {
+/// The figures over seeds of `runs` (each the learning rate chosen and its outcome), which
+/// took `seconds` of training in `fits` training runs.
+pub(crate) fn aggregate(runs: &[(f64, RunOutcome)], seconds: f64, fits: usize) -> LossResult {
     let per_seed: Vec<f64> = runs.iter().map(|(_, r)| r.test).collect();
     let (mean, sd) = mean_sd(&per_seed);
     let mut extra = BTreeMap::new();
@@ -139,6 +152,8 @@ pub(crate) fn aggregate(runs: &[(f64, RunOutcome)]) -> LossResult {
         per_seed,
         lr: runs.iter().map(|(lr, _)| *lr).collect(),
         best_epoch: runs.iter().map(|(_, r)| r.best_epoch + 1).collect(),
+        seconds,
+        seconds_per_run: seconds / fits.max(1) as f64,
         extra,
         curve,
     }

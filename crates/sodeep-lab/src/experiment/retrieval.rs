@@ -44,7 +44,7 @@ pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
             )))
         }
         DataSource::Paired { a, b } => (csv::load_paired(a, b)?, 0.2),
-        DataSource::Csv { .. } => {
+        DataSource::Csv { .. } | DataSource::Letor { .. } => {
             return Err(Error::InvalidArgument(
                 "the retrieval task takes --data mnist-halves or two CSV files of paired rows (--a, --b)".into(),
             ))

@@ -39,7 +39,7 @@ pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
             test,
             column,
         } => csv::load_regression_split(train, test.as_deref(), column)?,
-        DataSource::Paired { .. } => {
+        DataSource::Paired { .. } | DataSource::Letor { .. } => {
             return Err(Error::InvalidArgument(
                 "the spearman task takes --data NAME or --train F.csv --target COL".into(),
             ))

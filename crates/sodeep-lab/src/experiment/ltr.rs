@@ -1,0 +1,459 @@
+//! The learning-to-rank task: an MLP scores the documents of each query and is judged by NDCG@10
+//! on the test queries.
+//!
+//! Features go through `sign(x)·ln(1 + |x|)` (search features such as term counts and BM25 span
+//! orders of magnitude) and are then standardised with the training part's statistics. A
+//! training step is a batch of whole queries ([`ExperimentConfig::batch`] queries, default 1).
+//! Validation queries are held out of the training file by query, never by row; they pick the
+//! learning rate and the epoch. Without a test file, a fifth of the training queries is held
+//! out as the test part, per seed.
+//!
+//! Test metrics, each the mean over test queries (see [`QueryMetrics`]): NDCG@1, @3, @5 and @10
+//! with exponential gains `2^rel − 1` (the LETOR and LightGBM convention; NDCG@10 is the
+//! reported `mean`), NDCG@10 with linear gains as scikit-learn's `ndcg_score` computes it
+//! (`ndcg10_linear`), MAP and MRR (relevant: label ≥ 1). Score ties are averaged as in
+//! scikit-learn for NDCG, and counted against the model for MAP and MRR.
+//!
+//! A query with no relevant document has no NDCG, AP or reciprocal rank (its ideal DCG is 0):
+//! it is left out of every mean, and the experiment's warnings say how many were left out.
+//! (LightGBM's evaluator counts such a query as NDCG 1, scikit-learn's `ndcg_score` as 0.)
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use candle_core::{Device, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::config::{DataSource, ExperimentConfig, LossKind, RunRanker};
+use super::lightgbm;
+use super::model::{batch_index, column_stats, fit, linear_predict, ridge, standardized, Mlp};
+use super::results::{check_features, split, Prepared, RunOutcome, SeedData};
+use crate::data::letor::{self, Queries};
+use crate::data::Matrix;
+use crate::error::{Error, Result};
+use sodeep::loss::{LtrConfig, LtrLoss, NdcgConfig, NdcgLoss};
+use sodeep::metrics::{average_precision, ndcg_at_k_gain, reciprocal_rank, Gain};
+
+/// The fraction of training queries held out as the test part when no test file is given.
+const TEST_FRACTION: f64 = 0.2;
+
+/// Loads the queries and splits them for every seed.
+pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
+    let (train, test) = match &cfg.data {
+        DataSource::Builtin(name) if name == "mslr-sample" => {
+            let (train, test) = letor::mslr_sample(cfg.data_dir.as_deref())?;
+            (train, Some(test))
+        }
+        DataSource::Builtin(other) => {
+            return Err(Error::InvalidArgument(format!(
+                "unknown dataset '{other}' for the ltr task: use mslr-sample, or --train F [--test F] in SVMlight/LETOR format"
+            )))
+        }
+        DataSource::Letor {
+            train,
+            train_query,
+            test,
+            test_query,
+        } => letor::load_letor_pair(
+            train,
+            train_query.as_deref(),
+            test.as_deref(),
+            test_query.as_deref(),
+        )?,
+        DataSource::Csv { .. } | DataSource::Paired { .. } => {
+            return Err(Error::InvalidArgument(
+                "the ltr task takes --data mslr-sample or --train F [--test F] (SVMlight/LETOR files, or LightGBM's layout with --train-query F.query)".into(),
+            ))
+        }
+    };
+    check_trainable(&train)?;
+    check_features(&train.name, &train.x)?;
+    let mut warnings = Vec::new();
+    if let Some(t) = &test {
+        let silent = queries_without_relevant(t);
+        if silent > 0 {
+            warnings.push(format!(
+                "{silent} of the {} test queries have no relevant document: they are left out of every test mean",
+                t.query_count()
+            ));
+        }
+    }
+    let mut seeds: Vec<Box<dyn SeedData>> = Vec::new();
+    for s in 0..cfg.seeds as u64 {
+        let (pool, test_part) = match &test {
+            Some(t) => (train.clone(), t.clone()),
+            None => {
+                let (rest, held) = split(train.query_count(), TEST_FRACTION, 1000 + s);
+                (train.select_queries(&rest), train.select_queries(&held))
+            }
+        };
+        let (tr, va) = split(pool.query_count(), cfg.val_fraction, 2000 + s);
+        let parts = [
+            ("training", pool.select_queries(&tr)),
+            ("validation", pool.select_queries(&va)),
+            ("test", test_part),
+        ];
+        for (what, part) in &parts {
+            check_part(&train.name, what, part)?;
+        }
+        let [(_, tr), (_, va), (_, te)] = parts;
+        seeds.push(Box::new(LtrSeed::new(tr, va, te)?));
+    }
+    Ok(Prepared {
+        name: train.name.clone(),
+        seeds,
+        warnings,
+    })
+}
+
+/// A training set needs at least two queries of at least two documents each: a query of one
+/// document has no order to learn, and one query leaves nothing to validate on.
+fn check_trainable(train: &Queries) -> Result<()> {
+    let usable = train
+        .query_rows()
+        .iter()
+        .filter(|rows| rows.len() >= 2)
+        .count();
+    if usable < 2 {
+        return Err(Error::Data(format!(
+            "{}: {usable} of its {} queries have two or more documents; learning to rank needs at least two such queries",
+            train.name,
+            train.query_count()
+        )));
+    }
+    Ok(())
+}
+
+fn queries_without_relevant(q: &Queries) -> usize {
+    q.query_rows()
+        .iter()
+        .filter(|rows| rows.iter().all(|&r| q.relevance[r] <= 0.0))
+        .count()
+}
+
+/// Every part needs a query with a relevant document, or its NDCG is undefined.
+fn check_part(data: &str, what: &str, part: &Queries) -> Result<()> {
+    if part.query_count() > queries_without_relevant(part) {
+        return Ok(());
+    }
+    Err(Error::Data(format!(
+        "{data}: the {what} part ({} queries) has no query with a relevant document (label ≥ 1), so its NDCG is undefined: use more queries{}",
+        part.query_count(),
+        if what == "validation" {
+            " or a larger --val-fraction"
+        } else {
+            ""
+        }
+    )))
+}
+
+/// `sign(x)·ln(1 + |x|)`, elementwise.
+fn log_transform(x: &Matrix) -> Result<Matrix> {
+    let data = x
+        .data
+        .iter()
+        .map(|&v| v.signum() * v.abs().ln_1p())
+        .collect();
+    Matrix::new(x.rows, x.cols, data)
+}
+
+/// One part of a seed's split, with its features transformed and standardised.
+struct Part {
+    /// `rows × features`, for the MLP.
+    x: Tensor,
+    /// The same values, for ridge regression and LightGBM.
+    raw: Matrix,
+    /// The label of every row.
+    relevance: Vec<f32>,
+    /// The rows of each query.
+    queries: Vec<Vec<usize>>,
+}
+
+impl Part {
+    fn split(&self) -> lightgbm::Split<'_> {
+        lightgbm::Split {
+            x: &self.raw,
+            relevance: &self.relevance,
+            queries: &self.queries,
+        }
+    }
+}
+
+/// The test figures of one set of scores, each the mean over the queries that have a relevant
+/// document.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueryMetrics {
+    /// NDCG@1, @3, @5, @10 with exponential gains.
+    pub ndcg: [f64; 4],
+    /// NDCG@10 with linear gains (scikit-learn's `ndcg_score`).
+    pub ndcg10_linear: f64,
+    /// Mean average precision (relevant: label ≥ 1).
+    pub map: f64,
+    /// Mean reciprocal rank of the first relevant document.
+    pub mrr: f64,
+}
+
+/// The cut-offs of [`QueryMetrics::ndcg`].
+pub const NDCG_CUTOFFS: [usize; 4] = [1, 3, 5, 10];
+
+impl QueryMetrics {
+    /// The metrics of `scores` on the queries `queries` (row lists) labelled `relevance`.
+    pub fn of(scores: &[f32], relevance: &[f32], queries: &[Vec<usize>]) -> Self {
+        let mut sums = [0f64; 7];
+        let mut counted = 0usize;
+        for rows in queries {
+            let rel: Vec<f64> = rows.iter().map(|&r| relevance[r] as f64).collect();
+            let s: Vec<f64> = rows.iter().map(|&r| scores[r] as f64).collect();
+            let relevant: Vec<bool> = rel.iter().map(|&v| v >= 1.0).collect();
+            let figures = NDCG_CUTOFFS
+                .iter()
+                .map(|&k| ndcg_at_k_gain(&rel, &s, Some(k), Gain::Exponential))
+                .chain([
+                    ndcg_at_k_gain(&rel, &s, Some(10), Gain::Linear),
+                    average_precision(&s, &relevant),
+                    reciprocal_rank(&s, &relevant),
+                ])
+                .collect::<Option<Vec<f64>>>();
+            // no relevant document: no metric is defined (see the module docs)
+            if let Some(f) = figures {
+                for (sum, v) in sums.iter_mut().zip(f) {
+                    *sum += v;
+                }
+                counted += 1;
+            }
+        }
+        let n = counted.max(1) as f64;
+        let m = |i: usize| sums[i] / n;
+        Self {
+            ndcg: [m(0), m(1), m(2), m(3)],
+            ndcg10_linear: m(4),
+            map: m(5),
+            mrr: m(6),
+        }
+    }
+
+    /// NDCG@10 with exponential gains.
+    pub fn ndcg10(&self) -> f64 {
+        self.ndcg[3]
+    }
+
+    /// The secondary figures, by the names of the results' `extra` map.
+    pub fn extra(&self) -> BTreeMap<String, f64> {
+        BTreeMap::from([
+            ("ndcg1".into(), self.ndcg[0]),
+            ("ndcg3".into(), self.ndcg[1]),
+            ("ndcg5".into(), self.ndcg[2]),
+            ("ndcg10_linear".into(), self.ndcg10_linear),
+            ("map".into(), self.map),
+            ("mrr".into(), self.mrr),
+        ])
+    }
+}
+
+/// One seed's parts.
+pub struct LtrSeed {
+    train: Part,
+    val: Part,
+    test: Part,
+    /// The training labels as a tensor, for the losses.
+    train_relevance: Tensor,
+}
+
+impl LtrSeed {
+    fn new(train: Queries, val: Queries, test: Queries) -> Result<Self> {
+        let train_t = log_transform(&train.x)?;
+        let (mean, std) = column_stats(&train_t);
+        let make = |q: &Queries, t: Option<Matrix>| -> Result<Part> {
+            let t = match t {
+                Some(t) => t,
+                None => log_transform(&q.x)?,
+            };
+            let x = standardized(&t, &mean, &std)?;
+            let raw = Matrix::new(t.rows, t.cols, x.flatten_all()?.to_vec1()?)?;
+            Ok(Part {
+                x,
+                raw,
+                relevance: q.relevance.clone(),
+                queries: q.query_rows(),
+            })
+        };
+        let train_part = make(&train, Some(train_t))?;
+        let train_relevance = Tensor::from_slice(
+            &train_part.relevance,
+            train_part.relevance.len(),
+            &Device::Cpu,
+        )?;
+        Ok(Self {
+            val: make(&val, None)?,
+            test: make(&test, None)?,
+            train: train_part,
+            train_relevance,
+        })
+    }
+
+    fn metrics(model: &Mlp, part: &Part) -> Result<QueryMetrics> {
+        let scores: Vec<f32> = model.forward(&part.x)?.flatten_all()?.to_vec1()?;
+        Ok(QueryMetrics::of(&scores, &part.relevance, &part.queries))
+    }
+}
+
+/// What one run minimises.
+enum Objective {
+    Baseline(LtrLoss),
+    /// `1 − NDCG` through a ranker, kept beside the ranker's fine-tuning handle.
+    Ndcg(NdcgLoss, RunRanker),
+}
+
+impl Objective {
+    fn new(loss: &LossKind, cfg: &ExperimentConfig, seed: u64) -> Result<Self> {
+        match loss {
+            LossKind::Ltr(kind) => Ok(Self::Baseline(LtrLoss::new(
+                *kind,
+                LtrConfig {
+                    seed,
+                    ..Default::default()
+                },
+            ))),
+            LossKind::Ndcg(spec) => {
+                let ranker = RunRanker::build(spec, cfg.remedies, seed)?;
+                let loss = NdcgLoss::new(
+                    Arc::clone(&ranker.ranker),
+                    NdcgConfig {
+                        seed,
+                        ..Default::default()
+                    },
+                );
+                Ok(Self::Ndcg(loss, ranker))
+            }
+            other => Err(Error::InvalidArgument(format!(
+                "loss {other:?} does not apply to the ltr task"
+            ))),
+        }
+    }
+
+    fn forward(&self, scores: &Tensor, relevance: &Tensor, lists: &[u32]) -> Result<Tensor> {
+        Ok(match self {
+            Self::Baseline(l) => l.forward_lists(scores, relevance, lists)?,
+            Self::Ndcg(l, _) => l.forward_lists(scores, relevance, lists)?,
+        })
+    }
+
+    fn end_epoch(&self) -> Result<()> {
+        match self {
+            Self::Baseline(_) => Ok(()),
+            Self::Ndcg(_, r) => r.end_epoch(),
+        }
+    }
+}
+
+impl SeedData for LtrSeed {
+    fn run(
+        &self,
+        loss: &LossKind,
+        lr: f64,
+        cfg: &ExperimentConfig,
+        seed: u64,
+    ) -> Result<RunOutcome> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let model = Mlp::new(&[self.train.raw.cols, cfg.hidden, 1], &mut rng)?;
+        let objective = Objective::new(loss, cfg, seed)?;
+        let fitted = fit(
+            &model.vars(),
+            self.train.queries.len(),
+            cfg.fit_config(lr, seed),
+            |batch, _epoch| {
+                let mut rows = Vec::new();
+                let mut lists = Vec::new();
+                for (k, &q) in batch.iter().enumerate() {
+                    rows.extend_from_slice(&self.train.queries[q]);
+                    lists.extend(std::iter::repeat_n(k as u32, self.train.queries[q].len()));
+                }
+                let idx = batch_index(&rows)?;
+                let scores = model
+                    .forward(&self.train.x.index_select(&idx, 0)?)?
+                    .flatten_all()?;
+                let relevance = self.train_relevance.index_select(&idx, 0)?;
+                objective.forward(&scores, &relevance, &lists)
+            },
+            |_| objective.end_epoch(),
+            || Ok(Self::metrics(&model, &self.val)?.ndcg10()),
+        )?;
+        let test = Self::metrics(&model, &self.test)?;
+        Ok(RunOutcome::tested(fitted, test.ndcg10(), test.extra()))
+    }
+
+    /// Ridge regression on the labels, its λ chosen by validation NDCG@10.
+    fn linear(&self, _cfg: &ExperimentConfig, _seed: u64) -> Result<(String, f64, RunOutcome)> {
+        let mut best: Option<(f64, f64, Vec<f64>, f64)> = None;
+        for k in -3..=4 {
+            let lambda = 10f64.powi(k);
+            let (w, b) = ridge(&self.train.raw, &self.train.relevance, lambda)?;
+            let scores = linear_predict(&self.val.raw, &w, b);
+            let v = QueryMetrics::of(&scores, &self.val.relevance, &self.val.queries).ndcg10();
+            if best.as_ref().is_none_or(|(bv, ..)| v > *bv) {
+                best = Some((v, lambda, w, b));
+            }
+        }
+        let (val, lambda, w, b) = best.expect("the λ grid is not empty");
+        let scores = linear_predict(&self.test.raw, &w, b);
+        let test = QueryMetrics::of(&scores, &self.test.relevance, &self.test.queries);
+        Ok((
+            "ridge".into(),
+            lambda,
+            RunOutcome {
+                val,
+                best_epoch: 0,
+                curve: Vec::new(),
+                test: test.ndcg10(),
+                extra: test.extra(),
+            },
+        ))
+    }
+
+    /// LightGBM's `LGBMRanker` (lambdarank) on this seed's training part.
+    fn reference(&self, python: &Path, seed: u64) -> Result<Option<(String, RunOutcome)>> {
+        let scores = lightgbm::rank(python, self.train.split(), self.test.split(), seed)?;
+        let test = QueryMetrics::of(&scores, &self.test.relevance, &self.test.queries);
+        Ok(Some((
+            "lightgbm".into(),
+            RunOutcome {
+                val: f64::NAN,
+                best_epoch: 0,
+                curve: Vec::new(),
+                test: test.ndcg10(),
+                extra: test.extra(),
+            },
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_skip_queries_without_relevant_documents() {
+        // query 0: the relevant document on top (every metric 1); query 1: nothing relevant
+        let relevance = [2.0, 0.0, 0.0, 0.0];
+        let scores = [0.9, 0.1, 0.5, 0.4];
+        let q = QueryMetrics::of(&scores, &relevance, &[vec![0, 1], vec![2, 3]]);
+        assert_eq!(q.ndcg, [1.0; 4]);
+        assert_eq!((q.map, q.mrr, q.ndcg10_linear), (1.0, 1.0, 1.0));
+        // the relevant document last: MRR 1/2, NDCG@1 0
+        let q = QueryMetrics::of(&[0.1, 0.9], &[1.0, 0.0], &[vec![0, 1]]);
+        assert_eq!(q.ndcg[0], 0.0);
+        assert!((q.mrr - 0.5).abs() < 1e-12 && (q.map - 0.5).abs() < 1e-12);
+        assert!((q.ndcg[1] - 1.0 / 3f64.log2()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn log_transform_keeps_sign_and_order() {
+        let m = Matrix::new(1, 4, vec![-100.0, -1.0, 0.0, 1e6]).unwrap();
+        let t = log_transform(&m).unwrap();
+        assert!(t.data.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(t.data[2], 0.0);
+        assert!((t.data[1] + 2f32.ln()).abs() < 1e-6);
+    }
+}
