@@ -4,7 +4,8 @@
 //! `sodeep` command line runs, kept out of the library so that a model that only needs a rank
 //! loss does not pull in plotting, dataset or CSV crates.
 //!
-//! - [`data`]: real datasets (compiled-in tables and digits, fetched MNIST, the user's CSV files);
+//! - [`data`]: real datasets (compiled-in tables and digits, fetched MNIST and MSLR sample, the
+//!   user's CSV and LETOR files);
 //! - [`experiment`]: rank losses against the usual losses on one model, split and budget;
 //! - [`mod@bench`]: the Rust sorters and every ranker side by side with their PyTorch references;
 //! - [`reproduce`]: the paper's tables and figures into one report, drawn by [`report`];

@@ -165,7 +165,7 @@ impl ExperimentResult {
                     r.mean - g.mean,
                     if r.mean >= g.mean { "met" } else { "NOT met" },
                     if within {
-                        " (inside the larger sd)"
+                        ", but the difference is inside the larger sd"
                     } else {
                         ""
                     }
