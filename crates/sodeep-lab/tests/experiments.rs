@@ -76,7 +76,10 @@ fn every_default_ltr_loss_learns_on_the_mslr_sample() {
         "ndcg:diffsort-bitonic",
         "ndcg:best-100",
     ] {
-        assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
     }
     let r = experiment::run(&cfg, &quiet).unwrap();
     assert_eq!(r.metric, "ndcg10");
@@ -96,7 +99,10 @@ fn ltr_loss_names_parse_and_refuse_other_tasks_losses() {
         parse_loss(Task::Ltr, "ndcg:softrank:eps=0.1").unwrap(),
         LossKind::Ndcg(s) if s == "softrank:eps=0.1"
     ));
-    assert!(matches!(parse_loss(Task::Ltr, "lambdarank").unwrap(), LossKind::Ltr(_)));
+    assert!(matches!(
+        parse_loss(Task::Ltr, "lambdarank").unwrap(),
+        LossKind::Ltr(_)
+    ));
     for bad in ["bce", "sodeep:any", "ndcg:", "hinge", "l1"] {
         let e = parse_loss(Task::Ltr, bad).unwrap_err().to_string();
         assert!(e.contains(bad) && e.contains("ndcg:<ranker spec>"), "{e}");

@@ -73,7 +73,7 @@ pub mod torchsort;
 pub mod train;
 
 pub use error::{Error, Result};
-pub use loss::{NdcgConfig, NdcgLoss, SpearmanConfig, SpearmanLoss};
+pub use loss::{NdcgConfig, NdcgLoss, QueryLoss, SpearmanConfig, SpearmanLoss};
 pub use ranker::Ranker;
 pub use sorter::{Arch, Sorter, SorterConfig};
 pub use torchsort::{soft_rank, soft_sort};

@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sodeep::loss::{LtrConfig, LtrKind, LtrLoss, Reduction};
 use sodeep::metrics::{ndcg_at_k_gain, Gain};
-use sodeep::{NdcgConfig, NdcgLoss, Ranker, Sorter};
+use sodeep::{NdcgConfig, NdcgLoss, QueryLoss, Ranker, Sorter};
 
 const CPU: &Device = &Device::Cpu;
 

@@ -33,7 +33,7 @@ use super::results::{check_features, split, Prepared, RunOutcome, SeedData};
 use crate::data::letor::{self, Queries};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
-use sodeep::loss::{LtrConfig, LtrLoss, NdcgConfig, NdcgLoss};
+use sodeep::loss::{LtrConfig, LtrLoss, NdcgConfig, NdcgLoss, QueryLoss};
 use sodeep::metrics::{average_precision, ndcg_at_k_gain, reciprocal_rank, Gain};
 
 /// The fraction of training queries held out as the test part when no test file is given.
@@ -299,23 +299,25 @@ impl LtrSeed {
     }
 }
 
-/// What one run minimises.
-enum Objective {
-    Baseline(LtrLoss),
-    /// `1 − NDCG` through a ranker, kept beside the ranker's fine-tuning handle.
-    Ndcg(NdcgLoss, RunRanker),
+/// What one run minimises, with the ranker's fine-tuning handle for an NDCG loss.
+struct Objective {
+    loss: Box<dyn QueryLoss>,
+    ranker: Option<RunRanker>,
 }
 
 impl Objective {
     fn new(loss: &LossKind, cfg: &ExperimentConfig, seed: u64) -> Result<Self> {
         match loss {
-            LossKind::Ltr(kind) => Ok(Self::Baseline(LtrLoss::new(
-                *kind,
-                LtrConfig {
-                    seed,
-                    ..Default::default()
-                },
-            ))),
+            LossKind::Ltr(kind) => Ok(Self {
+                loss: Box::new(LtrLoss::new(
+                    *kind,
+                    LtrConfig {
+                        seed,
+                        ..Default::default()
+                    },
+                )),
+                ranker: None,
+            }),
             LossKind::Ndcg(spec) => {
                 let ranker = RunRanker::build(spec, cfg.remedies, seed)?;
                 let loss = NdcgLoss::new(
@@ -325,7 +327,10 @@ impl Objective {
                         ..Default::default()
                     },
                 );
-                Ok(Self::Ndcg(loss, ranker))
+                Ok(Self {
+                    loss: Box::new(loss),
+                    ranker: Some(ranker),
+                })
             }
             other => Err(Error::InvalidArgument(format!(
                 "loss {other:?} does not apply to the ltr task"
@@ -334,17 +339,11 @@ impl Objective {
     }
 
     fn forward(&self, scores: &Tensor, relevance: &Tensor, lists: &[u32]) -> Result<Tensor> {
-        Ok(match self {
-            Self::Baseline(l) => l.forward_lists(scores, relevance, lists)?,
-            Self::Ndcg(l, _) => l.forward_lists(scores, relevance, lists)?,
-        })
+        Ok(self.loss.forward_lists(scores, relevance, lists)?)
     }
 
     fn end_epoch(&self) -> Result<()> {
-        match self {
-            Self::Baseline(_) => Ok(()),
-            Self::Ndcg(_, r) => r.end_epoch(),
-        }
+        self.ranker.as_ref().map_or(Ok(()), RunRanker::end_epoch)
     }
 }
 

@@ -23,7 +23,7 @@
 //! ```
 //! use candle_core::{Device, Tensor};
 //! use sodeep::metrics::{ndcg_at_k_gain, Gain};
-//! use sodeep::{NdcgConfig, NdcgLoss};
+//! use sodeep::{NdcgConfig, NdcgLoss, QueryLoss};
 //! let loss = NdcgLoss::new(sodeep::spec::parse("softrank:eps=0.0001")?, NdcgConfig::default());
 //! let rel = [0f32, 1.0, 2.0];
 //! let reversed = [3f32, 2.0, 1.0]; // the most relevant item last
@@ -45,7 +45,7 @@ use std::sync::{Arc, Mutex};
 use candle_core::{DType, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use super::{as_vector, grouping, rows_as_lists, stream, Reduction};
+use super::{as_vector, grouping, stream, QueryLoss, Reduction};
 use crate::error::{Error, Result};
 use crate::metrics::{ideal_dcg, Gain};
 use crate::ranker::Ranker;
@@ -90,30 +90,6 @@ impl NdcgLoss {
             rng: stream(config.seed),
             config,
         }
-    }
-
-    /// The loss of one query of m items (`scores` and `relevance` both `m` or `m × 1`), or of
-    /// a `B × n` batch whose rows are B queries (relevance `B × n` too).
-    pub fn forward(&self, scores: &Tensor, relevance: &Tensor) -> Result<Tensor> {
-        match rows_as_lists(scores, relevance)? {
-            Some((_, _, lists)) => self.forward_impl(
-                &scores.flatten_all()?,
-                &relevance.flatten_all()?,
-                Some(&lists),
-            ),
-            None => self.forward_impl(scores, relevance, None),
-        }
-    }
-
-    /// The loss over queries given by `lists`, one query id per item (the items of a query
-    /// need not be contiguous).
-    pub fn forward_lists(
-        &self,
-        scores: &Tensor,
-        relevance: &Tensor,
-        lists: &[u32],
-    ) -> Result<Tensor> {
-        self.forward_impl(scores, relevance, Some(lists))
     }
 
     fn forward_impl(
@@ -304,5 +280,11 @@ impl Queries {
             rel,
             members,
         })
+    }
+}
+
+impl QueryLoss for NdcgLoss {
+    fn forward_lists(&self, scores: &Tensor, relevance: &Tensor, lists: &[u32]) -> Result<Tensor> {
+        self.forward_impl(scores, relevance, Some(lists))
     }
 }

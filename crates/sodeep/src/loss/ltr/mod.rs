@@ -27,7 +27,7 @@
 //!
 //! ```
 //! use candle_core::{Device, Tensor};
-//! use sodeep::loss::{LtrConfig, LtrKind, LtrLoss};
+//! use sodeep::loss::{LtrConfig, LtrKind, LtrLoss, QueryLoss};
 //! let dev = &Device::Cpu;
 //! let rel = Tensor::new(&[2f32, 1.0, 0.0], dev)?;
 //! let tied = Tensor::new(&[0f32, 0.0, 0.0], dev)?;
@@ -48,7 +48,7 @@ use candle_core::{DType, Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::ndcg::{check_k, Queries};
-use super::{grouping, rows_as_lists, stream, Grouping, Reduction};
+use super::{grouping, stream, Grouping, QueryLoss, Reduction};
 use crate::error::{Error, Result};
 use crate::metrics::Gain;
 
@@ -162,30 +162,6 @@ impl LtrLoss {
     /// Which baseline this is.
     pub fn kind(&self) -> LtrKind {
         self.kind
-    }
-
-    /// The loss of one query of m items (`scores` and `relevance` both `m` or `m × 1`), or of
-    /// a `B × n` batch whose rows are B queries (relevance `B × n` too).
-    pub fn forward(&self, scores: &Tensor, relevance: &Tensor) -> Result<Tensor> {
-        match rows_as_lists(scores, relevance)? {
-            Some((_, _, lists)) => self.forward_impl(
-                &scores.flatten_all()?,
-                &relevance.flatten_all()?,
-                Some(&lists),
-            ),
-            None => self.forward_impl(scores, relevance, None),
-        }
-    }
-
-    /// The loss over queries given by `lists`, one query id per item (the items of a query
-    /// need not be contiguous).
-    pub fn forward_lists(
-        &self,
-        scores: &Tensor,
-        relevance: &Tensor,
-        lists: &[u32],
-    ) -> Result<Tensor> {
-        self.forward_impl(scores, relevance, Some(lists))
     }
 
     fn check(&self) -> Result<Option<usize>> {
@@ -305,5 +281,11 @@ impl Layout {
             .to_dtype(DType::F64)?
             .flatten_all()?
             .to_vec1()?)
+    }
+}
+
+impl QueryLoss for LtrLoss {
+    fn forward_lists(&self, scores: &Tensor, relevance: &Tensor, lists: &[u32]) -> Result<Tensor> {
+        self.forward_impl(scores, relevance, Some(lists))
     }
 }
