@@ -7,6 +7,7 @@
 
 mod convert;
 mod op;
+mod rows;
 
 use pyo3::prelude::*;
 
@@ -37,6 +38,7 @@ fn rankers() -> Vec<String> {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<op::Op>()?;
+    m.add_class::<op::Tape>()?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(rankers, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

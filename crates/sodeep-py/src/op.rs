@@ -21,6 +21,7 @@ use sodeep::ranker::{rank_with, soft_argsort, soft_top_k, Order, RankOptions, Ra
 use sodeep::relax::softrank::Regularization;
 
 use crate::convert::{to_numpy, to_tensor, value_error};
+use crate::rows;
 
 /// What an [`Op`] computes.
 enum Kind {
@@ -239,12 +240,58 @@ impl Op {
     ) -> PyResult<PyObject> {
         let (x, aux) = inputs(x, aux)?;
         let y = py
-            .allow_threads(|| self.eval(&x, aux.as_ref(), lists.as_deref(), seed))
+            .allow_threads(|| match self.kind {
+                Kind::SoftRank {
+                    strength,
+                    reg,
+                    sort,
+                } => Ok(rows::forward(&rows(&x)?, strength, reg, sort)?.0),
+                _ => self.eval(&x, aux.as_ref(), lists.as_deref(), seed),
+            })
             .map_err(value_error)?;
         to_numpy(py, &y)
     }
 
-    /// `∂ Σ(f(x) · grad) / ∂x`, computed without the GIL.
+    /// `f(x)` and the tape that holds its autograd graph, for a VJP without recomputing
+    /// `f` (the graph lives until the tape is dropped).
+    #[pyo3(signature = (x, aux=None, lists=None, seed=0))]
+    fn forward_tape(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        aux: Option<&Bound<'_, PyAny>>,
+        lists: Option<Vec<u32>>,
+        seed: u64,
+    ) -> PyResult<(PyObject, Tape)> {
+        let (x, aux) = inputs(x, aux)?;
+        let (y, graph) = py
+            .allow_threads(|| -> sodeep::Result<(Tensor, Graph)> {
+                if let Kind::SoftRank {
+                    strength,
+                    reg,
+                    sort,
+                } = self.kind
+                {
+                    let (y, tapes) = rows::forward(&rows(&x)?, strength, reg, sort)?;
+                    return Ok((y, Graph::Rows(tapes, x.dtype())));
+                }
+                let var = Var::from_tensor(&x)?;
+                let y = self.eval(var.as_tensor(), aux.as_ref(), lists.as_deref(), seed)?;
+                Ok((y.clone(), Graph::Candle(var, y)))
+            })
+            .map_err(value_error)?;
+        let out = to_numpy(py, &y)?;
+        Ok((
+            out,
+            Tape {
+                graph,
+                name: self.name.clone(),
+            },
+        ))
+    }
+
+    /// `∂ Σ(f(x) · grad) / ∂x`, computed without the GIL (`f` runs again under autograd;
+    /// [`Op::forward_tape`] avoids that).
     #[pyo3(signature = (x, grad, aux=None, lists=None, seed=0))]
     fn vjp(
         &self,
@@ -261,25 +308,59 @@ impl Op {
             .allow_threads(|| -> sodeep::Result<Tensor> {
                 let var = Var::from_tensor(&x)?;
                 let y = self.eval(var.as_tensor(), aux.as_ref(), lists.as_deref(), seed)?;
-                if g.dims() != y.dims() {
-                    return Err(sodeep::Error::InvalidArgument(format!(
-                        "{}: the gradient has shape {:?}, the output {:?}",
-                        self.name,
-                        g.dims(),
-                        y.dims()
-                    )));
-                }
-                let total = (y * g.to_dtype(x.dtype())?)?.sum_all()?;
-                let grads = total.backward()?;
-                Ok(match grads.get(var.as_tensor()) {
-                    Some(d) => d.clone(),
-                    // the output does not depend on x (a loss with no signal): a zero gradient
-                    None => x.zeros_like()?,
-                })
+                backprop(&var, &y, &g, &self.name)
             })
             .map_err(value_error)?;
         to_numpy(py, &dx)
     }
+}
+
+/// What a VJP needs from one forward pass.
+enum Graph {
+    /// candle's autograd graph: the input variable and the output.
+    Candle(Var, Tensor),
+    /// The per-row tapes of torchsort's soft rank or sort, and the input's dtype.
+    Rows(rows::RowTapes, candle_core::DType),
+}
+
+/// The autograd graph of one [`Op::forward_tape`] call.
+#[pyclass(frozen, module = "sodeep._native")]
+pub struct Tape {
+    graph: Graph,
+    name: String,
+}
+
+#[pymethods]
+impl Tape {
+    /// `∂ Σ(f(x) · grad) / ∂x` through the recorded graph, computed without the GIL.
+    fn vjp(&self, py: Python<'_>, grad: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+        let g = to_tensor(grad, "grad")?;
+        let dx = py
+            .allow_threads(|| match &self.graph {
+                Graph::Candle(var, y) => backprop(var, y, &g, &self.name),
+                Graph::Rows(tapes, dtype) => rows::vjp(tapes, &g, *dtype),
+            })
+            .map_err(value_error)?;
+        to_numpy(py, &dx)
+    }
+}
+
+/// `∂ Σ(y · g) / ∂var` for `y` computed from `var`; zeros when `y` does not depend on it (a
+/// loss with no signal).
+fn backprop(var: &Var, y: &Tensor, g: &Tensor, name: &str) -> sodeep::Result<Tensor> {
+    if g.dims() != y.dims() {
+        return Err(sodeep::Error::InvalidArgument(format!(
+            "{name}: the gradient has shape {:?}, the output {:?}",
+            g.dims(),
+            y.dims()
+        )));
+    }
+    let total = (y * g.to_dtype(y.dtype())?)?.sum_all()?;
+    let grads = total.backward()?;
+    Ok(match grads.get(var.as_tensor()) {
+        Some(d) => d.clone(),
+        None => var.as_tensor().zeros_like()?,
+    })
 }
 
 /// The differentiable input and the constant one, in the differentiable input's dtype.

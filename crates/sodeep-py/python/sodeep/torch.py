@@ -29,22 +29,25 @@ _CAST = (torch.float16, torch.bfloat16)
 
 
 class _Apply(torch.autograd.Function):
-    """``op.forward`` and ``op.vjp`` as one autograd node; ``aux`` is a constant input."""
+    """``op.forward`` and its vector-Jacobian product as one autograd node; ``aux`` is a
+    constant input. When a gradient is needed, the forward pass keeps the Rust autograd graph
+    (a tape), so the backward pass does not compute the forward again."""
 
     @staticmethod
     def forward(ctx, x, o, aux, lists, seed):
         aux_np = None if aux is None else aux.detach().numpy()
-        y = o.forward(x.detach().numpy(), aux_np, lists, seed)
-        ctx.o, ctx.lists, ctx.seed = o, lists, seed
-        ctx.save_for_backward(x, aux)
+        if ctx.needs_input_grad[0]:
+            y, ctx.tape = o.forward_tape(x.detach().numpy(), aux_np, lists, seed)
+        else:
+            y = o.forward(x.detach().numpy(), aux_np, lists, seed)
+        ctx.dtype = x.dtype
         return torch.from_numpy(y)
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        x, aux = ctx.saved_tensors
-        g = grad.detach().to(x.dtype).contiguous().numpy()
-        aux_np = None if aux is None else aux.detach().numpy()
-        dx = ctx.o.vjp(x.detach().numpy(), g, aux_np, ctx.lists, ctx.seed)
+        g = grad.detach().to(ctx.dtype).contiguous().numpy()
+        dx = ctx.tape.vjp(g)
         return torch.from_numpy(dx), None, None, None, None
 
 
