@@ -30,30 +30,34 @@ pub fn forward(
     let values = x.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
     let mut out = vec![0f64; b * n];
     let tapes = if sort {
-        let tapes = out
-            .par_chunks_mut(n.max(1))
-            .zip(values.par_chunks(n.max(1)))
-            .map(|(o, row)| {
-                let (y, tape) = soft_sort(row, strength, reg)?;
-                o.copy_from_slice(&y);
-                Ok(tape)
-            })
-            .collect::<sodeep::Result<Vec<_>>>()?;
-        RowTapes::Sort(tapes)
+        RowTapes::Sort(each_row(&values, &mut out, n, |r| {
+            soft_sort(r, strength, reg)
+        })?)
     } else {
-        let tapes = out
-            .par_chunks_mut(n.max(1))
-            .zip(values.par_chunks(n.max(1)))
-            .map(|(o, row)| {
-                let (y, tape) = soft_rank(row, strength, reg)?;
-                o.copy_from_slice(&y);
-                Ok(tape)
-            })
-            .collect::<sodeep::Result<Vec<_>>>()?;
-        RowTapes::Rank(tapes)
+        RowTapes::Rank(each_row(&values, &mut out, n, |r| {
+            soft_rank(r, strength, reg)
+        })?)
     };
     let y = Tensor::from_vec(out, (b, n), &Device::Cpu)?.to_dtype(x.dtype())?;
     Ok((y, tapes))
+}
+
+/// Runs `f` on every row of `n` values in parallel, writes its outputs into `out` and
+/// returns its tapes in row order.
+fn each_row<T: Send>(
+    values: &[f64],
+    out: &mut [f64],
+    n: usize,
+    f: impl Fn(&[f64]) -> sodeep::Result<(Vec<f64>, T)> + Sync,
+) -> sodeep::Result<Vec<T>> {
+    out.par_chunks_mut(n.max(1))
+        .zip(values.par_chunks(n.max(1)))
+        .map(|(o, row)| {
+            let (y, tape) = f(row)?;
+            o.copy_from_slice(&y);
+            Ok(tape)
+        })
+        .collect()
 }
 
 /// `∂ Σ(f(x) · g) / ∂x` from the tapes of [`forward`], in `dtype`.

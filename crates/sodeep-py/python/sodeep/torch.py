@@ -15,7 +15,13 @@ ascending convention, same values and gradients.
 [[3.0, 1.0, 2.0]]
 """
 import numpy as _numpy
-import torch
+
+try:
+    import torch
+except ImportError as e:  # torch is an optional dependency: only this module needs it
+    raise ImportError(
+        "sodeep.torch needs PyTorch: pip install torch (or sodeep[torch]); sodeep.numpy works "
+        "without it") from e
 
 from ._ops import lists_arg, op
 
