@@ -245,7 +245,10 @@ impl Op {
                     strength,
                     reg,
                     sort,
-                } => Ok(rows::forward(&rows(&x)?, strength, reg, sort)?.0),
+                } => {
+                    sodeep::memory::check("soft rank", self.estimate_bytes(&x))?;
+                    Ok(rows::forward(&rows(&x)?, strength, reg, sort)?.0)
+                }
                 _ => self.eval(&x, aux.as_ref(), lists.as_deref(), seed),
             })
             .map_err(value_error)?;
@@ -272,6 +275,7 @@ impl Op {
                     sort,
                 } = self.kind
                 {
+                    sodeep::memory::check("soft rank", self.estimate_bytes(&x))?;
                     let (y, tapes) = rows::forward(&rows(&x)?, strength, reg, sort)?;
                     return Ok((y, Graph::Rows(tapes, x.dtype())));
                 }
@@ -388,6 +392,45 @@ impl Op {
         }
     }
 
+    /// A conservative estimate of the peak memory of `f(x)` and its VJP, in bytes: checked
+    /// against the budget of [`sodeep::memory`] before anything is allocated, so that an
+    /// oversized input is a `ValueError` and not an abort in the allocator.
+    fn estimate_bytes(&self, x: &Tensor) -> u64 {
+        let dims = x.dims();
+        let (b, n) = match dims {
+            [b, n] => (*b as u64, *n as u64),
+            [m] => (1, *m as u64),
+            _ => (1, x.elem_count() as u64),
+        };
+        let elems = x.elem_count() as u64;
+        // per-element scratch of a ranker on lists of `len`
+        let per_elem = |r: &Arc<dyn Ranker>, len: u64| {
+            let len = r.fixed_len().map_or(len, |d| d as u64).max(1);
+            r.memory_bytes(len as usize) / len
+        };
+        let square = |k: u64| k.saturating_mul(k).saturating_mul(16);
+        match &self.kind {
+            Kind::Rank(r, _) => b.saturating_mul(r.memory_bytes(n as usize)),
+            Kind::SoftRank { .. } => elems.saturating_mul(64),
+            Kind::Permutation(r) | Kind::Sort(r) | Kind::Argsort(r) | Kind::TopK(r, _) => b
+                .saturating_mul(r.memory_bytes(n as usize))
+                .saturating_add(b.saturating_mul(square(n)).saturating_mul(3)),
+            Kind::Spearman(r, _) | Kind::Map(r, ..) | Kind::Ndcg(r, _) => {
+                let len = if dims.len() == 2 && !matches!(self.kind, Kind::Map(..)) {
+                    n
+                } else {
+                    dims[0] as u64
+                };
+                elems.saturating_mul(per_elem(r, len)).saturating_mul(2)
+            }
+            Kind::Recall(r, ..) | Kind::RankSum(r, ..) => {
+                elems.saturating_mul(per_elem(r, n)).saturating_mul(4)
+            }
+            // the pairwise terms build G × L × L tensors; one list of every item is the worst case
+            Kind::Ltr(..) => square(elems).saturating_mul(4),
+        }
+    }
+
     fn eval(
         &self,
         x: &Tensor,
@@ -395,6 +438,10 @@ impl Op {
         lists: Option<&[u32]>,
         seed: u64,
     ) -> sodeep::Result<Tensor> {
+        sodeep::memory::check(
+            &format!("{} on an input of shape {:?}", self.name, x.dims()),
+            self.estimate_bytes(x),
+        )?;
         let need_aux = || {
             aux.ok_or_else(|| {
                 sodeep::Error::InvalidArgument(format!("{}: a second input is needed", self.name))

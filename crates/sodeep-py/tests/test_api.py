@@ -140,3 +140,21 @@ def test_a_cuda_tensor_is_refused_not_copied():
     x = torch.randn(2, 3).as_subclass(OnGpu)
     with pytest.raises(ValueError, match=r"cuda:0.*\.cpu\(\)"):
         st.soft_rank(x)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: st.permutation(torch.randn(1, 200_000)),
+    lambda: st.ltr_loss("ranknet", torch.randn(200_000), torch.rand(200_000)),
+])
+def test_oversized_work_is_a_value_error_not_an_abort(call):
+    # 200,000² permutation entries would be 160 GB: refused before any allocation
+    with pytest.raises(ValueError, match="SODEEP_MAX_MEMORY"):
+        call()
+
+
+def test_the_memory_budget_follows_sodeep_max_memory(monkeypatch):
+    x = torch.randn(64, 500)
+    assert st.permutation(x, ranker="neuralsort").shape == (64, 500, 500)
+    monkeypatch.setenv("SODEEP_MAX_MEMORY", "1M")
+    with pytest.raises(ValueError, match="SODEEP_MAX_MEMORY=1M"):
+        st.permutation(x, ranker="neuralsort")
