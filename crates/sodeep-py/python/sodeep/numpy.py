@@ -47,14 +47,14 @@ def _call(o, x, grad=None, one_row=None):
     return y[0] if squeeze else y
 
 
-def rank(x, ranker="softrank", descending=False, normalized=False):
+def rank(x, ranker="softrank:eps=0.1", descending=False, normalized=False):
     """Differentiable ranks of every row through ``ranker``: ascending raw 1..n by default
     (torchsort's and scipy's convention); ``descending=True, normalized=True`` gives SoDeep's
     (largest score → 1/n)."""
     return _call(op("rank", ranker, bool(descending), bool(normalized)), x)
 
 
-def rank_vjp(x, grad, ranker="softrank", descending=False, normalized=False):
+def rank_vjp(x, grad, ranker="softrank:eps=0.1", descending=False, normalized=False):
     """``d sum(rank(x) * grad) / dx``."""
     return _call(op("rank", ranker, bool(descending), bool(normalized)), x, grad)
 

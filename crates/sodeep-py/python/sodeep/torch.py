@@ -108,7 +108,7 @@ def soft_sort(x, regularization_strength=1.0, regularization="l2", dim=-1):
     return _rowwise(x, dim, op("soft_rank", float(regularization_strength), regularization, True))
 
 
-def rank(x, ranker="softrank", descending=False, normalized=False, dim=-1):
+def rank(x, ranker="softrank:eps=0.1", descending=False, normalized=False, dim=-1):
     """Differentiable ranks along ``dim`` through any ranker spec, shipped sorters included:
     ascending raw 1..n by default; ``descending=True, normalized=True`` is SoDeep's convention."""
     return _rowwise(x, dim, op("rank", ranker, bool(descending), bool(normalized)))
@@ -143,33 +143,33 @@ def _loss(o, x, aux, lists, seed, m_axis=0):
     return _Apply.apply(x, o, aux, ids, int(seed)).to(dtype)
 
 
-def spearman_loss(pred, target, ranker="softrank", lists=None, reduction="mean", seed=0):
+def spearman_loss(pred, target, ranker="softrank:eps=0.1", lists=None, reduction="mean", seed=0):
     """``mean_i (r(pred)_i − r*(target)_i)²``: the ranker's ranks of the predictions against
     the exact ranks of the targets. ``pred`` is ``(m,)``, ``(m, 1)`` or a ``(B, n)`` batch of
     lists; ``lists`` gives one group id per item (ranks within each group only)."""
     return _loss(op("spearman_loss", ranker, reduction), pred, target, lists, seed)
 
 
-def map_loss(scores, labels, ranker="softrank", lists=None, normalized=False,
+def map_loss(scores, labels, ranker="softrank:eps=0.1", lists=None, normalized=False,
              reduction="mean", seed=0):
     """Per label column: the sum of the positives' ranks among the ``(m, C)`` scores."""
     return _loss(op("map_loss", ranker, bool(normalized), reduction), scores, labels, lists, seed)
 
 
-def recall_loss(sim, ranker="softrank", margin=0.02, both_directions=True, reduction="mean",
+def recall_loss(sim, ranker="softrank:eps=0.1", margin=0.02, both_directions=True, reduction="mean",
                 seed=0):
     """SoDeep's recall loss on a square similarity matrix whose positives lie on the diagonal."""
     return _loss(op("recall_loss", ranker, float(margin), bool(both_directions), reduction),
                  sim, None, None, seed)
 
 
-def rank_sum_loss(sim, ranker="softrank", both_directions=True, reduction="mean", seed=0):
+def rank_sum_loss(sim, ranker="softrank:eps=0.1", both_directions=True, reduction="mean", seed=0):
     """The sum of the diagonal's ranks of a square similarity matrix."""
     return _loss(op("rank_sum_loss", ranker, bool(both_directions), reduction), sim, None, None,
                  seed)
 
 
-def ndcg_loss(scores, relevance, ranker="softrank", lists=None, k=None, gain="exp",
+def ndcg_loss(scores, relevance, ranker="softrank:eps=0.1", lists=None, k=None, gain="exp",
               reduction="mean", seed=0):
     """``1 − NDCG`` per query through any ranker (``lists``: one query id per document)."""
     k = None if k is None else int(k)
