@@ -114,7 +114,9 @@ pub fn run(cfg: &ExperimentConfig, progress: &(dyn Fn(&str) + Sync)) -> Result<E
                 results.insert(name, result);
             }
             Ok(None) => {}
-            Err(e) => warnings.push(format!("the external reference was skipped: {e}")),
+            // a reference error already says that the reference was skipped
+            Err(e @ Error::Reference(_)) => warnings.push(e.to_string()),
+            Err(e) => warnings.push(format!("reference skipped: {e}")),
         }
     }
     progress(&format!(
