@@ -36,6 +36,15 @@ pub struct Grouping {
     pub slot: Vec<u32>,
 }
 
+/// The items of each list id: lists in increasing id order, items in index order.
+pub(super) fn members_by_id(ids: &[u32]) -> Vec<Vec<u32>> {
+    let mut by_id: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
+    for (i, &id) in ids.iter().enumerate() {
+        by_id.entry(id).or_default().push(i as u32);
+    }
+    by_id.into_values().collect()
+}
+
 impl Grouping {
     /// Lays out `m` items. `lists` gives one id per item (or `None` for a single list),
     /// `fixed_len` is the ranker's fixed length (or `None` for any length), and `rng` drives
@@ -58,11 +67,7 @@ impl Grouping {
                         ids.len()
                     )));
                 }
-                let mut by_id: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
-                for (i, &id) in ids.iter().enumerate() {
-                    by_id.entry(id).or_default().push(i as u32);
-                }
-                by_id.into_values().collect()
+                members_by_id(ids)
             }
         };
         let longest = members.iter().map(Vec::len).max().unwrap_or(1);

@@ -46,6 +46,7 @@ mod grouping;
 pub mod ltr;
 pub mod ndcg;
 pub use crate::metrics::Gain;
+use grouping::members_by_id;
 pub use grouping::Grouping;
 pub use ltr::{LtrConfig, LtrKind, LtrLoss};
 pub use ndcg::{NdcgConfig, NdcgLoss};

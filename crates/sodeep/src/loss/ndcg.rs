@@ -45,7 +45,7 @@ use std::sync::{Arc, Mutex};
 use candle_core::{DType, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use super::{as_vector, grouping, stream, QueryLoss, Reduction};
+use super::{as_vector, grouping, members_by_id, stream, QueryLoss, Reduction};
 use crate::error::{Error, Result};
 use crate::metrics::{ideal_dcg, Gain};
 use crate::ranker::Ranker;
@@ -92,14 +92,10 @@ impl NdcgLoss {
         }
     }
 
-    fn forward_impl(
-        &self,
-        scores: &Tensor,
-        relevance: &Tensor,
-        lists: Option<&[u32]>,
-    ) -> Result<Tensor> {
+    fn forward_impl(&self, scores: &Tensor, relevance: &Tensor, lists: &[u32]) -> Result<Tensor> {
         let k = check_k(self.config.k)?;
         let batch = Queries::new(scores, relevance, lists)?;
+        let members = members_by_id(lists);
         let (s, dev, dtype) = (&batch.scores, batch.scores.device(), batch.scores.dtype());
         let gains: Vec<f64> = batch
             .rel
@@ -108,8 +104,8 @@ impl NdcgLoss {
             .collect();
         // G_i / IDCG_q for every item, and which queries carry a signal
         let mut weight = vec![0.0; gains.len()];
-        let mut signal = vec![false; batch.members.len()];
-        for (q, items) in batch.members.iter().enumerate() {
+        let mut signal = vec![false; members.len()];
+        for (q, items) in members.iter().enumerate() {
             let g: Vec<f64> = items.iter().map(|&i| gains[i as usize]).collect();
             let idcg = ideal_dcg(&g, k.unwrap_or(items.len()));
             if idcg > 0.0 {
@@ -120,20 +116,20 @@ impl NdcgLoss {
             }
         }
         let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-        for (q, items) in batch.members.iter().enumerate() {
+        for (q, items) in members.iter().enumerate() {
             if signal[q] {
                 by_len.entry(items.len()).or_default().push(q);
             }
         }
         // per-query losses, bucket by bucket, then put back in query order
         let mut parts = Vec::new();
-        let mut at = vec![0u32; batch.members.len()];
+        let mut at = vec![0u32; members.len()];
         let mut filled = 0u32;
         for (n, queries) in by_len {
             let b = queries.len();
             let items: Vec<u32> = queries
                 .iter()
-                .flat_map(|&q| batch.members[q].iter().copied())
+                .flat_map(|&q| members[q].iter().copied())
                 .collect();
             let x = s.index_select(&Tensor::from_slice(&items, items.len(), dev)?, 0)?;
             let r = self.rank_bucket(&x, b, n)?;
@@ -222,19 +218,17 @@ pub(super) fn check_k(k: Option<usize>) -> Result<Option<usize>> {
     }
 }
 
-/// One batch of queries, validated: the scores as a vector, the relevance labels on the host,
-/// and the items of each query in increasing id order.
+/// One batch of queries, validated: the scores as a vector and the relevance labels on the
+/// host, with one query id per item.
 pub(super) struct Queries {
     /// The m scores, 1-D.
     pub scores: Tensor,
     /// The m relevance labels (finite, ≥ 0).
     pub rel: Vec<f64>,
-    /// The items of each query, queries in increasing id order, items in index order.
-    pub members: Vec<Vec<u32>>,
 }
 
 impl Queries {
-    pub fn new(scores: &Tensor, relevance: &Tensor, lists: Option<&[u32]>) -> Result<Self> {
+    pub fn new(scores: &Tensor, relevance: &Tensor, lists: &[u32]) -> Result<Self> {
         let s = as_vector(scores, "scores")?;
         let m = s.dim(0)?;
         let r = as_vector(relevance, "relevance")?;
@@ -259,32 +253,18 @@ impl Queries {
                 "relevance label {i} is {v}: labels must be finite numbers ≥ 0"
             )));
         }
-        let members = match lists {
-            None => vec![(0..m as u32).collect()],
-            Some(ids) => {
-                if ids.len() != m {
-                    return Err(Error::InvalidArgument(format!(
-                        "{} query ids for {m} items: give one query id per item",
-                        ids.len()
-                    )));
-                }
-                let mut by_id: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-                for (i, &id) in ids.iter().enumerate() {
-                    by_id.entry(id).or_default().push(i as u32);
-                }
-                by_id.into_values().collect()
-            }
-        };
-        Ok(Self {
-            scores: s,
-            rel,
-            members,
-        })
+        if lists.len() != m {
+            return Err(Error::InvalidArgument(format!(
+                "{} query ids for {m} items: give one query id per item",
+                lists.len()
+            )));
+        }
+        Ok(Self { scores: s, rel })
     }
 }
 
 impl QueryLoss for NdcgLoss {
     fn forward_lists(&self, scores: &Tensor, relevance: &Tensor, lists: &[u32]) -> Result<Tensor> {
-        self.forward_impl(scores, relevance, Some(lists))
+        self.forward_impl(scores, relevance, lists)
     }
 }

@@ -179,15 +179,11 @@ impl LtrLoss {
         check_k(self.config.k)
     }
 
-    fn forward_impl(
-        &self,
-        scores: &Tensor,
-        relevance: &Tensor,
-        lists: Option<&[u32]>,
-    ) -> Result<Tensor> {
+    fn forward_impl(&self, scores: &Tensor, relevance: &Tensor, lists: &[u32]) -> Result<Tensor> {
         let k = self.check()?;
         let batch = Queries::new(scores, relevance, lists)?;
-        let g = grouping(&self.rng, batch.rel.len(), lists, None)?;
+        // with no fixed length, L is the longest query: one group per query, none cut
+        let g = grouping(&self.rng, batch.rel.len(), Some(lists), None)?;
         let layout = Layout::new(&batch, &g)?;
         let c = &self.config;
         let PerQuery { values, signal } = match self.kind {
@@ -235,8 +231,6 @@ struct Layout {
 
 impl Layout {
     fn new(batch: &Queries, g: &Grouping) -> Result<Self> {
-        // with no fixed length, L is the longest query, so no query is cut into chunks
-        debug_assert_eq!(g.groups, batch.members.len());
         let mask: Vec<f64> = g.mask.iter().map(|&w| f64::from(w)).collect();
         let count = mask
             .chunks(g.len)
@@ -286,6 +280,6 @@ impl Layout {
 
 impl QueryLoss for LtrLoss {
     fn forward_lists(&self, scores: &Tensor, relevance: &Tensor, lists: &[u32]) -> Result<Tensor> {
-        self.forward_impl(scores, relevance, Some(lists))
+        self.forward_impl(scores, relevance, lists)
     }
 }
