@@ -28,7 +28,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::config::{DataSource, ExperimentConfig, LossKind, RunRanker};
 use super::lightgbm;
-use super::model::{batch_index, column_stats, fit, linear_predict, ridge, standardized, Mlp};
+use super::model::{
+    batch_index, column_stats, fit, linear_predict, ridge_on_validation, standardized, Mlp,
+};
 use super::results::{check_features, split, Prepared, RunOutcome, SeedData};
 use crate::data::letor::{self, Queries};
 use crate::data::Matrix;
@@ -82,24 +84,25 @@ pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
     }
     let mut seeds: Vec<Box<dyn SeedData>> = Vec::new();
     for s in 0..cfg.seeds as u64 {
-        let (pool, test_part) = match &test {
-            Some(t) => (train.clone(), t.clone()),
+        // the queries of `train` to train and validate on, and the test part
+        let held_out;
+        let (pool, test_part): (Vec<usize>, &Queries) = match &test {
+            Some(t) => ((0..train.query_count()).collect(), t),
             None => {
                 let (rest, held) = split(train.query_count(), TEST_FRACTION, 1000 + s);
-                (train.select_queries(&rest), train.select_queries(&held))
+                held_out = train.select_queries(&held);
+                (rest, &held_out)
             }
         };
-        let (tr, va) = split(pool.query_count(), cfg.val_fraction, 2000 + s);
-        let parts = [
-            ("training", pool.select_queries(&tr)),
-            ("validation", pool.select_queries(&va)),
-            ("test", test_part),
-        ];
-        for (what, part) in &parts {
+        let (tr, va) = split(pool.len(), cfg.val_fraction, 2000 + s);
+        let pick = |part: &[usize]| {
+            train.select_queries(&part.iter().map(|&i| pool[i]).collect::<Vec<_>>())
+        };
+        let (tr, va) = (pick(&tr), pick(&va));
+        for (what, part) in [("training", &tr), ("validation", &va), ("test", test_part)] {
             check_part(&train.name, what, part)?;
         }
-        let [(_, tr), (_, va), (_, te)] = parts;
-        seeds.push(Box::new(LtrSeed::new(tr, va, te)?));
+        seeds.push(Box::new(LtrSeed::new(&tr, &va, test_part)?));
     }
     Ok(Prepared {
         name: train.name.clone(),
@@ -172,6 +175,11 @@ struct Part {
 }
 
 impl Part {
+    /// The test figures of `scores`, one per row of this part.
+    fn score(&self, scores: &[f32]) -> QueryMetrics {
+        QueryMetrics::of(scores, &self.relevance, &self.queries)
+    }
+
     fn split(&self) -> lightgbm::Split<'_> {
         lightgbm::Split {
             x: &self.raw,
@@ -262,7 +270,7 @@ pub struct LtrSeed {
 }
 
 impl LtrSeed {
-    fn new(train: Queries, val: Queries, test: Queries) -> Result<Self> {
+    fn new(train: &Queries, val: &Queries, test: &Queries) -> Result<Self> {
         let train_t = log_transform(&train.x)?;
         let (mean, std) = column_stats(&train_t);
         let make = |q: &Queries, t: Option<Matrix>| -> Result<Part> {
@@ -279,15 +287,15 @@ impl LtrSeed {
                 queries: q.query_rows(),
             })
         };
-        let train_part = make(&train, Some(train_t))?;
+        let train_part = make(train, Some(train_t))?;
         let train_relevance = Tensor::from_slice(
             &train_part.relevance,
             train_part.relevance.len(),
             &Device::Cpu,
         )?;
         Ok(Self {
-            val: make(&val, None)?,
-            test: make(&test, None)?,
+            val: make(val, None)?,
+            test: make(test, None)?,
             train: train_part,
             train_relevance,
         })
@@ -295,7 +303,7 @@ impl LtrSeed {
 
     fn metrics(model: &Mlp, part: &Part) -> Result<QueryMetrics> {
         let scores: Vec<f32> = model.forward(&part.x)?.flatten_all()?.to_vec1()?;
-        Ok(QueryMetrics::of(&scores, &part.relevance, &part.queries))
+        Ok(part.score(&scores))
     }
 }
 
@@ -385,45 +393,29 @@ impl SeedData for LtrSeed {
 
     /// Ridge regression on the labels, its λ chosen by validation NDCG@10.
     fn linear(&self, _cfg: &ExperimentConfig, _seed: u64) -> Result<(String, f64, RunOutcome)> {
-        let mut best: Option<(f64, f64, Vec<f64>, f64)> = None;
-        for k in -3..=4 {
-            let lambda = 10f64.powi(k);
-            let (w, b) = ridge(&self.train.raw, &self.train.relevance, lambda)?;
-            let scores = linear_predict(&self.val.raw, &w, b);
-            let v = QueryMetrics::of(&scores, &self.val.relevance, &self.val.queries).ndcg10();
-            if best.as_ref().is_none_or(|(bv, ..)| v > *bv) {
-                best = Some((v, lambda, w, b));
-            }
-        }
-        let (val, lambda, w, b) = best.expect("the λ grid is not empty");
-        let scores = linear_predict(&self.test.raw, &w, b);
-        let test = QueryMetrics::of(&scores, &self.test.relevance, &self.test.queries);
+        let fitted = ridge_on_validation(&self.train.raw, &self.train.relevance, |w, b| {
+            self.val
+                .score(&linear_predict(&self.val.raw, w, b))
+                .ndcg10()
+        })?;
+        let test = self
+            .test
+            .score(&linear_predict(&self.test.raw, &fitted.w, fitted.intercept));
         Ok((
             "ridge".into(),
-            lambda,
-            RunOutcome {
-                val,
-                best_epoch: 0,
-                curve: Vec::new(),
-                test: test.ndcg10(),
-                extra: test.extra(),
-            },
+            fitted.lambda,
+            RunOutcome::untrained(fitted.val, test.ndcg10(), test.extra()),
         ))
     }
 
     /// LightGBM's `LGBMRanker` (lambdarank) on this seed's training part.
     fn reference(&self, python: &Path, seed: u64) -> Result<Option<(String, RunOutcome)>> {
         let scores = lightgbm::rank(python, self.train.split(), self.test.split(), seed)?;
-        let test = QueryMetrics::of(&scores, &self.test.relevance, &self.test.queries);
+        let test = self.test.score(&scores);
+        // LightGBM runs at fixed settings: nothing was validated
         Ok(Some((
             "lightgbm".into(),
-            RunOutcome {
-                val: f64::NAN,
-                best_epoch: 0,
-                curve: Vec::new(),
-                test: test.ndcg10(),
-                extra: test.extra(),
-            },
+            RunOutcome::untrained(f64::NAN, test.ndcg10(), test.extra()),
         )))
     }
 }

@@ -272,6 +272,42 @@ fn solve_spd(a: &mut [f64], b: &mut [f64], k: usize) -> Option<Vec<f64>> {
     Some(b.to_vec())
 }
 
+/// A ridge model chosen on validation (see [`ridge_on_validation`]).
+pub struct ValidatedRidge {
+    /// The validation metric of the chosen λ.
+    pub val: f64,
+    /// The chosen λ.
+    pub lambda: f64,
+    /// Weights.
+    pub w: Vec<f64>,
+    /// Intercept.
+    pub intercept: f64,
+}
+
+/// Ridge regression of `y` on `x` for λ = 10⁻³ … 10⁴, keeping the λ whose predictions on the
+/// validation rows score highest by `validate` (higher is better; the first λ wins ties).
+pub fn ridge_on_validation(
+    x: &Matrix,
+    y: &[f32],
+    mut validate: impl FnMut(&[f64], f64) -> f64,
+) -> Result<ValidatedRidge> {
+    let mut best: Option<ValidatedRidge> = None;
+    for k in -3..=4 {
+        let lambda = 10f64.powi(k);
+        let (w, intercept) = ridge(x, y, lambda)?;
+        let val = validate(&w, intercept);
+        if best.as_ref().is_none_or(|b| val > b.val) {
+            best = Some(ValidatedRidge {
+                val,
+                lambda,
+                w,
+                intercept,
+            });
+        }
+    }
+    Ok(best.expect("the λ grid is not empty"))
+}
+
 /// Predictions `x w + intercept` of a linear model.
 pub fn linear_predict(x: &Matrix, w: &[f64], intercept: f64) -> Vec<f32> {
     (0..x.rows)

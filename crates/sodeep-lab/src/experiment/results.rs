@@ -55,6 +55,18 @@ impl RunOutcome {
             extra,
         }
     }
+
+    /// The outcome of a model that is solved or trained elsewhere, not fitted epoch by epoch
+    /// (ridge, LightGBM): no curve, no epoch.
+    pub fn untrained(val: f64, test: f64, extra: BTreeMap<String, f64>) -> Self {
+        Self {
+            val,
+            best_epoch: 0,
+            curve: Vec::new(),
+            test,
+            extra,
+        }
+    }
 }
 
 /// Aggregated figures of one loss over the seeds.

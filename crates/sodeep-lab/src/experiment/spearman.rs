@@ -12,7 +12,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::config::{DataSource, ExperimentConfig, LossKind, RunRanker};
-use super::model::{batch_index, column_stats, fit, linear_predict, ridge, standardized, Mlp};
+use super::model::{
+    batch_index, column_stats, fit, linear_predict, ridge_on_validation, standardized, Mlp,
+};
 use super::results::{check_features, check_parts, split, Prepared, RunOutcome, SeedData};
 use crate::data::{builtin, csv, Matrix, Regression};
 use crate::error::{Error, Result};
@@ -215,30 +217,17 @@ impl SeedData for SpearmanSeed {
     }
 
     fn linear(&self, _cfg: &ExperimentConfig, _seed: u64) -> Result<(String, f64, RunOutcome)> {
-        let mut best: Option<(f64, f64, Vec<f64>, f64)> = None;
-        for k in -3..=4 {
-            let lambda = 10f64.powi(k);
-            let (w, b) = ridge(&self.train.raw, &self.train.y, lambda)?;
-            let v = finite_or_zero(spearman(&linear_predict(&self.val.raw, &w, b), &self.val.y));
-            if best.as_ref().is_none_or(|(bv, ..)| v > *bv) {
-                best = Some((v, lambda, w, b));
-            }
-        }
-        let (val, lambda, w, b) = best.expect("the λ grid is not empty");
+        let fitted = ridge_on_validation(&self.train.raw, &self.train.y, |w, b| {
+            finite_or_zero(spearman(&linear_predict(&self.val.raw, w, b), &self.val.y))
+        })?;
         let test = finite_or_zero(spearman(
-            &linear_predict(&self.test.raw, &w, b),
+            &linear_predict(&self.test.raw, &fitted.w, fitted.intercept),
             &self.test.y,
         ));
         Ok((
             "ridge".into(),
-            lambda,
-            RunOutcome {
-                val,
-                best_epoch: 0,
-                curve: Vec::new(),
-                test,
-                extra: BTreeMap::new(),
-            },
+            fitted.lambda,
+            RunOutcome::untrained(fitted.val, test, BTreeMap::new()),
         ))
     }
 }
