@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::data::Matrix;
@@ -28,29 +28,6 @@ pub struct Split<'a> {
     pub relevance: &'a [f32],
     /// The rows of each query.
     pub queries: &'a [Vec<usize>],
-}
-
-/// A temporary folder removed when dropped.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_dir(seed: u64) -> Result<TempDir> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!(
-        "sodeep-lightgbm-{}-{seed}-{nanos}",
-        std::process::id()
-    ));
-    // create_dir (not _all) fails on an existing path, so the folder is ours alone
-    fs::create_dir(&dir).map_err(|e| Error::io("cannot create temporary folder", &dir, e))?;
-    Ok(TempDir(dir))
 }
 
 /// Writes `part` as CSV rows `label,query,features...`, query after query, and returns the
@@ -75,22 +52,33 @@ fn write_part(path: &Path, part: Split<'_>) -> Result<Vec<usize>> {
 /// Trains LightGBM's ranker on `train` with `seed` and returns its scores of every `test` row
 /// (in `test`'s row order). An error says what to install when Python or lightgbm is missing.
 pub fn rank(python: &Path, train: Split<'_>, test: Split<'_>, seed: u64) -> Result<Vec<f32>> {
-    let dir = temp_dir(seed)?;
-    write_part(&dir.0.join("train.csv"), train)?;
+    // a private folder, removed when `folder` is dropped
+    let folder = tempfile::Builder::new()
+        .prefix("sodeep-lightgbm-")
+        .tempdir()
+        .map_err(|e| {
+            Error::io(
+                "cannot create a temporary folder in",
+                std::env::temp_dir(),
+                e,
+            )
+        })?;
+    let dir = folder.path();
+    write_part(&dir.join("train.csv"), train)?;
     let sizes: String = train
         .queries
         .iter()
         .map(|rows| format!("{}\n", rows.len()))
         .collect();
-    let query_file = dir.0.join("train.query");
+    let query_file = dir.join("train.query");
     fs::write(&query_file, sizes).map_err(|e| Error::io("cannot write", &query_file, e))?;
-    let order = write_part(&dir.0.join("test.csv"), test)?;
+    let order = write_part(&dir.join("test.csv"), test)?;
 
     let fail =
         |reason: String| Error::Reference(format!("LightGBM via {}: {reason}", python.display()));
     let mut child = Command::new(python)
         .arg("-")
-        .arg(&dir.0)
+        .arg(dir)
         .arg(seed.to_string())
         .arg(rayon::current_num_threads().to_string())
         .stdin(Stdio::piped())
@@ -118,7 +106,7 @@ pub fn rank(python: &Path, train: Split<'_>, test: Split<'_>, seed: u64) -> Resu
     if !out.status.success() {
         return Err(fail(format!("failed ({}): {stderr}", out.status)));
     }
-    let pred_path = dir.0.join("pred.txt");
+    let pred_path = dir.join("pred.txt");
     let text =
         fs::read_to_string(&pred_path).map_err(|e| Error::io("cannot read", &pred_path, e))?;
     let written: Vec<f32> = text
