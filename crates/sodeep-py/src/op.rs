@@ -5,8 +5,9 @@
 //! `x` is the differentiable input (scores, predictions, a similarity matrix); `aux` is the
 //! constant one a loss compares it with (targets, labels, relevance); `lists` gives one group
 //! id per item for losses that rank within groups; `seed` drives the grouping's pads, so that a
-//! forward and its VJP with the same seed see the same groups. The VJP runs the function again
-//! under candle's autograd: every ranker's and loss's own backward pass is used.
+//! forward and its VJP with the same seed see the same groups. A forward pass can be kept as a
+//! [`Tape`] (`forward_tape`), whose VJP walks candle's autograd graph (every ranker's and
+//! loss's own backward pass) or, for torchsort's soft rank and sort, the rows' own tapes.
 
 use std::sync::Arc;
 
@@ -239,24 +240,14 @@ impl Op {
         seed: u64,
     ) -> PyResult<PyObject> {
         let (x, aux) = inputs(x, aux)?;
-        let y = py
-            .allow_threads(|| match self.kind {
-                Kind::SoftRank {
-                    strength,
-                    reg,
-                    sort,
-                } => {
-                    sodeep::memory::check("soft rank", self.estimate_bytes(&x))?;
-                    Ok(rows::forward(&rows(&x)?, strength, reg, sort)?.0)
-                }
-                _ => self.eval(&x, aux.as_ref(), lists.as_deref(), seed),
-            })
+        let (y, _) = py
+            .allow_threads(|| self.run(&x, aux.as_ref(), lists.as_deref(), seed, false))
             .map_err(value_error)?;
         to_numpy(py, &y)
     }
 
-    /// `f(x)` and the tape that holds its autograd graph, for a VJP without recomputing
-    /// `f` (the graph lives until the tape is dropped).
+    /// `f(x)` and the tape of what its VJP needs, so that the VJP does not compute `f`
+    /// again (the tape lives until it is dropped).
     #[pyo3(signature = (x, aux=None, lists=None, seed=0))]
     fn forward_tape(
         &self,
@@ -267,34 +258,13 @@ impl Op {
         seed: u64,
     ) -> PyResult<(PyObject, Tape)> {
         let (x, aux) = inputs(x, aux)?;
-        let (y, graph) = py
-            .allow_threads(|| -> sodeep::Result<(Tensor, Graph)> {
-                if let Kind::SoftRank {
-                    strength,
-                    reg,
-                    sort,
-                } = self.kind
-                {
-                    sodeep::memory::check("soft rank", self.estimate_bytes(&x))?;
-                    let (y, tapes) = rows::forward(&rows(&x)?, strength, reg, sort)?;
-                    return Ok((y, Graph::Rows(tapes, x.dtype())));
-                }
-                let var = Var::from_tensor(&x)?;
-                let y = self.eval(var.as_tensor(), aux.as_ref(), lists.as_deref(), seed)?;
-                Ok((y.clone(), Graph::Candle(var, y)))
-            })
+        let tape = py
+            .allow_threads(|| self.record(&x, aux.as_ref(), lists.as_deref(), seed))
             .map_err(value_error)?;
-        let out = to_numpy(py, &y)?;
-        Ok((
-            out,
-            Tape {
-                graph,
-                name: self.name.clone(),
-            },
-        ))
+        Ok((to_numpy(py, &tape.y)?, tape))
     }
 
-    /// `∂ Σ(f(x) · grad) / ∂x`, computed without the GIL (`f` runs again under autograd;
+    /// `∂ Σ(f(x) · grad) / ∂x`, computed without the GIL (`f` runs again;
     /// [`Op::forward_tape`] avoids that).
     #[pyo3(signature = (x, grad, aux=None, lists=None, seed=0))]
     fn vjp(
@@ -309,10 +279,9 @@ impl Op {
         let (x, aux) = inputs(x, aux)?;
         let g = to_tensor(grad, "grad")?;
         let dx = py
-            .allow_threads(|| -> sodeep::Result<Tensor> {
-                let var = Var::from_tensor(&x)?;
-                let y = self.eval(var.as_tensor(), aux.as_ref(), lists.as_deref(), seed)?;
-                backprop(&var, &y, &g, &self.name)
+            .allow_threads(|| {
+                self.record(&x, aux.as_ref(), lists.as_deref(), seed)?
+                    .backward(&g)
             })
             .map_err(value_error)?;
         to_numpy(py, &dx)
@@ -321,50 +290,55 @@ impl Op {
 
 /// What a VJP needs from one forward pass.
 enum Graph {
-    /// candle's autograd graph: the input variable and the output.
-    Candle(Var, Tensor),
-    /// The per-row tapes of torchsort's soft rank or sort, and the input's dtype.
-    Rows(rows::RowTapes, candle_core::DType),
+    /// candle's autograd graph from this input variable to the output.
+    Candle(Var),
+    /// The per-row tapes of torchsort's soft rank or sort.
+    Rows(rows::RowTapes),
 }
 
-/// The autograd graph of one [`Op::forward_tape`] call.
+/// One forward pass of an [`Op`], kept for its VJP.
 #[pyclass(frozen, module = "sodeep._native")]
 pub struct Tape {
+    /// The output.
+    y: Tensor,
     graph: Graph,
     name: String,
 }
 
 #[pymethods]
 impl Tape {
-    /// `∂ Σ(f(x) · grad) / ∂x` through the recorded graph, computed without the GIL.
+    /// `∂ Σ(f(x) · grad) / ∂x` through the recorded pass, computed without the GIL.
     fn vjp(&self, py: Python<'_>, grad: &Bound<'_, PyAny>) -> PyResult<PyObject> {
         let g = to_tensor(grad, "grad")?;
         let dx = py
-            .allow_threads(|| match &self.graph {
-                Graph::Candle(var, y) => backprop(var, y, &g, &self.name),
-                Graph::Rows(tapes, dtype) => rows::vjp(tapes, &g, *dtype),
-            })
+            .allow_threads(|| self.backward(&g))
             .map_err(value_error)?;
         to_numpy(py, &dx)
     }
 }
 
-/// `∂ Σ(y · g) / ∂var` for `y` computed from `var`; zeros when `y` does not depend on it (a
-/// loss with no signal).
-fn backprop(var: &Var, y: &Tensor, g: &Tensor, name: &str) -> sodeep::Result<Tensor> {
-    if g.dims() != y.dims() {
-        return Err(sodeep::Error::InvalidArgument(format!(
-            "{name}: the gradient has shape {:?}, the output {:?}",
-            g.dims(),
-            y.dims()
-        )));
+impl Tape {
+    /// `∂ Σ(y · g) / ∂x`; zeros when `y` does not depend on `x` (a loss with no signal).
+    fn backward(&self, g: &Tensor) -> sodeep::Result<Tensor> {
+        if g.dims() != self.y.dims() {
+            return Err(sodeep::Error::InvalidArgument(format!(
+                "{}: the gradient has shape {:?}, the output {:?}",
+                self.name,
+                g.dims(),
+                self.y.dims()
+            )));
+        }
+        match &self.graph {
+            Graph::Rows(tapes) => rows::vjp(tapes, g, self.y.dtype()),
+            Graph::Candle(var) => {
+                let total = (&self.y * g.to_dtype(self.y.dtype())?)?.sum_all()?;
+                Ok(match total.backward()?.get(var.as_tensor()) {
+                    Some(d) => d.clone(),
+                    None => var.as_tensor().zeros_like()?,
+                })
+            }
+        }
     }
-    let total = (y * g.to_dtype(y.dtype())?)?.sum_all()?;
-    let grads = total.backward()?;
-    Ok(match grads.get(var.as_tensor()) {
-        Some(d) => d.clone(),
-        None => var.as_tensor().zeros_like()?,
-    })
 }
 
 /// The differentiable input and the constant one, in the differentiable input's dtype.
@@ -431,6 +405,52 @@ impl Op {
         }
     }
 
+    /// `f(x)`, with what its VJP needs when `keep`. The memory budget is checked first.
+    fn run(
+        &self,
+        x: &Tensor,
+        aux: Option<&Tensor>,
+        lists: Option<&[u32]>,
+        seed: u64,
+        keep: bool,
+    ) -> sodeep::Result<(Tensor, Option<Graph>)> {
+        sodeep::memory::check(
+            &format!("{} on an input of shape {:?}", self.name, x.dims()),
+            self.estimate_bytes(x),
+        )?;
+        if let Kind::SoftRank {
+            strength,
+            reg,
+            sort,
+        } = self.kind
+        {
+            let (y, tapes) = rows::forward(&rows(x)?, strength, reg, sort)?;
+            return Ok((y, keep.then_some(Graph::Rows(tapes))));
+        }
+        if !keep {
+            return Ok((self.eval(x, aux, lists, seed)?, None));
+        }
+        let var = Var::from_tensor(x)?;
+        let y = self.eval(var.as_tensor(), aux, lists, seed)?;
+        Ok((y, Some(Graph::Candle(var))))
+    }
+
+    /// [`Op::run`] kept as a [`Tape`].
+    fn record(
+        &self,
+        x: &Tensor,
+        aux: Option<&Tensor>,
+        lists: Option<&[u32]>,
+        seed: u64,
+    ) -> sodeep::Result<Tape> {
+        let (y, graph) = self.run(x, aux, lists, seed, true)?;
+        Ok(Tape {
+            y,
+            graph: graph.expect("run keeps the graph when asked"),
+            name: self.name.clone(),
+        })
+    }
+
     fn eval(
         &self,
         x: &Tensor,
@@ -438,10 +458,6 @@ impl Op {
         lists: Option<&[u32]>,
         seed: u64,
     ) -> sodeep::Result<Tensor> {
-        sodeep::memory::check(
-            &format!("{} on an input of shape {:?}", self.name, x.dims()),
-            self.estimate_bytes(x),
-        )?;
         let need_aux = || {
             aux.ok_or_else(|| {
                 sodeep::Error::InvalidArgument(format!("{}: a second input is needed", self.name))
