@@ -1,6 +1,8 @@
 """Building and caching the native ops (a learned sorter loads its weights once)."""
 from functools import lru_cache
 
+import numpy as np
+
 from ._native import Op
 
 
@@ -14,8 +16,6 @@ def lists_arg(lists, m):
     """Group ids as a list of non-negative ints, one per item, or None."""
     if lists is None:
         return None
-    import numpy as np
-
     ids = np.asarray(lists)
     if ids.ndim != 1 or ids.shape[0] != m:
         raise ValueError(f"lists must give one group id per item: {m} items, got shape {ids.shape}")

@@ -135,11 +135,11 @@ def topk(x, k, ranker="neuralsort", dim=-1):
     return _rowwise(x, dim, op("topk", ranker, int(k)))
 
 
-def _loss(o, x, aux, lists, seed, m_axis=0):
+def _loss(o, x, aux, lists, seed):
     x, dtype = _tensor(x, "the scores")
     x = x.contiguous()
     aux = _constant(aux, x, "the targets")
-    ids = lists_arg(lists, x.shape[m_axis]) if lists is not None else None
+    ids = lists_arg(lists, x.shape[0])
     return _Apply.apply(x, o, aux, ids, int(seed)).to(dtype)
 
 
