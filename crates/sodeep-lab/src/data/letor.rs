@@ -122,10 +122,7 @@ impl Queries {
 /// sizes that do not add up to the rows). A dense matrix over the memory limit of
 /// [`sodeep::memory`] is refused before it is allocated.
 pub fn load_letor(path: &Path, query_file: Option<&Path>) -> Result<Queries> {
-    let parsed = parse_file(path, query_file, Role::Single)?;
-    let layout = Layout::of(&[&parsed]);
-    check_memory(&[&parsed], layout.cols)?;
-    parsed.into_queries(layout, file_name(path))
+    densify(parse_file(path, query_file, Role::Single)?, file_name(path))
 }
 
 /// Reads a training file and, optionally, a test file with one index base and one feature
@@ -147,9 +144,7 @@ pub fn load_letor_pair(
     }
     let train_parsed = parse_file(train, train_query, Role::Train)?;
     let Some(test) = test else {
-        let layout = Layout::of(&[&train_parsed]);
-        check_memory(&[&train_parsed], layout.cols)?;
-        return Ok((train_parsed.into_queries(layout, file_name(train))?, None));
+        return Ok((densify(train_parsed, file_name(train))?, None));
     };
     let test_parsed = parse_file(test, test_query, Role::Test)?;
     let (train_q, test_q) =
@@ -254,6 +249,13 @@ fn file_name(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string())
+}
+
+/// One file on its own: its own index base and feature count.
+fn densify(parsed: Parsed, name: String) -> Result<Queries> {
+    let layout = Layout::of(&[&parsed]);
+    check_memory(&[&parsed], layout.cols)?;
+    parsed.into_queries(layout, name)
 }
 
 fn densify_pair(
