@@ -6,6 +6,7 @@
 //! vector-Jacobian products. Bad input raises `ValueError` with the library's message.
 
 mod convert;
+mod for_torch;
 mod op;
 mod rows;
 
@@ -39,6 +40,10 @@ fn rankers() -> Vec<String> {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<op::Op>()?;
     m.add_class::<op::Tape>()?;
+    m.add_class::<for_torch::Groupings>()?;
+    m.add_function(wrap_pyfunction!(for_torch::describe, m)?)?;
+    m.add_function(wrap_pyfunction!(for_torch::sorter_state, m)?)?;
+    m.add_function(wrap_pyfunction!(for_torch::isotonic, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(rankers, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

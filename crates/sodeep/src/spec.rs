@@ -34,6 +34,8 @@ struct Knobs<'a> {
     spec: &'a str,
     kv: Vec<(&'a str, &'a str)>,
     known: Vec<&'static str>,
+    /// Every knob's value once resolved (given or default), in the order they were read.
+    resolved: Vec<(&'static str, String)>,
 }
 
 impl<'a> Knobs<'a> {
@@ -60,6 +62,7 @@ impl<'a> Knobs<'a> {
                 spec,
                 kv,
                 known: Vec::new(),
+                resolved: Vec::new(),
             },
         ))
     }
@@ -72,26 +75,32 @@ impl<'a> Knobs<'a> {
 
     /// A numeric knob, or `default` when absent.
     fn num(&mut self, key: &'static str, default: f64) -> Result<f64> {
-        match self.take(key) {
-            None => Ok(default),
+        let value = match self.take(key) {
+            None => default,
             Some(v) => v.parse::<f64>().map_err(|_| {
                 Error::InvalidArgument(format!("ranker '{}': {key}={v} is not a number", self.spec))
-            }),
-        }
+            })?,
+        };
+        self.resolved.push((key, format!("{value:?}")));
+        Ok(value)
     }
 
     /// A knob that must be a positive integer, or `default` when absent.
     fn count(&mut self, key: &'static str, default: usize) -> Result<usize> {
-        match self.take(key) {
-            None => Ok(default),
+        let value = match self.take(key) {
+            None => default,
             Some(v) => match v.parse::<usize>() {
-                Ok(c) if c > 0 => Ok(c),
-                _ => Err(Error::InvalidArgument(format!(
-                    "ranker '{}': {key}={v}: {key} must be a positive integer (1, 2, 3, ...)",
-                    self.spec
-                ))),
+                Ok(c) if c > 0 => c,
+                _ => {
+                    return Err(Error::InvalidArgument(format!(
+                        "ranker '{}': {key}={v}: {key} must be a positive integer (1, 2, 3, ...)",
+                        self.spec
+                    )))
+                }
             },
-        }
+        };
+        self.resolved.push((key, value.to_string()));
+        Ok(value)
     }
 
     /// A knob with a fixed set of values, or `default` when absent.
@@ -103,6 +112,7 @@ impl<'a> Knobs<'a> {
     ) -> Result<&'a str> {
         let v = self.take(key).unwrap_or(default);
         if allowed.contains(&v) {
+            self.resolved.push((key, v.to_string()));
             Ok(v)
         } else {
             Err(Error::InvalidArgument(format!(
@@ -129,16 +139,51 @@ impl<'a> Knobs<'a> {
     }
 }
 
+/// What a spec resolves to, for re-implementations of the rankers elsewhere (the Python
+/// package's torch ops): the ranker's family and every knob's value, defaults included.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Description {
+    /// `softrank`, `neuralsort`, `softsort-perm`, `sinkhorn`, `diffsort-oddeven`,
+    /// `diffsort-bitonic`, `blackbox`, `handcrafted`, or `sorter` for a learned sorter (by
+    /// shipped name or folder; [`crate::registry`] and [`crate::checkpoint`] give its files).
+    pub family: String,
+    /// `(knob, value)` in the order the parser reads them; values as the parser read them
+    /// (numbers in Rust's round-trip `{:?}` form).
+    pub knobs: Vec<(String, String)>,
+}
+
 /// Builds a ranker from its spec `NAME[:knob=value,...]`: one of [`ANALYTIC`] (softrank,
 /// neuralsort, softsort-perm, sinkhorn, diffsort-oddeven, diffsort-bitonic,
 /// blackbox, handcrafted; `handcrafted:LAMBDA` is also accepted), a shipped sorter's name, or
 /// a sorter folder. Unknown names and knobs, and knobs out of range, are errors that say what
 /// is allowed.
 pub fn parse(spec: &str) -> Result<Arc<dyn Ranker>> {
+    Ok(parse_described(spec)?.0)
+}
+
+/// [`parse`], and the [`Description`] of what it built.
+///
+/// ```
+/// let (_, d) = sodeep::spec::parse_described("neuralsort")?;
+/// assert_eq!(d.family, "neuralsort");
+/// assert_eq!(d.knobs, vec![("tau".to_string(), "1.0".to_string())]); // the default
+/// # Ok::<(), sodeep::Error>(())
+/// ```
+pub fn parse_described(spec: &str) -> Result<(Arc<dyn Ranker>, Description)> {
     use crate::relax;
     // the sorter's own short form, handcrafted:LAMBDA, has no key
     if spec.starts_with("handcrafted:") && !spec.contains('=') {
-        return Ok(Arc::new(Sorter::load(spec)?));
+        let sorter = Sorter::load(spec)?;
+        let lambda = sorter
+            .card()
+            .config
+            .lambda
+            .unwrap_or(crate::sorter::DEFAULT_LAMBDA);
+        let description = Description {
+            family: "handcrafted".into(),
+            knobs: vec![("lambda".into(), format!("{lambda:?}"))],
+        };
+        return Ok((Arc::new(sorter), description));
     }
     let (name, mut k) = Knobs::parse(spec)?;
     let ranker: Arc<dyn Ranker> = match name {
@@ -198,15 +243,31 @@ pub fn parse(spec: &str) -> Result<Arc<dyn Ranker>> {
         }
         _ => {
             return match Sorter::load(spec) {
-                Ok(s) => Ok(Arc::new(s)),
+                Ok(s) => Ok(Arc::new(s) as Arc<dyn Ranker>),
                 Err(Error::UnknownSorter { name, known }) => Err(Error::InvalidArgument(format!(
                     "unknown ranker '{name}': known rankers are {}, and the sorters {known}",
                     ANALYTIC.join(", ")
                 ))),
                 Err(e) => Err(e),
             }
+            .map(|s| {
+                let description = Description {
+                    family: "sorter".into(),
+                    knobs: Vec::new(),
+                };
+                (s, description)
+            })
         }
     };
+    let knobs = k
+        .resolved
+        .iter()
+        .map(|(key, v)| (key.to_string(), v.clone()))
+        .collect();
     k.finish()?;
-    Ok(ranker)
+    let description = Description {
+        family: name.to_string(),
+        knobs,
+    };
+    Ok((ranker, description))
 }

@@ -132,6 +132,41 @@ fn log_sum_exp(v: impl Iterator<Item = f64> + Clone) -> f64 {
     m + v.map(|x| (x - m).exp()).sum::<f64>().ln()
 }
 
+/// The isotonic step of both projections on one row, for re-implementations that do the rest
+/// elsewhere (the Python package's torch ops): the non-increasing fit of `s` against `w`, as
+/// the value of each position's block and the block's first position.
+///
+/// - L2: `v = argmin Σ (v_k − (s_k − w_k))²` with `v` non-increasing; a block's value is the
+///   mean of `s − w` over it.
+/// - KL: a block's value is `log Σ e^{s_j} − log Σ e^{w_j}` over it.
+///
+/// Soft rank is `s − v` (L2) or `e^{s − v}` (KL) with `s` the sorted scaled scores and `w = ρ`
+/// (or `log ρ`); soft sort is `v − s` with `s = ρ/ε` and `w` the sorted negated scores.
+///
+/// ```
+/// use sodeep::relax::softrank::{isotonic, Regularization};
+/// // s − w = (1, 3, 2): the first two positions violate and pool to 2, which ties the third
+/// let (v, start) = isotonic(&[1.0, 3.0, 2.0], &[0.0; 3], Regularization::L2);
+/// assert_eq!(v, vec![2.0, 2.0, 2.0]);
+/// assert_eq!(start, vec![0, 0, 2]);
+/// ```
+pub fn isotonic(s: &[f64], w: &[f64], reg: Regularization) -> (Vec<f64>, Vec<u32>) {
+    let n = s.len().min(w.len());
+    let blocks = match reg {
+        Regularization::L2 => pav_l2(n, |k| s[k] - w[k]),
+        Regularization::Kl => pav_kl(&s[..n], |k| w[k]),
+    };
+    let mut value = vec![0.0; n];
+    let mut start = vec![0u32; n];
+    for (st, en, v) in blocks {
+        for k in st as usize..en as usize {
+            value[k] = v;
+            start[k] = st;
+        }
+    }
+    (value, start)
+}
+
 /// Pool-adjacent-violators for the L2 problem on `y(0), …, y(n−1)` (non-increasing fit):
 /// blocks as (start, end, mean).
 fn pav_l2(n: usize, y: impl Fn(usize) -> f64) -> Vec<(u32, u32, f64)> {
