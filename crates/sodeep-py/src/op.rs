@@ -239,6 +239,9 @@ impl Op {
         lists: Option<Vec<u32>>,
         seed: u64,
     ) -> PyResult<PyObject> {
+        if let Some((y, _)) = self.soft_rank_rows(py, x, false)? {
+            return Ok(y);
+        }
         let (x, aux) = inputs(x, aux)?;
         let (y, _) = py
             .allow_threads(|| self.run(&x, aux.as_ref(), lists.as_deref(), seed, false))
@@ -257,11 +260,19 @@ impl Op {
         lists: Option<Vec<u32>>,
         seed: u64,
     ) -> PyResult<(PyObject, Tape)> {
+        if let Some((y, tapes)) = self.soft_rank_rows(py, x, true)? {
+            let tapes = tapes.expect("kept when asked");
+            return Ok((y, self.tape(Graph::Rows(tapes))));
+        }
         let (x, aux) = inputs(x, aux)?;
         let tape = py
             .allow_threads(|| self.record(&x, aux.as_ref(), lists.as_deref(), seed))
             .map_err(value_error)?;
-        Ok((to_numpy(py, &tape.y)?, tape))
+        let y = match &tape.graph {
+            Graph::Candle { y, .. } => to_numpy(py, y)?,
+            Graph::Rows(_) => unreachable!("record keeps a candle graph"),
+        };
+        Ok((y, tape))
     }
 
     /// `∂ Σ(f(x) · grad) / ∂x`, computed without the GIL (`f` runs again;
@@ -276,6 +287,10 @@ impl Op {
         lists: Option<Vec<u32>>,
         seed: u64,
     ) -> PyResult<PyObject> {
+        if let Some((_, tapes)) = self.soft_rank_rows(py, x, true)? {
+            let tapes = tapes.expect("kept when asked");
+            return rows::vjp(py, &tapes, grad, &self.name);
+        }
         let (x, aux) = inputs(x, aux)?;
         let g = to_tensor(grad, "grad")?;
         let dx = py
@@ -290,8 +305,8 @@ impl Op {
 
 /// What a VJP needs from one forward pass.
 enum Graph {
-    /// candle's autograd graph from this input variable to the output.
-    Candle(Var),
+    /// candle's autograd graph from this input variable to the output `y`.
+    Candle { y: Tensor, var: Var },
     /// The per-row tapes of torchsort's soft rank or sort.
     Rows(rows::RowTapes),
 }
@@ -299,8 +314,6 @@ enum Graph {
 /// One forward pass of an [`Op`], kept for its VJP.
 #[pyclass(frozen, module = "sodeep._native")]
 pub struct Tape {
-    /// The output.
-    y: Tensor,
     graph: Graph,
     name: String,
 }
@@ -309,6 +322,9 @@ pub struct Tape {
 impl Tape {
     /// `∂ Σ(f(x) · grad) / ∂x` through the recorded pass, computed without the GIL.
     fn vjp(&self, py: Python<'_>, grad: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+        if let Graph::Rows(tapes) = &self.graph {
+            return rows::vjp(py, tapes, grad, &self.name);
+        }
         let g = to_tensor(grad, "grad")?;
         let dx = py
             .allow_threads(|| self.backward(&g))
@@ -318,26 +334,25 @@ impl Tape {
 }
 
 impl Tape {
-    /// `∂ Σ(y · g) / ∂x`; zeros when `y` does not depend on `x` (a loss with no signal).
+    /// `∂ Σ(y · g) / ∂x` through candle's graph; zeros when `y` does not depend on `x` (a
+    /// loss with no signal).
     fn backward(&self, g: &Tensor) -> sodeep::Result<Tensor> {
-        if g.dims() != self.y.dims() {
+        let Graph::Candle { y, var } = &self.graph else {
+            unreachable!("soft rank's tapes take the NumPy path of Tape::vjp")
+        };
+        if g.dims() != y.dims() {
             return Err(sodeep::Error::InvalidArgument(format!(
                 "{}: the gradient has shape {:?}, the output {:?}",
                 self.name,
                 g.dims(),
-                self.y.dims()
+                y.dims()
             )));
         }
-        match &self.graph {
-            Graph::Rows(tapes) => rows::vjp(tapes, g, self.y.dtype()),
-            Graph::Candle(var) => {
-                let total = (&self.y * g.to_dtype(self.y.dtype())?)?.sum_all()?;
-                Ok(match total.backward()?.get(var.as_tensor()) {
-                    Some(d) => d.clone(),
-                    None => var.as_tensor().zeros_like()?,
-                })
-            }
-        }
+        let total = (y * g.to_dtype(y.dtype())?)?.sum_all()?;
+        Ok(match total.backward()?.get(var.as_tensor()) {
+            Some(d) => d.clone(),
+            None => var.as_tensor().zeros_like()?,
+        })
     }
 }
 
@@ -369,14 +384,13 @@ impl Op {
     /// A conservative estimate of the peak memory of `f(x)` and its VJP, in bytes: checked
     /// against the budget of [`sodeep::memory`] before anything is allocated, so that an
     /// oversized input is a `ValueError` and not an abort in the allocator.
-    fn estimate_bytes(&self, x: &Tensor) -> u64 {
-        let dims = x.dims();
+    fn estimate_bytes(&self, dims: &[usize]) -> u64 {
+        let elems = dims.iter().map(|&d| d as u64).product::<u64>();
         let (b, n) = match dims {
             [b, n] => (*b as u64, *n as u64),
             [m] => (1, *m as u64),
-            _ => (1, x.elem_count() as u64),
+            _ => (1, elems),
         };
-        let elems = x.elem_count() as u64;
         // per-element scratch of a ranker on lists of `len`
         let per_elem = |r: &Arc<dyn Ranker>, len: u64| {
             let len = r.fixed_len().map_or(len, |d| d as u64).max(1);
@@ -414,25 +428,55 @@ impl Op {
         seed: u64,
         keep: bool,
     ) -> sodeep::Result<(Tensor, Option<Graph>)> {
-        sodeep::memory::check(
-            &format!("{} on an input of shape {:?}", self.name, x.dims()),
-            self.estimate_bytes(x),
-        )?;
-        if let Kind::SoftRank {
-            strength,
-            reg,
-            sort,
-        } = self.kind
-        {
-            let (y, tapes) = rows::forward(&rows(x)?, strength, reg, sort)?;
-            return Ok((y, keep.then_some(Graph::Rows(tapes))));
-        }
+        self.check_memory(x.dims())?;
         if !keep {
             return Ok((self.eval(x, aux, lists, seed)?, None));
         }
         let var = Var::from_tensor(x)?;
         let y = self.eval(var.as_tensor(), aux, lists, seed)?;
-        Ok((y, Some(Graph::Candle(var))))
+        Ok((y.clone(), Some(Graph::Candle { y, var })))
+    }
+
+    /// The memory budget of [`sodeep::memory`] against [`Op::estimate_bytes`].
+    fn check_memory(&self, dims: &[usize]) -> sodeep::Result<()> {
+        sodeep::memory::check(
+            &format!("{} on an input of shape {dims:?}", self.name),
+            self.estimate_bytes(dims),
+        )
+    }
+
+    /// torchsort's soft rank or sort of the NumPy array `x` straight through the row
+    /// functions ([`rows`]), with its tapes when `keep`; `None` for the other ops.
+    #[allow(clippy::type_complexity)]
+    fn soft_rank_rows(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        keep: bool,
+    ) -> PyResult<Option<(PyObject, Option<rows::RowTapes>)>> {
+        let Kind::SoftRank {
+            strength,
+            reg,
+            sort,
+        } = self.kind
+        else {
+            return Ok(None);
+        };
+        let shape: Vec<usize> = x.getattr("shape")?.extract()?;
+        if shape.len() != 2 {
+            return Err(value_error(format!(
+                "expected a (batch, n) array, got shape {shape:?}"
+            )));
+        }
+        self.check_memory(&shape).map_err(value_error)?;
+        rows::forward(py, x, strength, reg, sort, keep).map(Some)
+    }
+
+    fn tape(&self, graph: Graph) -> Tape {
+        Tape {
+            graph,
+            name: self.name.clone(),
+        }
     }
 
     /// [`Op::run`] kept as a [`Tape`].
@@ -443,12 +487,8 @@ impl Op {
         lists: Option<&[u32]>,
         seed: u64,
     ) -> sodeep::Result<Tape> {
-        let (y, graph) = self.run(x, aux, lists, seed, true)?;
-        Ok(Tape {
-            y,
-            graph: graph.expect("run keeps the graph when asked"),
-            name: self.name.clone(),
-        })
+        let (_, graph) = self.run(x, aux, lists, seed, true)?;
+        Ok(self.tape(graph.expect("run keeps the graph when asked")))
     }
 
     fn eval(
@@ -473,17 +513,8 @@ impl Op {
         };
         match &self.kind {
             Kind::Rank(r, options) => rank_with(r.as_ref(), &rows(x)?, *options),
-            Kind::SoftRank {
-                strength,
-                reg,
-                sort,
-            } => {
-                let x = rows(x)?;
-                if *sort {
-                    sodeep::torchsort::soft_sort_with(&x, *strength, *reg)
-                } else {
-                    sodeep::torchsort::soft_rank_with(&x, *strength, *reg)
-                }
+            Kind::SoftRank { .. } => {
+                unreachable!("soft rank and sort take the row path (Op::soft_rank_rows)")
             }
             Kind::Permutation(r) => need(r.permutation(&rows(x)?)?, "relaxed permutation"),
             Kind::Sort(r) => need(r.sort(&rows(x)?)?, "differentiable sort"),

@@ -33,6 +33,7 @@ except ImportError as e:  # torch is an optional dependency: only this module ne
         "without it") from e
 
 import contextlib as _contextlib
+import importlib as _importlib
 
 from ._ops import lists_arg, op
 
@@ -77,10 +78,10 @@ def _on_device(x):
     return _backend == "torch" or x.device.type != "cpu"
 
 
-def _device_ops():
-    from . import _torch  # noqa: F401  (imported on first use: the CPU path never needs it)
-    from ._torch import losses, rankers, softrank
-    return rankers, softrank, losses
+def _device(module):
+    """A module of ``sodeep._torch`` (``rankers``, ``softrank`` or ``losses``), imported on
+    first use: the CPU path never needs them."""
+    return _importlib.import_module(f"sodeep._torch.{module}")
 
 
 def _no_autocast(x):
@@ -166,52 +167,52 @@ def _rowwise(x, dim, o, device_fn, keep_last=True):
 def soft_rank(x, regularization_strength=1.0, regularization="l2", dim=-1):
     """torchsort's ``soft_rank``: ascending soft ranks 1..n along ``dim``."""
     o = op("soft_rank", float(regularization_strength), regularization, False)
-    return _rowwise(x, dim, o, lambda rows: _device_ops()[1].soft_rank(
+    return _rowwise(x, dim, o, lambda rows: _device("softrank").soft_rank(
         rows, float(regularization_strength), regularization))
 
 
 def soft_sort(x, regularization_strength=1.0, regularization="l2", dim=-1):
     """torchsort's ``soft_sort``: values sorted ascending along ``dim``, softly."""
     o = op("soft_rank", float(regularization_strength), regularization, True)
-    return _rowwise(x, dim, o, lambda rows: _device_ops()[1].soft_sort(
+    return _rowwise(x, dim, o, lambda rows: _device("softrank").soft_sort(
         rows, float(regularization_strength), regularization))
 
 
 def _ranker(spec):
-    return _device_ops()[0].build(spec)
+    return _device("rankers").build(spec)
 
 
 def rank(x, ranker="softrank:eps=0.1", descending=False, normalized=False, dim=-1):
     """Differentiable ranks along ``dim`` through any ranker spec, shipped sorters included:
     ascending raw 1..n by default; ``descending=True, normalized=True`` is SoDeep's convention."""
     o = op("rank", ranker, bool(descending), bool(normalized))
-    return _rowwise(x, dim, o, lambda rows: _device_ops()[0].rank_with(
+    return _rowwise(x, dim, o, lambda rows: _device("rankers").rank_with(
         _ranker(ranker), rows, bool(descending), bool(normalized)))
 
 
 def permutation(x, ranker="neuralsort", dim=-1):
     """Relaxed permutation matrices ``(..., n, n)`` of the ``dim`` axis (descending: row k
     weighs the inputs of the k-th largest score)."""
-    return _rowwise(x, dim, op("permutation", ranker), lambda rows: _device_ops()[0].permutation(
+    return _rowwise(x, dim, op("permutation", ranker), lambda rows: _device("rankers").permutation(
         _ranker(ranker), rows), keep_last=False)
 
 
 def sort(x, ranker="neuralsort", dim=-1):
     """The descending differentiable sort along ``dim``."""
     return _rowwise(x, dim, op("sort", ranker),
-                    lambda rows: _device_ops()[0].sort(_ranker(ranker), rows))
+                    lambda rows: _device("rankers").sort(_ranker(ranker), rows))
 
 
 def argsort(x, ranker="neuralsort", dim=-1):
     """Soft argsort along ``dim``, descending: the expected 0-based index of the k-th largest."""
     return _rowwise(x, dim, op("argsort", ranker),
-                    lambda rows: _device_ops()[0].soft_argsort(_ranker(ranker), rows))
+                    lambda rows: _device("rankers").soft_argsort(_ranker(ranker), rows))
 
 
 def topk(x, k, ranker="neuralsort", dim=-1):
     """Soft top-k membership along ``dim``: each position's weight among the k largest."""
     return _rowwise(x, dim, op("topk", ranker, int(k)),
-                    lambda rows: _device_ops()[0].soft_top_k(_ranker(ranker), rows, int(k)))
+                    lambda rows: _device("rankers").soft_top_k(_ranker(ranker), rows, int(k)))
 
 
 def _loss(o, x, aux, lists, seed, device_fn):
@@ -232,7 +233,7 @@ def spearman_loss(pred, target, ranker="softrank:eps=0.1", lists=None, reduction
     the exact ranks of the targets. ``pred`` is ``(m,)``, ``(m, 1)`` or a ``(B, n)`` batch of
     lists; ``lists`` gives one group id per item (ranks within each group only)."""
     return _loss(op("spearman_loss", ranker, reduction), pred, target, lists, seed,
-                 lambda x, t, ids, sd: _device_ops()[2].spearman_loss(
+                 lambda x, t, ids, sd: _device("losses").spearman_loss(
                      x, t, ranker, ids, reduction, sd))
 
 
@@ -240,7 +241,7 @@ def map_loss(scores, labels, ranker="softrank:eps=0.1", lists=None, normalized=F
              reduction="mean", seed=0):
     """Per label column: the sum of the positives' ranks among the ``(m, C)`` scores."""
     return _loss(op("map_loss", ranker, bool(normalized), reduction), scores, labels, lists, seed,
-                 lambda x, t, ids, sd: _device_ops()[2].map_loss(
+                 lambda x, t, ids, sd: _device("losses").map_loss(
                      x, t, ranker, ids, bool(normalized), reduction, sd))
 
 
@@ -249,14 +250,14 @@ def recall_loss(sim, ranker="softrank:eps=0.1", margin=0.02, both_directions=Tru
     """SoDeep's recall loss on a square similarity matrix whose positives lie on the diagonal."""
     return _loss(op("recall_loss", ranker, float(margin), bool(both_directions), reduction),
                  sim, None, None, seed,
-                 lambda x, _, __, sd: _device_ops()[2].recall_loss(
+                 lambda x, _, __, sd: _device("losses").recall_loss(
                      x, ranker, float(margin), bool(both_directions), reduction, sd))
 
 
 def rank_sum_loss(sim, ranker="softrank:eps=0.1", both_directions=True, reduction="mean", seed=0):
     """The sum of the diagonal's ranks of a square similarity matrix."""
     return _loss(op("rank_sum_loss", ranker, bool(both_directions), reduction), sim, None, None,
-                 seed, lambda x, _, __, sd: _device_ops()[2].rank_sum_loss(
+                 seed, lambda x, _, __, sd: _device("losses").rank_sum_loss(
                      x, ranker, bool(both_directions), reduction, sd))
 
 
@@ -265,7 +266,7 @@ def ndcg_loss(scores, relevance, ranker="softrank:eps=0.1", lists=None, k=None, 
     """``1 − NDCG`` per query through any ranker (``lists``: one query id per document)."""
     k = None if k is None else int(k)
     return _loss(op("ndcg_loss", ranker, k, gain, reduction), scores, relevance, lists, seed,
-                 lambda x, t, ids, sd: _device_ops()[2].ndcg_loss(
+                 lambda x, t, ids, sd: _device("losses").ndcg_loss(
                      x, t, ranker, ids, k, gain, reduction, sd))
 
 
@@ -276,5 +277,5 @@ def ltr_loss(kind, scores, relevance, lists=None, k=None, gain="exp", sigma=1.0,
     k = None if k is None else int(k)
     return _loss(op("ltr_loss", kind, k, gain, float(sigma), float(temperature), reduction),
                  scores, relevance, lists, seed,
-                 lambda x, t, ids, sd: _device_ops()[2].ltr_loss(
+                 lambda x, t, ids, sd: _device("losses").ltr_loss(
                      kind, x, t, ids, k, gain, float(sigma), float(temperature), reduction, sd))

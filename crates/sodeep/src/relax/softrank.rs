@@ -39,13 +39,19 @@ pub struct SoftRankTape {
 
 /// Ascending soft ranks of `x` with strength `eps` (> 0), and the tape for [`soft_rank_vjp`].
 pub fn soft_rank(x: &[f64], eps: f64, reg: Regularization) -> Result<(Vec<f64>, SoftRankTape)> {
+    let mut out = vec![0.0; x.len()];
+    let tape = soft_rank_to(x, eps, reg, &mut out)?;
+    Ok((out, tape))
+}
+
+/// [`soft_rank`] written into `out` (`x.len()` values): for callers that own the output
+/// buffer, such as the Python package writing straight into a NumPy array.
+pub fn soft_rank_to(x: &[f64], eps: f64, reg: Regularization, out: &mut [f64]) -> Result<SoftRankTape> {
     if x.is_empty() {
         return Err(Error::Empty("softrank: no score to rank".into()));
     }
     crate::error::check_finite(x, x.len())?;
-    let mut out = vec![0.0; x.len()];
-    let tape = soft_rank_into(x, 1.0, eps, reg, 1.0, &mut out)?;
-    Ok((out, tape))
+    soft_rank_into(x, 1.0, eps, reg, 1.0, out)
 }
 
 /// `scale · soft_rank(sign · x)` into `out`. The row kernel of the ranker: one sort, one
@@ -223,8 +229,14 @@ fn pav_kl(s: &[f64], w: impl Fn(usize) -> f64) -> Vec<(u32, u32, f64)> {
 /// `∂(Σ_i u_i · soft_rank(x)_i) / ∂x`.
 pub fn soft_rank_vjp(tape: &SoftRankTape, u: &[f64]) -> Vec<f64> {
     let mut grad = vec![0.0; u.len()];
-    soft_rank_vjp_into(tape, u, 1.0, &mut grad);
+    soft_rank_vjp_to(tape, u, &mut grad);
     grad
+}
+
+/// [`soft_rank_vjp`] written into `grad` (`u.len()` values). O(n): one pass over the blocks
+/// the forward pass found.
+pub fn soft_rank_vjp_to(tape: &SoftRankTape, u: &[f64], grad: &mut [f64]) {
+    soft_rank_vjp_into(tape, u, 1.0, grad);
 }
 
 /// `scale · ∂(Σ_i u_i · soft_rank(x)_i) / ∂x` into `grad`. The projection's Jacobian is
@@ -263,15 +275,22 @@ fn soft_rank_vjp_into(tape: &SoftRankTape, u: &[f64], scale: f64, grad: &mut [f6
 pub struct SoftSortTape {
     reg: Regularization,
     /// Input positions in the order of the output (ascending scores).
-    order: Vec<usize>,
-    /// PAV blocks over the output positions.
-    blocks: Vec<(usize, usize)>,
-    /// The negated scores in output order (for the KL block weights).
+    order: Vec<u32>,
+    /// PAV blocks over the output positions: (start, end) half-open.
+    blocks: Vec<(u32, u32)>,
+    /// The negated scores in output order (for the KL block weights; empty for L2).
     sorted: Vec<f64>,
 }
 
 /// Ascending soft sort of `x` with strength `eps` (> 0), and the tape for [`soft_sort_vjp`].
 pub fn soft_sort(x: &[f64], eps: f64, reg: Regularization) -> Result<(Vec<f64>, SoftSortTape)> {
+    let mut out = vec![0.0; x.len()];
+    let tape = soft_sort_to(x, eps, reg, &mut out)?;
+    Ok((out, tape))
+}
+
+/// [`soft_sort`] written into `out` (`x.len()` values).
+pub fn soft_sort_to(x: &[f64], eps: f64, reg: Regularization, out: &mut [f64]) -> Result<SoftSortTape> {
     super::row_op::positive("softsort", "the strength ε", eps)?;
     if x.is_empty() {
         return Err(Error::Empty("softsort: no score to sort".into()));
@@ -279,44 +298,47 @@ pub fn soft_sort(x: &[f64], eps: f64, reg: Regularization) -> Result<(Vec<f64>, 
     crate::error::check_finite(x, x.len())?;
     let n = x.len();
     // ascending sort of x = descending sort of −x, negated
-    let neg: Vec<f64> = x.iter().map(|v| -v).collect();
-    let order = crate::rank::argsort_desc(&neg);
-    let sorted: Vec<f64> = order.iter().map(|&i| neg[i]).collect();
-    let w: Vec<f64> = (0..n).map(|k| (n - k) as f64 / eps).collect();
+    let order = crate::rank::argsort_desc_signed(x, -1.0);
+    let sorted: Vec<f64> = order.iter().map(|&i| -x[i as usize]).collect();
+    let w = |k: usize| (n - k) as f64 / eps;
     let blocks = match reg {
-        Regularization::L2 => pav_l2(n, |k| w[k] - sorted[k]),
-        Regularization::Kl => pav_kl(&w, |k| sorted[k]),
+        Regularization::L2 => pav_l2(n, |k| w(k) - sorted[k]),
+        Regularization::Kl => pav_kl(&(0..n).map(w).collect::<Vec<_>>(), |k| sorted[k]),
     };
-    let mut out = vec![0.0; n];
     for &(st, en, dual) in &blocks {
         for k in st as usize..en as usize {
-            out[k] = dual - w[k];
+            out[k] = dual - w(k);
         }
     }
-    Ok((
-        out,
-        SoftSortTape {
-            reg,
-            order,
-            blocks: blocks
-                .into_iter()
-                .map(|(a, b, _)| (a as usize, b as usize))
-                .collect(),
-            sorted,
+    Ok(SoftSortTape {
+        reg,
+        order,
+        blocks: blocks.into_iter().map(|(a, b, _)| (a, b)).collect(),
+        sorted: match reg {
+            Regularization::L2 => Vec::new(),
+            Regularization::Kl => sorted,
         },
-    ))
+    })
 }
 
 /// `∂(Σ_k u_k · soft_sort(x)_k) / ∂x`.
 pub fn soft_sort_vjp(tape: &SoftSortTape, u: &[f64]) -> Vec<f64> {
     let mut grad = vec![0.0; u.len()];
+    soft_sort_vjp_to(tape, u, &mut grad);
+    grad
+}
+
+/// [`soft_sort_vjp`] written into `grad` (`u.len()` values): each block's share of `u`,
+/// sent back to the block's input positions.
+pub fn soft_sort_vjp_to(tape: &SoftSortTape, u: &[f64], grad: &mut [f64]) {
     for &(s, e) in &tape.blocks {
+        let (s, e) = (s as usize, e as usize);
         let total: f64 = u[s..e].iter().sum();
         match tape.reg {
             Regularization::L2 => {
                 let mean = total / (e - s) as f64;
                 for &i in &tape.order[s..e] {
-                    grad[i] = mean;
+                    grad[i as usize] = mean;
                 }
             }
             Regularization::Kl => {
@@ -324,12 +346,11 @@ pub fn soft_sort_vjp(tape: &SoftSortTape, u: &[f64]) -> Vec<f64> {
                 let m = block.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                 let z: f64 = block.iter().map(|t| (t - m).exp()).sum();
                 for (&i, t) in tape.order[s..e].iter().zip(block) {
-                    grad[i] = (t - m).exp() / z * total;
+                    grad[i as usize] = (t - m).exp() / z * total;
                 }
             }
         }
     }
-    grad
 }
 
 /// The soft-rank ranker (`softrank`; its sort side is torchsort's soft sort): SoDeep
