@@ -101,9 +101,15 @@ pub struct BenchRankersArgs {
     /// analytic ranker at its default knobs, lstm-100 and cnn-100).
     #[arg(long = "ranker")]
     pub rankers: Vec<String>,
-    /// Sections to run, comma-separated: accuracy, speed, mnist, downstream (default: all).
+    /// Sections to run, comma-separated: accuracy, speed, mnist, downstream, threads
+    /// (default: all but threads).
     #[arg(long)]
     pub sections: Option<String>,
+    /// Thread counts, comma-separated (e.g. 1,2,4,8,16): times soft rank and the fused sorter
+    /// ops at each count in one process (the threads section; alone unless --sections names
+    /// others).
+    #[arg(long, value_name = "LIST")]
+    pub thread_sweep: Option<String>,
     /// Largest n of the batch-1 scaling runs.
     #[arg(long, default_value_t = 100_000)]
     pub max_len: usize,
@@ -122,6 +128,7 @@ impl BenchRankersArgs {
             self.sections.as_deref(),
             (self.max_len, threads),
             self.data_dir,
+            self.thread_sweep.as_deref(),
         )?)
     }
 }

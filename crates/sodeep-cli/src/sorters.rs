@@ -150,6 +150,10 @@ pub struct EvalSorterArgs {
     /// Also draw the paper's Fig. 5 (rank of y_1 as it sweeps [-1, 1]) to this PNG.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Device the sorter computes on: cpu, or cuda / cuda:N (a build with --features cuda;
+    /// the test vectors are the same on every device, so the L1 can be compared).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
 }
 
 impl EvalSorterArgs {
@@ -164,6 +168,7 @@ impl EvalSorterArgs {
             distribution,
             self.json,
             self.plot.as_deref(),
+            &self.device,
         )?)
     }
 }

@@ -246,6 +246,15 @@ fn unknown_names_and_bad_arguments() {
         &["unknown architecture"],
     );
     fails_with(&train("--resume"), &["nothing to resume"]);
+    for bad in ["0", "1,x", ","] {
+        fails_with(
+            &run(
+                &format!("bench rankers --thread-sweep {bad} --out {out}"),
+                None,
+            ),
+            &["--thread-sweep"],
+        );
+    }
     fails_with(
         &train("--arch lstm --len 4 --device gpu"),
         &["unknown device"],

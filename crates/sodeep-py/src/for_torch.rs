@@ -91,6 +91,15 @@ impl Groupings {
             PyArray1::from_vec(py, slot),
         ))
     }
+
+    /// `[0, n)` shuffled as a loss's `slice.shuffle` leaves it at this point of the stream
+    /// (ListMLE's tie order), advancing the stream.
+    fn shuffle<'py>(&self, py: Python<'py>, n: usize) -> Bound<'py, PyArray1<i64>> {
+        use rand::seq::SliceRandom;
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut *self.rng.lock().expect("grouping rng lock"));
+        PyArray1::from_vec(py, order.into_iter().map(|i| i as i64).collect())
+    }
 }
 
 /// The isotonic step of soft rank and soft sort on every row of `s` and `w` (`B × n`, float64):

@@ -203,7 +203,12 @@ fn forward_typed<T: Float>(
 /// `∂ Σ(f(x) · g) / ∂x` from the tapes of [`forward`], as a new array of `g`'s dtype (float32
 /// or float64, `B × n` like the output). O(n) per row: block sums over the blocks the forward
 /// pass found. Computed without the GIL.
-pub fn vjp(py: Python<'_>, tapes: &RowTapes, g: &Bound<'_, PyAny>, name: &str) -> PyResult<PyObject> {
+pub fn vjp(
+    py: Python<'_>,
+    tapes: &RowTapes,
+    g: &Bound<'_, PyAny>,
+    name: &str,
+) -> PyResult<PyObject> {
     if let Ok(a) = g.downcast::<PyArray2<f64>>() {
         return vjp_typed(py, tapes, a, name);
     }

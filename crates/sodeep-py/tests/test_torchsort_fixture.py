@@ -19,14 +19,16 @@ def _id(c):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
-def test_values_and_gradients_equal_torchsort(case):
+def test_values_and_gradients_equal_torchsort(case, device):
     fn = st.soft_rank if case["op"] == "soft_rank" else st.soft_sort
-    x = torch.tensor(case["x"], dtype=torch.float64, requires_grad=True)
+    f64 = dict(dtype=torch.float64, device=device)
+    x = torch.tensor(case["x"], **f64, requires_grad=True)
     y = fn(x, regularization_strength=case["strength"], regularization=case["regularization"])
-    assert y.dtype == torch.float64
-    np.testing.assert_allclose(y.detach().numpy(), case["y"], atol=1e-6, rtol=0)
-    (y * torch.tensor(case["w"], dtype=torch.float64)).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), case["grad_x_of_sum_w_y"], atol=1e-6, rtol=0)
+    assert y.dtype == torch.float64 and y.device == x.device
+    np.testing.assert_allclose(y.detach().cpu().numpy(), case["y"], atol=1e-6, rtol=0)
+    (y * torch.tensor(case["w"], **f64)).sum().backward()
+    np.testing.assert_allclose(x.grad.cpu().numpy(), case["grad_x_of_sum_w_y"], atol=1e-6,
+                               rtol=0)
 
 
 @pytest.mark.parametrize("case", CASES[:8], ids=[_id(c) for c in CASES[:8]])

@@ -14,21 +14,22 @@ README = os.path.join(HERE, "..", "..", "..", "README.md")
 
 
 def spearman(a, b):
-    ra = torch.argsort(torch.argsort(a)).double()
-    rb = torch.argsort(torch.argsort(b)).double()
+    ra = torch.argsort(torch.argsort(a.cpu())).double()
+    rb = torch.argsort(torch.argsort(b.cpu())).double()
     return torch.corrcoef(torch.stack([ra, rb]))[0, 1].item()
 
 
-def test_a_tiny_model_trained_through_spearman_loss_ranks_the_test_split_better():
+def test_a_tiny_model_trained_through_spearman_loss_ranks_the_test_split_better(device):
     torch.manual_seed(3)
-    x = torch.randn(600, 5)
-    y = torch.tanh(x[:, 0] - 0.7 * x[:, 2]) + 0.2 * torch.randn(600)
+    x = torch.randn(600, 5).to(device)
+    y = torch.tanh(x[:, 0] - 0.7 * x[:, 2]) + 0.2 * torch.randn(600).to(device)
     train, test = slice(0, 400), slice(400, 600)
-    model = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
+    model = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.ReLU(),
+                                torch.nn.Linear(16, 1)).to(device)
     before = spearman(model(x[test]).squeeze(1).detach(), y[test])
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     for step in range(150):
-        batch = torch.randint(0, 400, (50,))
+        batch = torch.randint(0, 400, (50,)).to(device)
         loss = st.spearman_loss(model(x[train][batch]).squeeze(1), y[train][batch],
                                 ranker="softrank:eps=0.1")
         opt.zero_grad()

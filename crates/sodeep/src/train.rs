@@ -42,7 +42,7 @@ use crate::checkpoint::{
 use crate::error::{Error, Result};
 use crate::eval::l1_by_distribution;
 use crate::optim::{Adam, AdamConfig, LrSchedule};
-use crate::sorter::{init_sorter, parameter_count, Arch, SorterConfig, SorterNet};
+use crate::sorter::{init_sorter, parameter_count, read_loss, Arch, SorterConfig, SorterNet};
 use crate::synthetic::{generate, Batch, Distribution};
 
 /// Default seed of the validation set, independent of the training seed so that runs compare.
@@ -202,6 +202,9 @@ pub fn validation_lengths(sorter: &SorterConfig) -> Vec<usize> {
     lens
 }
 
+/// On a GPU, the training loss is read every this many steps (and at saves).
+pub const LOSS_READ_EVERY: usize = 25;
+
 /// What the progress callback sees after each step.
 #[derive(Debug, Clone)]
 pub struct Progress {
@@ -209,7 +212,8 @@ pub struct Progress {
     pub step: usize,
     /// Target step count.
     pub steps: usize,
-    /// Training L1 of this step's batch.
+    /// Training L1 of the latest batch whose loss was read: this step's on the CPU; on a GPU,
+    /// read every [`LOSS_READ_EVERY`] steps and at saves.
     pub loss: f64,
     /// Latest validation L1.
     pub val_l1: Option<f64>,
@@ -515,6 +519,7 @@ pub fn train_sorter(
     let base_wall = st.record.wall_seconds;
     let mut last_val = (!st.record.val_l1.is_nan()).then_some(st.record.val_l1);
     let best = |r: &TrainingRecord| r.best_val_l1.is_finite().then_some(r.best_val_l1);
+    let mut loss = f64::NAN;
     while st.record.step < cfg.steps {
         let step = st.record.step;
         let lr = LrSchedule::Halving {
@@ -531,12 +536,18 @@ pub fn train_sorter(
         );
         let x = Tensor::from_vec(batch.scores, (cfg.batch, d), &cfg.device)?;
         let target = Tensor::from_vec(batch.ranks, (cfg.batch, d), &cfg.device)?;
-        let loss = st.net.l1_step(&mut st.adam, &x, &target, lr, true)?;
+        let loss_t = st.net.l1_step(&mut st.adam, &x, &target, lr, true)?;
         st.record.step += 1;
+        // on a GPU, reading the loss waits for the device: read it only every
+        // LOSS_READ_EVERY steps and at saves, so that steps queue up in between
+        let saving = st.record.step % cfg.save_every == 0 || st.record.step == cfg.steps;
+        if cfg.device.is_cpu() || saving || st.record.step % LOSS_READ_EVERY == 0 || loss.is_nan() {
+            loss = read_loss(&loss_t)?;
+        }
         let done = st.record.step - start_step;
         let elapsed = start.elapsed().as_secs_f64();
         let vps = (done * cfg.batch) as f64 / elapsed.max(1e-9);
-        if st.record.step % cfg.save_every == 0 || st.record.step == cfg.steps {
+        if saving {
             let v = validate(&st.net, &val, &cfg.device)?;
             let l1 = v.l1;
             st.record.val_l1 = l1;

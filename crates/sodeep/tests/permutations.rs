@@ -475,3 +475,27 @@ fn bad_input_is_an_error() {
     assert!(sinkhorn_ranks_vjp(&[1.0, 2.0], 0.1, 5, &[1.0; 4]).is_err());
     assert!(sinkhorn_ranks(&[1.0, f64::INFINITY], 0.1, 5).is_err());
 }
+
+#[test]
+fn a_vector_of_one_score_has_a_one_by_one_permutation_and_sorts_to_itself() {
+    // at n = 1 a permutation and a rank vector have the same length: the shape must still be
+    // B × 1 × 1, so that the sort (P · x) and the argsort work
+    let x = Tensor::new(&[[2.5f64], [-1.0]], &Device::Cpu).unwrap();
+    for spec in [
+        "neuralsort",
+        "softsort-perm",
+        "sinkhorn",
+        "diffsort-oddeven",
+        "diffsort-bitonic",
+    ] {
+        let r = sodeep::spec::parse(spec).unwrap();
+        let p = r.permutation(&x).unwrap().unwrap();
+        assert_eq!(p.dims(), &[2, 1, 1], "{spec}");
+        let sorted = r.sort(&x).unwrap().unwrap();
+        assert_eq!(
+            sorted.to_vec2::<f64>().unwrap(),
+            vec![vec![2.5], vec![-1.0]],
+            "{spec}"
+        );
+    }
+}

@@ -92,6 +92,7 @@ pub fn bench_rankers(
     sections: Option<&str>,
     (max_len, threads): (usize, usize),
     data_dir: Option<PathBuf>,
+    thread_sweep: Option<&str>,
 ) -> Result<()> {
     use crate::bench::rankers::{bench_rankers, RankerBenchConfig, Section};
     crate::experiment::ensure_writable(out)?;
@@ -116,6 +117,15 @@ pub fn bench_rankers(
             .split(',')
             .map(|s| Section::from_name(s.trim()))
             .collect::<Result<_>>()?;
+    }
+    // a sweep runs on its own unless --sections asks for more
+    if let Some(list) = thread_sweep {
+        cfg.thread_sweep = crate::bench::rankers::parse_counts(list)?;
+        if sections.is_none() {
+            cfg.sections = vec![Section::Threads];
+        } else if !cfg.sections.contains(&Section::Threads) {
+            cfg.sections.push(Section::Threads);
+        }
     }
     let command: Vec<String> = std::env::args().collect();
     let command = format!("sodeep {}", command[1..].join(" "));

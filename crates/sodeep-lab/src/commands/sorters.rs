@@ -117,8 +117,9 @@ pub fn eval_sorter(
     distribution: Distribution,
     json: bool,
     plot: Option<&Path>,
+    device: &str,
 ) -> Result<()> {
-    let sorter = Sorter::load(spec)?;
+    let sorter = Sorter::load(spec)?.to_device(&parse_device(device)?)?;
     let d = len.or(sorter.d()).unwrap_or(100);
     let cfg = EvalConfig {
         samples,

@@ -15,9 +15,11 @@
 //! normalised rank of each real item within its group is read as its quantile in the query:
 //! `R_i = r_i · n_q`. Queries of different lengths are never padded together.
 //!
-//! Queries without a relevant item (`IDCG_q = 0`) carry no signal: they are not ranked, and
-//! contribute 0. [`Reduction::Mean`] averages `L_q` over the other queries, `Sum` adds them,
-//! `None` gives one value per query id in increasing id order. Gradients reach the scores
+//! Queries without a relevant item (`IDCG_q = 0`) carry no signal: they are ranked with the
+//! others (so that the layout, a fixed-length sorter's seeded pads included, depends on the
+//! query ids only, never on the labels), and contribute 0 with a zero gradient.
+//! [`Reduction::Mean`] averages `L_q` over the other queries, `Sum` adds them, `None` gives one
+//! value per query id in increasing id order. Gradients reach the scores
 //! through the ranker; the relevance labels are constants.
 //!
 //! ```
@@ -115,11 +117,12 @@ impl NdcgLoss {
                 }
             }
         }
+        // every query is ranked, with or without a signal: the layout (and a fixed-length
+        // sorter's seeded pads) then depends on the query ids alone, never on the labels, so
+        // that a device computing it needs no labels on the host
         let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for (q, items) in members.iter().enumerate() {
-            if signal[q] {
-                by_len.entry(items.len()).or_default().push(q);
-            }
+            by_len.entry(items.len()).or_default().push(q);
         }
         // per-query losses, bucket by bucket, then put back in query order
         let mut parts = Vec::new();
@@ -142,7 +145,7 @@ impl NdcgLoss {
                 filled += 1;
             }
         }
-        finish(s, parts, &mut at, filled, &signal, self.config.reduction)
+        finish(s, parts, &at, &signal, self.config.reduction)
     }
 
     /// Normalised ranks (`b × n`) of `b` queries of `n` items each, laid out query after query
@@ -162,35 +165,18 @@ impl NdcgLoss {
     }
 }
 
-/// Assembles per-query values: `parts` (concatenated, query `q` at `at[q]` for the `filled`
-/// queries with a signal) and a differentiable 0 for the others; then reduces them.
+/// Assembles per-query values: `parts` (concatenated, query `q` at `at[q]`), then reduces them
+/// over the queries with a signal (the others count 0, with a zero gradient).
 fn finish(
     s: &Tensor,
     parts: Vec<Tensor>,
-    at: &mut [u32],
-    filled: u32,
+    at: &[u32],
     signal: &[bool],
     reduction: Reduction,
 ) -> Result<Tensor> {
     let (dev, dtype) = (s.device(), s.dtype());
     let queries = signal.len();
-    let mut values = parts;
-    if (filled as usize) < queries {
-        // a 0 that still depends on the scores, so that backward works on any batch; a
-        // product with a zero tensor, because candle prunes a scalar multiplication by 0 from
-        // the backward graph
-        let zero = s
-            .sum_all()?
-            .mul(&Tensor::zeros((), dtype, dev)?)?
-            .reshape(1)?;
-        values.push(zero);
-        for (q, has) in signal.iter().enumerate() {
-            if !has {
-                at[q] = filled;
-            }
-        }
-    }
-    let all = Tensor::cat(&values, 0)?.index_select(&Tensor::from_slice(at, queries, dev)?, 0)?;
+    let all = Tensor::cat(&parts, 0)?.index_select(&Tensor::from_slice(at, queries, dev)?, 0)?;
     let weights: Vec<f64> = signal.iter().map(|&h| f64::from(u8::from(h))).collect();
     let weights = Tensor::from_vec(weights, queries, dev)?.to_dtype(dtype)?;
     reduction.apply(&all, &weights)

@@ -409,8 +409,8 @@ macro_rules! permutation_ranker {
                 $kind.name()
             }
 
-            fn out_len(&self, n: usize) -> usize {
-                n * n
+            fn matrix_out(&self) -> bool {
+                true
             }
 
             fn forward(&self, x: &[f64]) -> Result<Vec<f64>> {

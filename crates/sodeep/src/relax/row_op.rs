@@ -21,9 +21,18 @@ pub type Tape = Box<dyn std::any::Any + Send + Sync>;
 pub trait RowMap: Send + Sync + Clone + 'static {
     /// Name for candle's op registry and error messages.
     fn op_name(&self) -> &'static str;
+    /// Whether a row's output is an `n × n` matrix (a relaxed permutation) rather than `n`
+    /// values (ranks, a sort). Said outright: at n = 1 the two have the same length.
+    fn matrix_out(&self) -> bool {
+        false
+    }
     /// Output values per row of `n` inputs: `n` for ranks and sorts, `n·n` for permutations.
     fn out_len(&self, n: usize) -> usize {
-        n
+        if self.matrix_out() {
+            n * n
+        } else {
+            n
+        }
     }
     /// The forward map of one row.
     fn forward(&self, x: &[f64]) -> Result<Vec<f64>>;
@@ -150,6 +159,9 @@ fn contiguous<'a, T>(values: &'a [T], layout: &Layout) -> candle_core::Result<&'
     Ok(&values[start..end])
 }
 
+/// The fewest scores a parallel task of [`par_rows`] handles.
+const ROW_TASK_ELEMS: usize = 2048;
+
 /// Runs `f(row index, input row, output row)` on every row of `x` (rows of `n`, outputs of
 /// `len`) in parallel and returns the outputs in `x`'s type with what each call returned.
 /// Rows are widened to f64 one at a time into per-thread buffers: the batch is never copied
@@ -162,10 +174,14 @@ fn par_rows<T: Elem, R: Send>(
     f: impl Fn(usize, &[f64], &mut [f64]) -> Result<R> + Sync + Send,
 ) -> Result<(Vec<T>, Vec<R>)> {
     let mut out = vec![T::narrow(0.0); x.len() / n * len];
+    // tasks of at least ROW_TASK_ELEMS scores: at many threads and short rows, one task per
+    // row costs more in scheduling than the row's work
+    let per_task = ROW_TASK_ELEMS.div_ceil(n.max(1));
     let results = out
         .par_chunks_mut(len)
         .zip(x.par_chunks(n))
         .enumerate()
+        .with_min_len(per_task)
         .map_init(
             || (Vec::with_capacity(n), vec![0.0; len]),
             |(row, res), (i, (o, xs))| {
@@ -245,10 +261,10 @@ impl<M: RowMap> CustomOp1 for RowWise<M> {
                 *slot = tapes;
             }
         }
-        let shape: Shape = if len == n {
-            (b, n).into()
+        let shape: Shape = if self.map.matrix_out() {
+            (b, n, n).into()
         } else {
-            (b, n, len / n).into()
+            (b, n).into()
         };
         Ok((storage, shape))
     }
@@ -276,9 +292,13 @@ impl<M: RowMap> CustomOp1 for RowWise<M> {
             ) => {
                 let x = contiguous(x, x_layout)?;
                 let (grad, _) = par_rows(contiguous(gv, g_layout)?, len, n, |i, g, gx| {
-                    let row: Vec<f64> = x[i * n..(i + 1) * n].iter().map(|&v| v as f64).collect();
-                    let tape = tapes.get(i).and_then(Option::as_ref);
-                    self.map.vjp_into(&row, tape, g, gx)
+                    ROW_F64.with(|buf| {
+                        let mut row = buf.borrow_mut();
+                        row.clear();
+                        row.extend(x[i * n..(i + 1) * n].iter().map(|&v| v as f64));
+                        let tape = tapes.get(i).and_then(Option::as_ref);
+                        self.map.vjp_into(&row, tape, g, gx)
+                    })
                 })
                 .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
                 Tensor::from_vec(grad, arg.shape(), arg.device())?
@@ -299,6 +319,11 @@ impl<M: RowMap> CustomOp1 for RowWise<M> {
         };
         Ok(Some(grad))
     }
+}
+
+thread_local! {
+    /// A thread's f64 copy of one f32 input row for the backward pass (no allocation per row).
+    static ROW_F64: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Checks a knob that must be a positive, finite number.

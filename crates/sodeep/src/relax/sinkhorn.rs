@@ -401,8 +401,8 @@ impl RowMap for Sinkhorn {
         "sinkhorn"
     }
 
-    fn out_len(&self, n: usize) -> usize {
-        n * n
+    fn matrix_out(&self) -> bool {
+        true
     }
 
     fn forward(&self, x: &[f64]) -> Result<Vec<f64>> {

@@ -46,7 +46,12 @@ pub fn soft_rank(x: &[f64], eps: f64, reg: Regularization) -> Result<(Vec<f64>, 
 
 /// [`soft_rank`] written into `out` (`x.len()` values): for callers that own the output
 /// buffer, such as the Python package writing straight into a NumPy array.
-pub fn soft_rank_to(x: &[f64], eps: f64, reg: Regularization, out: &mut [f64]) -> Result<SoftRankTape> {
+pub fn soft_rank_to(
+    x: &[f64],
+    eps: f64,
+    reg: Regularization,
+    out: &mut [f64],
+) -> Result<SoftRankTape> {
     if x.is_empty() {
         return Err(Error::Empty("softrank: no score to rank".into()));
     }
@@ -290,7 +295,12 @@ pub fn soft_sort(x: &[f64], eps: f64, reg: Regularization) -> Result<(Vec<f64>, 
 }
 
 /// [`soft_sort`] written into `out` (`x.len()` values).
-pub fn soft_sort_to(x: &[f64], eps: f64, reg: Regularization, out: &mut [f64]) -> Result<SoftSortTape> {
+pub fn soft_sort_to(
+    x: &[f64],
+    eps: f64,
+    reg: Regularization,
+    out: &mut [f64],
+) -> Result<SoftSortTape> {
     super::row_op::positive("softsort", "the strength ε", eps)?;
     if x.is_empty() {
         return Err(Error::Empty("softsort: no score to sort".into()));

@@ -139,8 +139,10 @@ fn conv_reference(x: &Tensor, conv: &Conv1d, dilation: usize) -> Result<Tensor> 
     let padded = x.pad_with_zeros(2, half, half)?;
     let mut y: Option<Tensor> = None;
     for k in 0..taps {
-        let shifted = padded.narrow(2, k * dilation, len)?;
-        let w_k = conv.weight().narrow(2, k, 1)?.squeeze(2)?;
+        // both slices are strided: candle's CUDA matmul takes only contiguous operands (or
+        // plain transposes), so they are copied first
+        let shifted = padded.narrow(2, k * dilation, len)?.contiguous()?;
+        let w_k = conv.weight().narrow(2, k, 1)?.squeeze(2)?.contiguous()?;
         let term = w_k.broadcast_matmul(&shifted)?;
         y = Some(match y {
             None => term,

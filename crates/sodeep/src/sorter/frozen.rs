@@ -21,7 +21,11 @@ pub struct Sorter {
     name: String,
     card: SorterCard,
     net: SorterNet,
+    /// The weights as loaded, on the CPU.
     weights: HashMap<String, Tensor>,
+    /// Where the network computes (its weights live there); inputs move to it and results
+    /// move back to the input's device.
+    device: Device,
 }
 
 impl Sorter {
@@ -36,6 +40,7 @@ impl Sorter {
             card: SorterCard::new(config, 0),
             net,
             weights: HashMap::new(),
+            device: Device::Cpu,
         })
     }
 
@@ -67,7 +72,30 @@ impl Sorter {
             card,
             net,
             weights: tensors,
+            device: Device::Cpu,
         })
+    }
+
+    /// The same sorter computing on `device` (its weights copied there). On a GPU the
+    /// network runs its plain candle layers: the fused kernels are CPU code.
+    pub fn to_device(&self, device: &Device) -> Result<Self> {
+        let moved = self
+            .weights
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), v.to_device(device)?)))
+            .collect::<Result<HashMap<_, _>>>()?;
+        let vb = VarBuilder::from_tensors(moved, DType::F32, device);
+        let net = SorterNet::new(&self.card.config, vb)?;
+        Ok(Self {
+            net,
+            device: device.clone(),
+            ..self.clone()
+        })
+    }
+
+    /// Where the sorter computes.
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// Loads a sorter folder (`sorter.safetensors` + `sorter.json`).
@@ -179,8 +207,16 @@ impl Sorter {
     /// Predicted SoDeep ranks of a `B × d` batch (differentiable with respect to `x`).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.check_input(x)?;
-        let x32 = x.to_dtype(DType::F32)?;
-        Ok(self.net.forward_t(&x32, false)?.to_dtype(x.dtype())?)
+        // the weights are f32; the handcrafted sorter has none and computes in x's dtype
+        if self.card.config.arch == Arch::Handcrafted {
+            return Ok(self.net.forward_t(x, false)?);
+        }
+        let x32 = x.to_dtype(DType::F32)?.to_device(&self.device)?;
+        Ok(self
+            .net
+            .forward_t(&x32, false)?
+            .to_device(x.device())?
+            .to_dtype(x.dtype())?)
     }
 
     /// Ranks plain vectors, each its own row. A learned sorter needs every row to have its d;

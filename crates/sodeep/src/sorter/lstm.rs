@@ -62,10 +62,12 @@ impl RnnDirection {
         let mut acc: Option<Tensor> = None;
         for p in pieces {
             let w = p.dim(1)?;
+            // a column slice of w_ih, transposed, has strides no GPU matmul takes: candle's
+            // CUDA backend needs each operand contiguous or a plain transpose of one
             let part = if w == 1 {
                 p.broadcast_mul(&self.w_ih.narrow(1, offset, 1)?.t()?)?
             } else {
-                p.matmul(&self.w_ih.narrow(1, offset, w)?.t()?)?
+                p.matmul(&self.w_ih.narrow(1, offset, w)?.contiguous()?.t()?)?
             };
             acc = Some(match acc {
                 None => part,

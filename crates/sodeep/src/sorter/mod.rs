@@ -33,7 +33,7 @@ pub use gru::{GruSorter, GruSorterConfig};
 pub use handcrafted::{Handcrafted, DEFAULT_LAMBDA};
 pub use lstm::{LstmSorter, LstmSorterConfig};
 pub use mlp::{MlpSorter, MlpSorterConfig};
-pub use net::{init_sorter, parameter_count, standardize_rows, Net, SorterNet};
+pub use net::{init_sorter, parameter_count, read_loss, standardize_rows, Net, SorterNet};
 pub use pairwise::{PairwiseSorter, PairwiseSorterConfig, DEFAULT_MAX_SHARPNESS};
 pub use wrappers::{FineTuned, Standardized};
 

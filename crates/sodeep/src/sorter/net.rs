@@ -46,7 +46,9 @@ impl SorterNet {
     /// One training step of a sorter, the one every sorter training runs (`train-sorter`, and
     /// the fine-tuning of [`super::FineTuned`]): the mean L1 distance between the predicted and
     /// the exact ranks `target`, its gradient, and an Adam step at `lr`. `train_mode` selects
-    /// BatchNorm's batch statistics. Returns the loss before the step.
+    /// BatchNorm's batch statistics. Returns the loss before the step as a scalar tensor on the
+    /// network's device, unread: reading it waits for a GPU to finish the step, so callers
+    /// read it only when they report it ([`read_loss`]).
     pub fn l1_step(
         &self,
         adam: &mut Adam,
@@ -54,13 +56,12 @@ impl SorterNet {
         target: &Tensor,
         lr: f64,
         train_mode: bool,
-    ) -> Result<f64> {
+    ) -> Result<Tensor> {
         let loss = (self.forward_t(x, train_mode)? - target)?
             .abs()?
             .mean_all()?;
-        let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         adam.step(&loss.backward()?, lr)?;
-        Ok(value)
+        Ok(loss.detach())
     }
 
     /// Builds the network, loading or creating its weights through `vb`.
@@ -125,6 +126,12 @@ impl SorterNet {
             Net::Pairwise(m) => m.forward(x),
         }
     }
+}
+
+/// The value of a scalar loss tensor from [`SorterNet::l1_step`] (on a GPU, this waits for the
+/// device).
+pub fn read_loss(loss: &Tensor) -> Result<f64> {
+    Ok(loss.to_dtype(DType::F64)?.to_scalar::<f64>()?)
 }
 
 /// `(x − mean) / sqrt(var + 1e-10)` per row: a strictly increasing map of each row, so ranks

@@ -101,7 +101,9 @@ impl FineTuned {
             let x = Tensor::from_vec(flat, (rows.len(), d), &Device::Cpu)?;
             let y = Tensor::from_vec(target, (rows.len(), d), &Device::Cpu)?;
             let TuneState { net, adam, .. } = &mut *st;
-            last = Some(net.l1_step(adam, &x, &y, lr, false)?);
+            last = Some(super::net::read_loss(
+                &net.l1_step(adam, &x, &y, lr, false)?,
+            )?);
         }
         let tensors = st
             .varmap

@@ -19,10 +19,12 @@ pub enum Section {
     Mnist,
     /// Test Spearman on winequality through `SpearmanLoss`.
     Downstream,
+    /// Soft rank and the fused sorter ops at each thread count of `thread_sweep`.
+    Threads,
 }
 
 impl Section {
-    /// Every section.
+    /// The default sections (the thread sweep runs only when asked for).
     pub const ALL: [Section; 4] = [
         Section::Accuracy,
         Section::Speed,
@@ -30,15 +32,16 @@ impl Section {
         Section::Downstream,
     ];
 
-    /// Parses `accuracy`, `speed`, `mnist` or `downstream`.
+    /// Parses `accuracy`, `speed`, `mnist`, `downstream` or `threads`.
     pub fn from_name(name: &str) -> Result<Self> {
         match name {
             "accuracy" => Ok(Section::Accuracy),
             "speed" => Ok(Section::Speed),
             "mnist" => Ok(Section::Mnist),
             "downstream" => Ok(Section::Downstream),
+            "threads" => Ok(Section::Threads),
             other => Err(Error::InvalidArgument(format!(
-                "unknown section '{other}': use accuracy, speed, mnist or downstream"
+                "unknown section '{other}': use accuracy, speed, mnist, downstream or threads"
             ))),
         }
     }
@@ -122,6 +125,8 @@ pub struct RankerBenchConfig {
     pub downstream_seeds: usize,
     /// Where MNIST is cached.
     pub data_dir: Option<PathBuf>,
+    /// Thread counts of the [`Section::Threads`] sweep.
+    pub thread_sweep: Vec<usize>,
 }
 
 impl RankerBenchConfig {
@@ -145,6 +150,7 @@ impl RankerBenchConfig {
             mnist: DigitSortConfig::full(),
             downstream_seeds: 5,
             data_dir: None,
+            thread_sweep: vec![1, 2, 4, 8, 16],
         }
     }
 

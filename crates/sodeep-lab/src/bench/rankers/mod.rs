@@ -6,12 +6,14 @@ mod config;
 mod references;
 mod report;
 mod sections;
+mod threads;
 mod timing;
 
 pub use config::{RankerBenchConfig, Section, DEFAULT_RANKERS, KNOB_GRID};
 pub use references::Reference;
 pub use report::RankerBenchResult;
 pub use sections::accuracy;
+pub use threads::{parse_counts, ThreadSweep};
 pub use timing::{time_ranker, Scaling, Timing};
 
 use std::collections::BTreeMap;
@@ -59,6 +61,7 @@ pub fn bench_rankers(
         downstream_seeds: cfg.downstream_seeds,
         seconds: BTreeMap::new(),
         notes: Vec::new(),
+        thread_sweep: None,
     };
     for section in &cfg.sections {
         let start = Instant::now();
@@ -110,6 +113,13 @@ pub fn bench_rankers(
                 ));
             }
             Section::Downstream => downstream_section(cfg, &mut out, &mut log)?,
+            Section::Threads => {
+                out.thread_sweep = Some(threads::thread_sweep(
+                    &cfg.thread_sweep,
+                    cfg.min_time_s,
+                    &mut log,
+                )?)
+            }
         }
         let name = serde_json::to_value(section)
             .ok()

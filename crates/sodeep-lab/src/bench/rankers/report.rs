@@ -60,6 +60,8 @@ pub struct RankerBenchResult {
     pub seconds: BTreeMap<String, f64>,
     /// Things the reader should know.
     pub notes: Vec<String>,
+    /// The thread sweep, when it ran.
+    pub thread_sweep: Option<super::threads::ThreadSweep>,
 }
 
 pub(super) fn fmt_ms(t: Option<f64>) -> String {
@@ -223,6 +225,10 @@ impl RankerBenchResult {
             if let Some((b, v)) = &self.downstream_baseline {
                 s.push_str(&format!("| {b} (baseline) | {v:.4} | |\n"));
             }
+            s.push('\n');
+        }
+        if let Some(sweep) = &self.thread_sweep {
+            s.push_str(&sweep.report());
             s.push('\n');
         }
         if !self.seconds.is_empty() {

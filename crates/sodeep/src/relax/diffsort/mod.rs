@@ -237,8 +237,8 @@ impl RowMap for PermutationDesc {
         "diffsort-permutation"
     }
 
-    fn out_len(&self, n: usize) -> usize {
-        n * n
+    fn matrix_out(&self) -> bool {
+        true
     }
 
     fn forward(&self, x: &[f64]) -> Result<Vec<f64>> {

@@ -83,11 +83,8 @@ class Layouts:
 
     def shuffle(self, n):
         """The order in which the core's ``slice.shuffle`` leaves ``[0, n)`` at this point of
-        the stream: a grouping of one list of n items into groups of 1 shuffles the list once
-        and draws no pad, so its index is that order."""
-        if n <= 1:
-            return np.arange(n, dtype=np.int64)
-        return self._stream.next(n, None, 1)[2]
+        the stream (ListMLE's tie order)."""
+        return self._stream.shuffle(n)
 
 
 def plan_key(device):

@@ -10,12 +10,8 @@ gains at the first k positions, from a sort of the gains on the device).
 Queries are bucketed by length as in the core: a bucket of b queries of n items is ranked as
 one ``(b, n)`` batch, or, for a fixed-length sorter with ``d ≠ n``, laid out in groups of d
 by the core's seeded grouping. A query without a relevant item (``IDCG_q = 0``) carries no
-signal: the core leaves it out; here it is ranked with its bucket and masked (weight 0 in the
-sum, out of the mean), which gives the same values and gradients since rankers treat rows
-independently. One exception: with a fixed-length sorter and ``d ≠ n``, the core draws the
-pads of a bucket for its queries with a signal only, while the device cannot know which
-those are without reading the labels; it lays out every query of the bucket, so the pads (and
-the values) equal the core's when every query of such a bucket has a relevant item.
+signal: as in the core, it is ranked with its bucket (so the layout depends on the query ids
+only, never on the labels) and masked (0 in the sum, out of the mean).
 
 >>> import torch
 >>> from sodeep._torch.losses import ndcg_loss

@@ -3,8 +3,8 @@
 
 Each sigmoid softly counts whether ``y_j`` beats ``y_i``; the ``j = i`` term of the full sum
 is ``σ(0) = 1/2``, so the sum over all ``j`` plus 1/2 is the formula. It has no weights and
-takes rows of any length. Like every sorter of the core, it computes in float32 (the input is
-cast to float32 and the ranks back to its dtype), so that the values are the core's.
+takes rows of any length, and computes in the input's dtype (as the core does: it has no
+float32 weights to match).
 
 >>> import torch
 >>> from sodeep._torch.sorters.handcrafted import Handcrafted
@@ -18,7 +18,7 @@ from ..rankers import TorchRanker
 
 
 def handcrafted_ranks(x, lam):
-    """``(B, n)`` float32 scores → ``(B, n)`` handcrafted ranks with sharpness ``lam``."""
+    """``(B, n)`` scores → ``(B, n)`` handcrafted ranks with sharpness ``lam``."""
     diff = x.unsqueeze(1) - x.unsqueeze(2)  # diff[b, i, j] = y_j − y_i
     return (torch.sigmoid(diff * lam).sum(2) + 0.5) / x.shape[1]
 
@@ -31,4 +31,4 @@ class Handcrafted(TorchRanker):
         self.name = name or f"handcrafted:{self.lam}"
 
     def rank(self, x):
-        return handcrafted_ranks(x.to(torch.float32), self.lam).to(x.dtype)
+        return handcrafted_ranks(x, self.lam)
