@@ -25,10 +25,12 @@ use crate::convert::value_error;
 /// The fewest scores one parallel task handles: rows are grouped up to it.
 const TASK_ELEMS: usize = 2048;
 
-/// Below these many scores a batch runs on the calling thread: waking rayon's workers costs
-/// more than the work saves (a forward pass costs tens of ns per score, a VJP a few).
-const PARALLEL_FORWARD: usize = 8192;
-const PARALLEL_VJP: usize = 65536;
+/// Below these many scores a batch runs on the calling thread: waking rayon's sleeping
+/// workers (the caller waits meanwhile) costs tens to hundreds of µs on a virtual machine,
+/// more than it saves on less than about half a millisecond of work (a forward pass costs
+/// about 17 ns per score, a VJP about 2).
+const PARALLEL_FORWARD: usize = 32768;
+const PARALLEL_VJP: usize = 262144;
 
 /// Whether a batch of `elems` scores is worth spreading over the pool.
 fn parallel(elems: usize, threshold: usize) -> bool {

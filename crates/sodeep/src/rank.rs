@@ -43,6 +43,44 @@ pub fn argsort_desc(x: &[f64]) -> Vec<usize> {
         .collect()
 }
 
+/// From this many scores on, [`argsort_desc_signed`] sorts f32 keys by radix.
+const RADIX_FROM: usize = 256;
+
+/// Sorts `keys` by their high 32 bits, stably (LSD radix sort: three passes of 11, 11 and 10
+/// bits; a pass whose digit is the same for every key is skipped).
+fn radix_sort_high32(keys: &mut Vec<u64>) {
+    const SHIFTS: [u32; 3] = [32, 43, 54];
+    const WIDTHS: [u32; 3] = [11, 11, 10];
+    let mut counts = [[0usize; 2048]; 3];
+    for &k in keys.iter() {
+        for p in 0..3 {
+            counts[p][((k >> SHIFTS[p]) & ((1 << WIDTHS[p]) - 1)) as usize] += 1;
+        }
+    }
+    let n = keys.len();
+    let mut from = std::mem::take(keys);
+    let mut to = vec![0u64; n];
+    for p in 0..3 {
+        let count = &mut counts[p];
+        if count.contains(&n) {
+            continue; // every key has the same digit here
+        }
+        let mut at = 0;
+        for c in count.iter_mut() {
+            let k = *c;
+            *c = at;
+            at += k;
+        }
+        for &k in &from {
+            let d = ((k >> SHIFTS[p]) & ((1 << WIDTHS[p]) - 1)) as usize;
+            to[count[d]] = k;
+            count[d] += 1;
+        }
+        std::mem::swap(&mut from, &mut to);
+    }
+    *keys = from;
+}
+
 /// The indices that sort `sign · x` in descending order (ties by index), as `u32`: the
 /// argsort of the row kernels, which reads `x` in place instead of negating a copy.
 pub(crate) fn argsort_desc_signed(x: &[f64], sign: f64) -> Vec<u32> {
@@ -58,7 +96,14 @@ pub(crate) fn argsort_desc_signed(x: &[f64], sign: f64) -> Vec<u32> {
                 (u64::from(key) << 32) | i as u64
             })
             .collect();
-        keyed.sort_unstable();
+        // indices ascend in `keyed`, so a stable sort on the key alone breaks ties by index:
+        // a radix sort on the key's 32 bits from a few hundred scores on, a comparison sort
+        // below (where its histograms would cost more than they save)
+        if keyed.len() >= RADIX_FROM {
+            radix_sort_high32(&mut keyed);
+        } else {
+            keyed.sort_unstable();
+        }
         return keyed.into_iter().map(|k| k as u32).collect();
     }
     // one integer per element, ordering like −sign·x (IEEE total order) above the index: the

@@ -215,3 +215,31 @@ fn retrieval_ties_count_against_the_model() {
     let flat = [1.0f64, 1.0, 0.0, 0.0, 1.0, 0.5, 0.2, 0.9, 0.3];
     assert_eq!(positive_ranks(&flat, 3), vec![2, 1, 2]);
 }
+
+#[test]
+fn argsort_breaks_ties_by_index_at_every_length() {
+    // long rows of f32 values take the radix sort, short ones the comparison sort: both must
+    // give the stable descending order (ties by index), negative zeros and extremes included
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    for n in [1, 2, 255, 256, 257, 1000, 4099] {
+        for levels in [3u32, 1000, u32::MAX] {
+            let x: Vec<f64> = (0..n)
+                .map(|i| match i % 97 {
+                    0 => -0.0,
+                    1 => f64::from(f32::MAX),
+                    2 => f64::from(f32::MIN),
+                    _ => f64::from((rng.random_range(0..levels) as f32 - 500.0) * 0.37),
+                })
+                .collect();
+            let mut want: Vec<usize> = (0..n).collect();
+            // a stable sort on the descending values (−0 below +0, as IEEE total order has it)
+            want.sort_by(|&a, &b| x[b].total_cmp(&x[a]));
+            assert_eq!(
+                sodeep::rank::argsort_desc(&x),
+                want,
+                "n = {n}, {levels} levels"
+            );
+        }
+    }
+}

@@ -29,8 +29,9 @@ pub struct SoftRankTape {
     reg: Regularization,
     /// Indices that sort the scaled scores descending.
     order: Vec<u32>,
-    /// PAV blocks over the sorted positions: (start, end) half-open.
-    blocks: Vec<(u32, u32)>,
+    /// PAV blocks over the sorted positions: (start, end) half-open, and the block's value
+    /// (kept as PAV returns it, to save a copy; the VJP reads the bounds only).
+    blocks: Vec<(u32, u32, f64)>,
     /// Sorted scaled scores (for the KL block weights; empty for L2).
     sorted: Vec<f64>,
     /// The output in input order (for the KL chain rule through `exp`; empty for L2).
@@ -91,36 +92,39 @@ fn soft_rank_into(
         Regularization::L2 => pav_l2(n, |k| sorted[k] - rho(k)),
         Regularization::Kl => pav_kl(&sorted, rho),
     };
-    for &(st, en, _) in &blocks {
-        let (st, en) = (st as usize, en as usize);
-        // primal_k = s_k − dual, with dual = (block mean of s) − (block mean of ρ) for L2 and
-        // log Σ e^s − log Σ e^ρ for KL, written so that s never cancels against itself
-        if en - st == 1 {
-            // a block of one: the primal is ρ_k exactly, however large s_k is
-            out[order[st] as usize] = scale
-                * match reg {
-                    Regularization::L2 => rho(st),
-                    Regularization::Kl => rho(st).exp(),
-                };
-            continue;
+    // primal_k = s_k − dual, with dual = (block mean of s) − (block mean of ρ) for L2 and
+    // log Σ e^s − log Σ e^ρ for KL, written so that s never cancels against itself; a block of
+    // one gives ρ_k exactly, however large s_k is. The two regularisations loop separately,
+    // so that the L2 loop holds no exp for the compiler to evaluate speculatively.
+    match reg {
+        Regularization::L2 => {
+            for &(st, en, _) in &blocks {
+                let (st, en) = (st as usize, en as usize);
+                if en - st == 1 {
+                    out[order[st] as usize] = scale * rho(st);
+                    continue;
+                }
+                let block_s = sorted[st..en].iter().sum::<f64>() / (en - st) as f64;
+                // the mean of n − k over k in st..en, exactly (a half-integer)
+                let block_rho = n as f64 - (st + en - 1) as f64 / 2.0;
+                for k in st..en {
+                    out[order[k] as usize] = scale * ((sorted[k] - block_s) + block_rho);
+                }
+            }
         }
-        let (block_s, block_rho) = match reg {
-            Regularization::L2 => (
-                sorted[st..en].iter().sum::<f64>() / (en - st) as f64,
-                (st..en).map(rho).sum::<f64>() / (en - st) as f64,
-            ),
-            Regularization::Kl => (
-                log_sum_exp(sorted[st..en].iter().copied()),
-                log_sum_exp((st..en).map(rho)),
-            ),
-        };
-        for k in st..en {
-            let primal = (sorted[k] - block_s) + block_rho;
-            out[order[k] as usize] = scale
-                * match reg {
-                    Regularization::L2 => primal,
-                    Regularization::Kl => primal.exp(),
-                };
+        Regularization::Kl => {
+            for &(st, en, _) in &blocks {
+                let (st, en) = (st as usize, en as usize);
+                if en - st == 1 {
+                    out[order[st] as usize] = scale * rho(st).exp();
+                    continue;
+                }
+                let block_s = log_sum_exp(sorted[st..en].iter().copied());
+                let block_rho = log_sum_exp((st..en).map(rho));
+                for k in st..en {
+                    out[order[k] as usize] = scale * ((sorted[k] - block_s) + block_rho).exp();
+                }
+            }
         }
     }
     let (sorted, output) = match reg {
@@ -131,7 +135,7 @@ fn soft_rank_into(
         eps,
         reg,
         order,
-        blocks: blocks.into_iter().map(|(a, b, _)| (a, b)).collect(),
+        blocks,
         sorted,
         output,
     })
@@ -252,7 +256,7 @@ fn soft_rank_vjp_into(tape: &SoftRankTape, u: &[f64], scale: f64, grad: &mut [f6
         Regularization::L2 => u[i],
         Regularization::Kl => u[i] * tape.output[i],
     };
-    for &(s, e) in &tape.blocks {
+    for &(s, e, _) in &tape.blocks {
         let idx = &tape.order[s as usize..e as usize];
         let total: f64 = idx.iter().map(|&i| v(i as usize)).sum();
         match tape.reg {
