@@ -164,7 +164,7 @@ run() {
     done
     if [ "$smoke" = 1 ]; then
         stage lstm-step 120 lstm_step cpu 2 32
-        stage python-softrank-speed 120 python3 bench/gpu_softrank.py --device cpu --quick --out "$out/softrank.json"
+        stage python-softrank-speed 120 python3 bench/gpu_softrank.py --device cpu --sizes 4x100,4x1000 --reps 3 --out "$out/softrank.json"
         stage thread-sweep 120 "$bin" bench rankers --quick --no-torch --thread-sweep 1,2 --out "$work/threads"
     else
         stage lstm-step 90 lstm_step cuda 30 512

@@ -125,10 +125,9 @@ impl BenchRankersArgs {
             (!self.no_torch).then_some(self.python),
             &self.out,
             self.rankers,
-            self.sections.as_deref(),
+            (self.sections.as_deref(), self.thread_sweep.as_deref()),
             (self.max_len, threads),
             self.data_dir,
-            self.thread_sweep.as_deref(),
         )?)
     }
 }

@@ -18,11 +18,17 @@ use sodeep::relax::softrank::Regularization;
 
 use crate::convert::{to_numpy, value_error};
 
+/// A ranker spec's family, its knobs as `(name, value)` strings, and its fixed length.
+type Described = (String, Vec<(String, String)>, Option<usize>);
+
+/// Each position's block value and the block's first position, row by row.
+type Blocks<'py> = (Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<i64>>);
+
 /// `(family, knobs, fixed_len)` of a ranker spec: the family (`softrank`, `neuralsort`, …, or
 /// `sorter` for a learned sorter), every knob's value as a string (defaults included), and the
 /// length the ranker is limited to (`None` for any length). Bad specs raise `ValueError`.
 #[pyfunction]
-pub fn describe(spec: &str) -> PyResult<(String, Vec<(String, String)>, Option<usize>)> {
+pub fn describe(spec: &str) -> PyResult<Described> {
     let (ranker, d) = sodeep::spec::parse_described(spec).map_err(value_error)?;
     Ok((d.family, d.knobs, ranker.fixed_len()))
 }
@@ -111,7 +117,7 @@ pub fn isotonic<'py>(
     s: PyReadonlyArray2<'py, f64>,
     w: PyReadonlyArray2<'py, f64>,
     regularization: &str,
-) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<i64>>)> {
+) -> PyResult<Blocks<'py>> {
     use rayon::prelude::*;
     let reg = match regularization {
         "l2" => Regularization::L2,

@@ -41,11 +41,25 @@ LOSSES = {
                                                      k=3),
                       ([0, 0, 1, 1, 1], [0, 0, 0, 1, 2, 2, 2]), True,
                       [0, 0, 1, 1, 1, 2, 2, 2, 3, 4, 4, 4]),
+    # the device code path (torch ops, as on a GPU), through a fixed-length sorter whose
+    # seeded pads must be the same on every process and in the one-process reference
+    "ndcg-torch-ops": (lambda x, t, ids: _torch_ops(st.ndcg_loss)(
+                           x, t, ranker="lstm-100", lists=ids, seed=3),
+                       ([0, 0, 1, 1, 1], [1, 1, 1, 2, 2, 2, 2]), False,
+                       [0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2]),
     # dataset-wide ids: groups 3 and 5 each span both processes
     "map-shared": (lambda x, t, ids: st.map_loss(x, t, ranker="softrank:eps=1", lists=ids),
                    ([3, 3, 5, 5, 5], [3, 5, 5, 3, 3, 5, 5]), False,
                    [3, 3, 5, 5, 5, 3, 5, 5, 3, 3, 5, 5]),
 }
+
+
+def _torch_ops(loss):
+    """``loss`` through the device code path (``sodeep.torch.backend("torch")``)."""
+    def run(*args, **kw):
+        with st.backend("torch"):
+            return loss(*args, **kw)
+    return run
 
 
 def _data(name):

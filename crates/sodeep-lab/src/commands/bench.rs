@@ -89,10 +89,9 @@ pub fn bench_rankers(
     python: Option<PathBuf>,
     out: &Path,
     rankers: Vec<String>,
-    sections: Option<&str>,
+    (sections, thread_sweep): (Option<&str>, Option<&str>),
     (max_len, threads): (usize, usize),
     data_dir: Option<PathBuf>,
-    thread_sweep: Option<&str>,
 ) -> Result<()> {
     use crate::bench::rankers::{bench_rankers, RankerBenchConfig, Section};
     crate::experiment::ensure_writable(out)?;

@@ -320,8 +320,9 @@ pub fn soft_sort_to(
         Regularization::Kl => pav_kl(&(0..n).map(w).collect::<Vec<_>>(), |k| sorted[k]),
     };
     for &(st, en, dual) in &blocks {
-        for k in st as usize..en as usize {
-            out[k] = dual - w(k);
+        let (st, en) = (st as usize, en as usize);
+        for (k, o) in out[st..en].iter_mut().enumerate() {
+            *o = dual - w(st + k);
         }
     }
     Ok(SoftSortTape {
