@@ -792,7 +792,7 @@ fn bench_rankers_writes_its_report_and_rejects_bad_input() {
             ),
             None,
         ),
-        &["colour", "accuracy, speed, mnist or downstream"],
+        &["colour", "accuracy, speed, mnist, downstream or threads"],
     );
     fails_with(
         &run(

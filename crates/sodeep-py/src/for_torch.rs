@@ -119,15 +119,7 @@ pub fn isotonic<'py>(
     regularization: &str,
 ) -> PyResult<Blocks<'py>> {
     use rayon::prelude::*;
-    let reg = match regularization {
-        "l2" => Regularization::L2,
-        "kl" => Regularization::Kl,
-        other => {
-            return Err(value_error(format!(
-                "regularization must be 'l2' or 'kl', got '{other}'"
-            )))
-        }
-    };
+    let reg = Regularization::from_name(regularization).map_err(value_error)?;
     if s.shape() != w.shape() {
         return Err(value_error(format!(
             "isotonic: s has shape {:?} but w {:?}",

@@ -87,15 +87,7 @@ impl Op {
     /// torchsort's `soft_rank` (`sort = False`) or `soft_sort`.
     #[staticmethod]
     fn soft_rank(regularization_strength: f64, regularization: &str, sort: bool) -> PyResult<Self> {
-        let reg = match regularization {
-            "l2" => Regularization::L2,
-            "kl" => Regularization::Kl,
-            other => {
-                return Err(value_error(format!(
-                    "regularization must be 'l2' or 'kl', got '{other}'"
-                )))
-            }
-        };
+        let reg = Regularization::from_name(regularization).map_err(value_error)?;
         // SoftRank::new validates the strength; build one now so a bad value fails here
         sodeep::relax::softrank::SoftRank::new(regularization_strength, reg)
             .map_err(value_error)?;

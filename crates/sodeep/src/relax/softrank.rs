@@ -22,6 +22,19 @@ pub enum Regularization {
     Kl,
 }
 
+impl Regularization {
+    /// Parses `l2` or `kl` (torchsort's names).
+    pub fn from_name(name: &str) -> Result<Self> {
+        match name {
+            "l2" => Ok(Self::L2),
+            "kl" => Ok(Self::Kl),
+            other => Err(Error::InvalidArgument(format!(
+                "regularization must be 'l2' or 'kl', got '{other}'"
+            ))),
+        }
+    }
+}
+
 /// What the backward pass needs from one forward pass.
 #[derive(Debug, Clone)]
 pub struct SoftRankTape {
