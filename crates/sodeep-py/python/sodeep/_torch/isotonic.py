@@ -128,7 +128,7 @@ def isotonic(s, w, regularization):
     """``(value, start)`` of the ``(B, n)`` rows (see the module docs), differentiable in
     ``s`` and ``w``."""
     if regularization not in REGULARIZATIONS:
-        raise ValueError(f"regularization must be 'l2' or 'kl', got '{regularization}'")
+        raise ValueError(f"invalid argument: regularization must be 'l2' or 'kl', got '{regularization}'")
     if s.dim() != 2 or s.shape != w.shape:
         raise ValueError(f"isotonic: s has shape {tuple(s.shape)} but w {tuple(w.shape)}; "
                          "both must be (B, n)")

@@ -45,7 +45,7 @@ def check(what, eps, regularization):
         raise ValueError(f"invalid argument: {what}: the strength ε must be a positive number, "
                          f"got {shown}")
     if regularization not in REGULARIZATIONS:
-        raise ValueError(f"regularization must be 'l2' or 'kl', got '{regularization}'")
+        raise ValueError(f"invalid argument: regularization must be 'l2' or 'kl', got '{regularization}'")
     return eps
 
 
