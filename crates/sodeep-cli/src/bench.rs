@@ -53,8 +53,9 @@ pub struct BenchSortersArgs {
     /// Comma-separated subset of the cases.
     #[arg(long)]
     pub cases: Option<String>,
-    /// Timed repetitions per case.
-    #[arg(long, default_value_t = 5)]
+    /// Timed repetitions per case (1 to 10,000).
+    #[arg(long, default_value_t = 5,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
     pub reps: usize,
     /// Vectors per batch.
     #[arg(long, default_value_t = 256)]
@@ -158,8 +159,9 @@ pub struct BenchDataArgs {
     /// Vectors per batch.
     #[arg(long, default_value_t = 512)]
     pub batch: usize,
-    /// Number of batches.
-    #[arg(long, default_value_t = 200)]
+    /// Number of batches (1 to 1,000,000).
+    #[arg(long, default_value_t = 200,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub batches: usize,
 }
 

@@ -147,3 +147,66 @@ fn one_line(e: &anyhow::Error) -> String {
     }
     msg
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::builder::ValueParser;
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// The size table the integration test `tests/sizes.rs` runs: one row per numeric argument.
+    const TABLE: &str = include_str!("../tests/sizes.txt");
+
+    /// Every argument that takes a number (or a list of numbers), as `subcommand path --long`.
+    fn numeric_args() -> Vec<String> {
+        fn numeric(p: &ValueParser) -> bool {
+            use std::any::TypeId;
+            let t = p.type_id();
+            [
+                TypeId::of::<usize>(),
+                TypeId::of::<u64>(),
+                TypeId::of::<u32>(),
+                TypeId::of::<i64>(),
+                TypeId::of::<f64>(),
+                TypeId::of::<f32>(),
+            ]
+            .iter()
+            .any(|id| t == *id)
+        }
+        fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                if let Some(long) = arg.get_long() {
+                    if numeric(arg.get_value_parser()) {
+                        out.push(format!("{path} --{long}").trim().to_string());
+                    }
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(&Cli::command(), "", &mut out);
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    #[test]
+    fn every_numeric_argument_has_a_row_in_the_size_table() {
+        let keys: Vec<&str> = TABLE
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .map(|l| l.split('|').next().unwrap_or("").trim())
+            .collect();
+        let missing: Vec<String> = numeric_args()
+            .into_iter()
+            .filter(|a| !keys.contains(&a.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "numeric arguments without a row in crates/sodeep-cli/tests/sizes.txt: {missing:?}"
+        );
+    }
+}

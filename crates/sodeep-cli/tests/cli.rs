@@ -137,6 +137,11 @@ fn rank_runs_any_ranker_and_its_sort_argsort_and_top_k() {
         &run("rank --ranker blackbox --output-kind sort", input),
         &["no relaxed sort", "neuralsort"],
     );
+    // soft rank sorts, but builds no permutation for argsort and top-k
+    fails_with(
+        &run("rank --ranker softrank --output-kind argsort", input),
+        &["builds no relaxed permutation", "neuralsort"],
+    );
     fails_with(
         &run("rank --ranker softrank --output-kind median", input),
         &["unknown output", "topk:K"],

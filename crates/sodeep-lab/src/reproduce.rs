@@ -68,11 +68,15 @@ pub fn protocol(task: Task, quick: bool, seeds: usize) -> ExperimentConfig {
 /// Runs the whole protocol and returns the path of `report.md`.
 pub fn reproduce(cfg: &ReproduceConfig, progress: &(dyn Fn(&str) + Sync)) -> Result<PathBuf> {
     let start = Instant::now();
-    experiment::ensure_writable(&cfg.out)?;
+    // settings first: a refused run leaves no folder behind
     let seeds = cfg.seeds.unwrap_or(if cfg.quick { 2 } else { 5 });
-    if seeds == 0 {
-        return Err(Error::InvalidArgument("--seeds must be at least 1".into()));
+    if seeds == 0 || seeds > crate::experiment::MAX_SEEDS {
+        return Err(Error::InvalidArgument(format!(
+            "--seeds must be between 1 and {}, got {seeds}",
+            crate::experiment::MAX_SEEDS
+        )));
     }
+    experiment::ensure_writable(&cfg.out)?;
     let mut md = String::new();
     let mode = if cfg.quick { "quick" } else { "full" };
     let caveat = if cfg.quick {

@@ -210,35 +210,28 @@ impl SorterConfig {
     /// activations kept for the backward pass. Used to refuse sizes that cannot fit
     /// ([`crate::memory::check`]) before anything is allocated.
     pub fn training_bytes(&self, batch: usize) -> u64 {
-        let n = self.len_range.map_or(self.d, |[_, hi]| hi) as u64;
-        let (h, l, b) = (self.hidden as u64, self.layers.max(1) as u64, batch as u64);
+        // in f64: the sizes come from the command line, and u64 products of absurd ones would
+        // wrap around to small numbers that pass the check
+        let n = self.len_range.map_or(self.d, |[_, hi]| hi) as f64;
+        let (h, l, b) = (self.hidden as f64, self.layers.max(1) as f64, batch as f64);
         let (params, activations) = match self.arch {
             Arch::Lstm | Arch::LstmLarge | Arch::Gru => {
-                let gates = if self.arch == Arch::Gru { 3 } else { 4 };
-                let rnn = l * 2 * gates * h * (2 * h + h + 1);
+                let gates = if self.arch == Arch::Gru { 3.0 } else { 4.0 };
+                let rnn = l * 2.0 * gates * h * (3.0 * h + 1.0);
                 let head = match self.head {
-                    Head::Mixing => n.saturating_mul(n).saturating_mul(2 * h),
-                    Head::Position => 2 * h + 1,
+                    Head::Mixing => n * n * 2.0 * h,
+                    Head::Position => 2.0 * h + 1.0,
                 };
-                (
-                    rnn.saturating_add(head),
-                    b * n * l * 2 * (gates + 2) * h * 2,
-                )
+                (rnn + head, b * n * l * 2.0 * (gates + 2.0) * h * 2.0)
             }
-            Arch::Cnn => {
-                let params = h * h * 3 * 7 + n.saturating_mul(h) * 3 + n;
-                (params, b * n * (h * 8 + n) * 3)
-            }
-            Arch::Mlp => (
-                n.saturating_mul(h).saturating_mul(2).saturating_add(h * h),
-                b * (2 * h + n) * 3,
-            ),
-            Arch::Pairwise => (2 * h + 1, b * n * (h + 6) * 4),
-            Arch::Handcrafted => (0, b.saturating_mul(n).saturating_mul(n) * 8),
+            Arch::Cnn => (h * h * 21.0 + n * h * 3.0 + n, b * n * (h * 8.0 + n) * 3.0),
+            Arch::Mlp => (n * h * 2.0 + h * h, b * (2.0 * h + n) * 3.0),
+            Arch::Pairwise => (2.0 * h + 1.0, b * n * (h + 6.0) * 4.0),
+            Arch::Handcrafted => (0.0, b * n * n * 8.0),
         };
-        params
-            .saturating_mul(4 * 4)
-            .saturating_add(activations.saturating_mul(4))
+        let bytes = params * 16.0 + activations * 4.0;
+        // `as` saturates: anything beyond u64 is u64::MAX
+        bytes as u64
     }
 
     /// A warning when a sorter trained on a range of lengths is asked to rank vectors of

@@ -89,6 +89,29 @@ pub struct EvalReport {
     pub seconds: f64,
 }
 
+/// Vectors ranked per call by [`evaluate`].
+const CHUNK: usize = 500;
+
+/// Peak memory of [`evaluate`] on `samples` vectors of length `d`: the vectors, their exact
+/// ranks and the predictions (f32 each, with f64 scratch for the exact ranks), and the ranker's
+/// scratch for one chunk of vectors.
+pub fn eval_bytes(ranker: &dyn Ranker, samples: usize, d: usize) -> u64 {
+    let elems = samples as f64 * d as f64;
+    let scratch = CHUNK.min(samples) as f64 * ranker.memory_bytes(d) as f64;
+    (elems * 20.0 + scratch) as u64
+}
+
+/// Refuses an evaluation whose [`eval_bytes`] exceed the memory budget.
+fn check_eval_memory(ranker: &dyn Ranker, samples: usize, d: usize) -> Result<()> {
+    crate::memory::check(
+        &format!(
+            "evaluating {} on {samples} vectors of length {d}",
+            ranker.name()
+        ),
+        eval_bytes(ranker, samples, d),
+    )
+}
+
 /// Evaluates any ranker on `cfg.samples` synthetic vectors (`cfg.seed`): the L1 of `eval-sorter`
 /// and of `bench rankers`.
 pub fn evaluate(ranker: &dyn Ranker, cfg: &EvalConfig) -> Result<EvalReport> {
@@ -107,12 +130,13 @@ pub fn evaluate(ranker: &dyn Ranker, cfg: &EvalConfig) -> Result<EvalReport> {
             });
         }
     }
+    check_eval_memory(ranker, cfg.samples, cfg.d)?;
     let start = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let batch = generate(cfg.distribution, &mut rng, cfg.samples, cfg.d);
     let d = cfg.d;
     let mut preds = Vec::with_capacity(batch.scores.len());
-    for chunk in batch.scores.chunks(500 * d) {
+    for chunk in batch.scores.chunks(CHUNK * d) {
         let x = Tensor::from_slice(chunk, (chunk.len() / d, d), &Device::Cpu)?;
         preds.extend(ranker.rank(&x)?.flatten_all()?.to_vec1::<f32>()?);
     }
@@ -190,6 +214,12 @@ pub fn evaluate_lengths(
 ) -> Result<LengthsReport> {
     if lens.is_empty() {
         return Err(Error::Empty("--lens: no length given".into()));
+    }
+    // every length is checked before the first one runs
+    for &n in lens {
+        if ranker.fixed_len().is_none_or(|d| d == n) && n > 0 {
+            check_eval_memory(ranker, base.samples, n)?;
+        }
     }
     let mut by_len = BTreeMap::new();
     let mut skipped = BTreeMap::new();

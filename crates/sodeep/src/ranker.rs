@@ -48,6 +48,17 @@ pub trait Ranker: Send + Sync {
     fn memory_bytes(&self, n: usize) -> u64 {
         64 * n as u64
     }
+    /// Peak memory, in bytes, of one row's relaxed permutation ([`Ranker::permutation`]), what
+    /// [`soft_argsort`] and [`soft_top_k`] cost per row. Rankers that build one override it
+    /// with [`permutation_bytes`]; the others have no permutation to pay for.
+    fn permutation_bytes(&self, n: usize) -> u64 {
+        self.memory_bytes(n)
+    }
+    /// Peak memory, in bytes, of one row of [`Ranker::sort`]: through the permutation unless
+    /// the ranker sorts without one.
+    fn sort_bytes(&self, n: usize) -> u64 {
+        self.permutation_bytes(n)
+    }
     /// `B × n` scores → `B × n × n` relaxed permutation matrices, for rankers that build one:
     /// row k holds the weights of the input positions for the k-th largest score (NeuralSort's
     /// convention), so `P · x` is the descending soft sort. `None` for the others.
@@ -65,6 +76,13 @@ pub trait Ranker: Send + Sync {
             None => Ok(None),
         }
     }
+}
+
+/// The peak memory of one row's relaxed permutation beside a ranker's own `scratch`: the
+/// `n × n` output, the f64 row buffer it is computed in and its gradient.
+pub fn permutation_bytes(n: usize, scratch: u64) -> u64 {
+    let square = (n as u64).saturating_mul(n as u64);
+    square.saturating_mul(24).saturating_add(scratch)
 }
 
 /// Differentiable argsort from a relaxed permutation: `B × n` soft positions, entry k the
@@ -204,11 +222,18 @@ pub fn apply_to_rows(
         }
     }
     let missing = || {
-        Error::InvalidArgument(format!(
-            "{} has no relaxed sort or permutation; use softrank, neuralsort, softsort-perm, \
-             sinkhorn, diffsort-oddeven or diffsort-bitonic",
-            ranker.name()
-        ))
+        Error::InvalidArgument(match what {
+            RowOutput::Sort => format!(
+                "{} has no relaxed sort; use softrank, neuralsort, softsort-perm, sinkhorn, \
+                 diffsort-oddeven or diffsort-bitonic",
+                ranker.name()
+            ),
+            _ => format!(
+                "{} builds no relaxed permutation, which argsort and top-k need; use \
+                 neuralsort, softsort-perm, sinkhorn, diffsort-oddeven or diffsort-bitonic",
+                ranker.name()
+            ),
+        })
     };
     let mut out = Vec::with_capacity(rows.len());
     let mut start = 0;
@@ -221,7 +246,12 @@ pub fn apply_to_rows(
                 .take(1024)
                 .take_while(|r| r.len() == d)
                 .count();
-        let bytes = ranker.memory_bytes(d).saturating_mul((end - start) as u64);
+        let per_row = match what {
+            RowOutput::Ranks => ranker.memory_bytes(d),
+            RowOutput::Sort => ranker.sort_bytes(d),
+            RowOutput::Argsort | RowOutput::TopK(_) => ranker.permutation_bytes(d),
+        };
+        let bytes = per_row.saturating_mul((end - start) as u64);
         crate::memory::check(
             &format!(
                 "ranking {} vector(s) of {d} scores with {}",

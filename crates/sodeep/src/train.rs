@@ -136,6 +136,12 @@ impl TrainConfig {
                 self.sorter.arch.name()
             )));
         }
+        if self.steps > MAX_STEPS {
+            return Err(Error::InvalidArgument(format!(
+                "--steps {} is over the maximum of {MAX_STEPS}",
+                self.steps
+            )));
+        }
         for (name, v) in [
             ("--steps", self.steps),
             ("--batch", self.batch),
@@ -155,6 +161,18 @@ impl TrainConfig {
             ),
             self.sorter
                 .training_bytes(self.batch.max(self.val_samples.min(512))),
+        )?;
+        // the validation sets are generated once and kept: scores and ranks (f32) per length
+        let val_elems: f64 = validation_lengths(&self.sorter)
+            .iter()
+            .map(|&n| self.val_samples as f64 * n as f64)
+            .sum();
+        crate::memory::check(
+            &format!(
+                "{} validation vectors (--val-samples) at each validation length",
+                self.val_samples
+            ),
+            (val_elems * 9.0) as u64,
         )?;
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(Error::InvalidArgument(format!(
@@ -201,6 +219,10 @@ pub fn validation_lengths(sorter: &SorterConfig) -> Vec<usize> {
     lens.dedup();
     lens
 }
+
+/// The most steps one run may ask for: a day at 1,000 steps a second, beyond any run the
+/// sorters need (the longest shipped one, cnn-100, trained for 40,200).
+pub const MAX_STEPS: usize = 100_000_000;
 
 /// On a GPU, the training loss is read every this many steps (and at saves).
 pub const LOSS_READ_EVERY: usize = 25;

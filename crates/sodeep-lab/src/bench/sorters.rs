@@ -94,9 +94,8 @@ pub struct MemoryResult {
 
 type Step = Box<dyn FnMut() -> Result<()>>;
 
-fn rust_case(case: &str, batch: usize, d: usize) -> Result<Step> {
-    let x = Tensor::randn(0f32, 1.0, (batch, d), &Device::Cpu)?;
-    let target = Tensor::rand(0f32, 1.0, (batch, d), &Device::Cpu)?;
+/// The sorter a bench case trains or runs, at vector length `d`.
+fn case_config(case: &str, d: usize) -> Result<SorterConfig> {
     let (arch, hidden) = match case {
         "lstm-h128-train" | "lstm-h128-forward" | "lstm-h128-loss" => (Arch::Lstm, 128),
         "lstm-h512-train" => (Arch::Lstm, 512),
@@ -111,6 +110,22 @@ fn rust_case(case: &str, batch: usize, d: usize) -> Result<Step> {
     };
     let mut cfg = SorterConfig::new(arch, d);
     cfg.hidden = hidden;
+    Ok(cfg)
+}
+
+/// Refuses a case whose training memory at `batch` × `d` exceeds the budget.
+fn check_case(case: &str, batch: usize, d: usize) -> Result<()> {
+    Ok(sodeep::memory::check(
+        &format!("bench case {case} at batch {batch}, d = {d}"),
+        case_config(case, d)?.training_bytes(batch),
+    )?)
+}
+
+fn rust_case(case: &str, batch: usize, d: usize) -> Result<Step> {
+    check_case(case, batch, d)?;
+    let cfg = case_config(case, d)?;
+    let x = Tensor::randn(0f32, 1.0, (batch, d), &Device::Cpu)?;
+    let target = Tensor::rand(0f32, 1.0, (batch, d), &Device::Cpu)?;
     let (varmap, net) = init_sorter(&cfg, 0)?;
     if case.ends_with("-train") {
         let mut adam = Adam::new(&varmap, AdamConfig::default())?;
@@ -235,6 +250,10 @@ pub fn bench_sorters(cfg: &BenchConfig, mut log: impl FnMut(&str)) -> Result<Ben
         return Err(Error::InvalidArgument(
             "--reps, --batch and --len must be at least 1".into(),
         ));
+    }
+    // every case is sized before the first runs
+    for case in &cfg.cases {
+        check_case(case, cfg.batch, cfg.d)?;
     }
     let mut torch = None;
     let torch_note = match &cfg.python {

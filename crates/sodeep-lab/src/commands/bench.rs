@@ -94,10 +94,7 @@ pub fn bench_rankers(
     data_dir: Option<PathBuf>,
 ) -> Result<()> {
     use crate::bench::rankers::{bench_rankers, RankerBenchConfig, Section};
-    crate::experiment::ensure_writable(out)?;
     let script = std::env::temp_dir().join(format!("sodeep-rankers-{}.py", std::process::id()));
-    std::fs::write(&script, TORCH_RANKERS_SCRIPT)
-        .map_err(|e| Error::io("cannot write", &script, e))?;
     let mut cfg = if quick {
         RankerBenchConfig::quick(script.clone())
     } else {
@@ -126,6 +123,10 @@ pub fn bench_rankers(
             cfg.sections.push(Section::Threads);
         }
     }
+    // settings first: a refused run leaves no folder behind
+    crate::experiment::ensure_writable(out)?;
+    std::fs::write(&script, TORCH_RANKERS_SCRIPT)
+        .map_err(|e| Error::io("cannot write", &script, e))?;
     let command: Vec<String> = std::env::args().collect();
     let command = format!("sodeep {}", command[1..].join(" "));
     let started = std::time::Instant::now();
@@ -163,6 +164,11 @@ pub fn bench_data(len: usize, batch: usize, batches: usize) -> Result<()> {
             "--len, --batch and --batches must be at least 1".into(),
         ));
     }
+    // a batch's scores and exact ranks (f32), with the f64 scratch of the ranking
+    sodeep::memory::check(
+        &format!("bench data: a batch of {batch} vectors of length {len}"),
+        (batch as f64 * len as f64 * 24.0) as u64,
+    )?;
     println!("synthetic generation, d = {len}, batch {batch}, {batches} batches, one thread:");
     let all = std::iter::once(Distribution::All).chain(Distribution::CONCRETE);
     for dist in all {

@@ -13,6 +13,10 @@ use sodeep::sorter::{FineTuned, Standardized};
 /// The most seeds an experiment runs: each is a whole training run per loss.
 pub const MAX_SEEDS: usize = 1000;
 
+/// The most epochs of one training run (each is a pass over the training data per loss and
+/// learning rate; the validation curve keeps one figure per epoch).
+pub const MAX_EPOCHS: usize = 100_000;
+
 /// The experiments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Task {
@@ -271,8 +275,11 @@ impl ExperimentConfig {
                 self.seeds
             ));
         }
-        if self.epochs == 0 {
-            return bad("--epochs must be at least 1".into());
+        if self.epochs == 0 || self.epochs > MAX_EPOCHS {
+            return bad(format!(
+                "--epochs must be between 1 and {MAX_EPOCHS}, got {}",
+                self.epochs
+            ));
         }
         let least = if self.task == Task::Ltr { 1 } else { 2 };
         if self.batch < least {

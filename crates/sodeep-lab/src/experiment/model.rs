@@ -25,6 +25,15 @@ impl Mlp {
             )));
         }
         let mut layers = Vec::new();
+        // weights and biases, their gradients, AdamW's two moments and the best snapshot
+        let params: f64 = dims
+            .windows(2)
+            .map(|w| (w[0] as f64 + 1.0) * w[1] as f64)
+            .sum();
+        sodeep::memory::check(
+            &format!("an MLP of widths {dims:?}"),
+            (params * 4.0 * 5.0) as u64,
+        )?;
         for pair in dims.windows(2) {
             let (fan_in, fan_out) = (pair[0], pair[1]);
             let b = 1.0 / (fan_in as f32).sqrt();
@@ -120,7 +129,7 @@ pub fn fit(
             .collect::<candle_core::Result<_>>()?)
     };
     let mut best = (f64::NEG_INFINITY, 0, snapshot(vars)?);
-    let mut curve = Vec::with_capacity(cfg.epochs);
+    let mut curve = Vec::new();
     for epoch in 0..cfg.epochs {
         order.shuffle(&mut rng);
         for batch in order.chunks(cfg.batch.max(1)) {

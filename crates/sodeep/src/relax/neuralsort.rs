@@ -445,6 +445,10 @@ macro_rules! permutation_ranker {
                 rank_scratch_bytes(n)
             }
 
+            fn permutation_bytes(&self, n: usize) -> u64 {
+                crate::ranker::permutation_bytes(n, rank_scratch_bytes(n))
+            }
+
             fn permutation(&self, scores: &Tensor) -> Result<Option<Tensor>> {
                 apply_rows(self, scores).map(Some)
             }

@@ -475,6 +475,10 @@ impl Ranker for Sinkhorn {
         8 * n as u64 * (2 * self.iters as u64 + 14)
     }
 
+    fn permutation_bytes(&self, n: usize) -> u64 {
+        crate::ranker::permutation_bytes(n, self.memory_bytes(n))
+    }
+
     fn permutation(&self, scores: &Tensor) -> Result<Option<Tensor>> {
         apply_rows(self, scores).map(Some)
     }

@@ -553,6 +553,10 @@ impl Ranker for SoftRank {
         super::row_op::apply_rows(self, scores)
     }
 
+    fn sort_bytes(&self, n: usize) -> u64 {
+        self.memory_bytes(n)
+    }
+
     fn sort(&self, scores: &candle_core::Tensor) -> Result<Option<candle_core::Tensor>> {
         super::row_op::apply_rows(&SoftSortDesc(*self), scores).map(Some)
     }

@@ -329,6 +329,14 @@ impl Ranker for DiffSort {
         apply_rows(&PermutationDesc(self.clone()), scores).map(Some)
     }
 
+    fn permutation_bytes(&self, n: usize) -> u64 {
+        crate::ranker::permutation_bytes(n, self.memory_bytes(n))
+    }
+
+    fn sort_bytes(&self, n: usize) -> u64 {
+        self.memory_bytes(n)
+    }
+
     fn sort(&self, scores: &Tensor) -> Result<Option<Tensor>> {
         apply_rows(&SortDesc(self.clone()), scores).map(Some)
     }
