@@ -175,8 +175,32 @@ pub enum Gain {
     Linear,
 }
 
+/// The largest label the exponential gain takes: `2^53 − 1` is the largest gain that f64
+/// holds exactly, and DCG sums of such gains stay finite (labels from 1024 on made the gain
+/// infinite and NDCG NaN). Larger grades are better served by [`Gain::Linear`].
+pub const MAX_EXPONENTIAL_LABEL: f64 = 53.0;
+
 impl Gain {
-    /// The gain of relevance `rel`.
+    /// Refuses labels this gain cannot use: above [`MAX_EXPONENTIAL_LABEL`] for the
+    /// exponential gain, whose `2^rel − 1` would be inexact or overflow. The losses that weigh
+    /// items by gain call it, so a label out of range is an error rather than a NaN loss.
+    pub fn check_labels(self, labels: &[f64]) -> crate::error::Result<()> {
+        if self == Self::Linear {
+            return Ok(());
+        }
+        match labels.iter().position(|&r| r > MAX_EXPONENTIAL_LABEL) {
+            None => Ok(()),
+            Some(i) => Err(crate::error::Error::InvalidArgument(format!(
+                "relevance label {i} is {}: the exponential gain 2^rel − 1 takes labels up to \
+                 {MAX_EXPONENTIAL_LABEL} (beyond, it is inexact and overflows from 1024); map \
+                 the grades onto a smaller range, or use the linear gain",
+                labels[i]
+            ))),
+        }
+    }
+
+    /// The gain of relevance `rel` (for the exponential gain, labels up to
+    /// [`MAX_EXPONENTIAL_LABEL`]; see [`Gain::check_labels`]).
     pub fn apply(self, rel: f64) -> f64 {
         match self {
             Self::Exponential => rel.exp2() - 1.0,
@@ -403,6 +427,13 @@ mod tests {
         assert_eq!(Gain::default(), Gain::Exponential);
         assert_eq!(Gain::Exponential.apply(3.0), 7.0);
         assert_eq!(Gain::Linear.apply(3.0), 3.0);
+        // labels whose exponential gain overflows (1024) or is inexact (54) are refused
+        for bad in [54.0, 1024.0, 2000.0] {
+            let e = Gain::Exponential.check_labels(&[1.0, bad]).unwrap_err();
+            assert!(e.to_string().contains("relevance label 1 is"), "{e}");
+        }
+        assert!(Gain::Exponential.check_labels(&[0.0, 53.0]).is_ok());
+        assert!(Gain::Linear.check_labels(&[1e30]).is_ok());
         assert!(Gain::from_name("exponential").is_err());
     }
 

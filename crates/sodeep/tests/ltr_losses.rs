@@ -742,3 +742,32 @@ fn bad_input_is_an_error_that_says_what_is_wrong() {
     let e = err_of(ndcg_loss(sharp(), Some(0), Reduction::Mean).forward(&s, &rel));
     assert!(e.contains("k = 0"), "{e}");
 }
+
+/// Labels whose exponential gain overflows (from 1024) or is inexact (above 53) are an error
+/// naming the label, not a NaN loss; the linear gain and the losses without gains take them.
+#[test]
+fn labels_beyond_the_exponential_gain_are_an_error_not_nan() {
+    let s = t64(&[0.1, 0.2, 0.3]);
+    for label in [54.0, 1024.0, 2000.0] {
+        let rel = t64(&[label, 0.0, 1.0]);
+        let ndcg = err_of(ndcg_loss(sharp(), None, Reduction::Mean).forward(&s, &rel));
+        let lambdarank = err_of(ltr(LtrKind::LambdaRank, Reduction::Mean).forward(&s, &rel));
+        let approx = err_of(ltr(LtrKind::ApproxNdcg, Reduction::Mean).forward(&s, &rel));
+        for e in [ndcg, lambdarank, approx] {
+            assert!(
+                e.contains("relevance label 0 is") && e.contains("53"),
+                "{e}"
+            );
+        }
+        let linear = LtrLoss::new(
+            LtrKind::LambdaRank,
+            LtrConfig {
+                gain: Gain::Linear,
+                ..LtrConfig::default()
+            },
+        );
+        assert!(scalar(&linear.forward(&s, &rel).unwrap()).is_finite());
+        let ranknet = ltr(LtrKind::RankNet, Reduction::Mean).forward(&s, &rel);
+        assert!(scalar(&ranknet.unwrap()).is_finite());
+    }
+}

@@ -97,6 +97,7 @@ impl NdcgLoss {
     fn forward_impl(&self, scores: &Tensor, relevance: &Tensor, lists: &[u32]) -> Result<Tensor> {
         let k = check_k(self.config.k)?;
         let batch = Queries::new(scores, relevance, lists)?;
+        self.config.gain.check_labels(&batch.rel)?;
         let members = members_by_id(lists);
         let (s, dev, dtype) = (&batch.scores, batch.scores.device(), batch.scores.dtype());
         let gains: Vec<f64> = batch

@@ -182,6 +182,9 @@ impl LtrLoss {
     fn forward_impl(&self, scores: &Tensor, relevance: &Tensor, lists: &[u32]) -> Result<Tensor> {
         let k = self.check()?;
         let batch = Queries::new(scores, relevance, lists)?;
+        if matches!(self.kind, LtrKind::LambdaRank | LtrKind::ApproxNdcg) {
+            self.config.gain.check_labels(&batch.rel)?;
+        }
         // with no fixed length, L is the longest query: one group per query, none cut
         let g = grouping(&self.rng, batch.rel.len(), Some(lists), None)?;
         let layout = Layout::new(&batch, &g)?;
