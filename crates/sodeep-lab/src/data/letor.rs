@@ -9,7 +9,13 @@
 //!   integer per line) whose runs of consecutive rows make the queries.
 //!
 //! Indices are 1-based as in LETOR, unless a file of the pair uses index 0: then both files are
-//! read as 0-based. A missing index is a 0 feature; train and test get the same feature count.
+//! read as 0-based. A missing index is a 0 feature. The test file gets the training file's
+//! columns: a feature that only the test file has is left out (and reported), since no weight
+//! was trained on it.
+//!
+//! Labels are whole numbers `0..=`[`MAX_LABEL`] (LightGBM's default range); any other label is
+//! refused with its file, line and token. Lines and files are bounded as
+//! [`super::bounded`] says.
 //!
 //! ```
 //! use sodeep_lab::data::letor::load_letor;
@@ -32,18 +38,36 @@
 //! assert_eq!(q.query_rows(), vec![vec![0, 2], vec![1]]);
 //! ```
 
-use std::collections::{HashMap, HashSet};
-use std::io::BufRead;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
+use super::bounded;
 use super::dataset::Matrix;
 use super::fetch::{data_dir, run_fetch_script, Fetchable};
 use crate::error::{Error, Result};
+
+/// Largest relevance label accepted; labels are whole numbers `0..=MAX_LABEL`. LightGBM's
+/// default `label_gain` table (`2^i − 1` for `i` in `0..31`) ends at 30, so every file read
+/// here also runs in the LightGBM reference (`experiment ltr --python`), and the exponential
+/// gain `2^30 − 1` is exact in f64 (where NDCG is computed), far from overflow (labels from
+/// 1024 on made it infinite, and NDCG NaN). A fractional label is refused: with "relevant"
+/// meaning label ≥ 1, a query whose labels all lie in (0, 1) would silently leave every metric.
+pub const MAX_LABEL: u32 = 30;
 
 /// Largest feature index accepted. Real LETOR sets have hundreds of features; a larger index
 /// is a hashed or foreign file, whose dense matrix would not fit anyway, and is refused before
 /// anything is allocated for it.
 pub const MAX_FEATURE_INDEX: u64 = 10_000_000;
+
+/// Bytes of memory per byte of a data file, for the memory check of [`bounded`]: a feature of
+/// at least four bytes (`1:0 `) is kept as an 8-byte (index, value) pair until the dense matrix
+/// is built (which is checked on its own).
+const BYTES_PER_BYTE: u64 = 2;
+
+/// Bytes of memory per byte of a query file: the text, and a group size of at least two bytes
+/// (`1\n`) as an 8-byte count.
+const QUERY_BYTES_PER_BYTE: u64 = 5;
 
 /// Folder of the MSLR sample inside the data folder.
 pub const MSLR_SAMPLE_DIR: &str = "mslr-sample";
@@ -62,7 +86,7 @@ pub struct Queries {
     pub name: String,
     /// Features, one row per query–document pair, in file order.
     pub x: Matrix,
-    /// The relevance label of each row (non-negative; 0..4 in MSLR).
+    /// The relevance label of each row: a whole number `0..=`[`MAX_LABEL`] (0..4 in MSLR).
     pub relevance: Vec<f32>,
     /// The query of each row: a dense index 0..Q, in order of first appearance.
     pub query: Vec<u32>,
@@ -125,15 +149,29 @@ pub fn load_letor(path: &Path, query_file: Option<&Path>) -> Result<Queries> {
     densify(parse_file(path, query_file, Role::Single)?, file_name(path))
 }
 
-/// Reads a training file and, optionally, a test file with one index base and one feature
-/// count, so that their columns agree: both are 0-based when either uses index 0, and both get
-/// the largest column of the two. Query files and errors as in [`load_letor`].
+/// A training file and, when given, its test file, read on one layout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LetorPair {
+    /// The training queries.
+    pub train: Queries,
+    /// The test queries, with the training file's columns.
+    pub test: Option<Queries>,
+    /// The feature indices (as written, increasing) that the test file has and the training
+    /// file never does: their values are left out of the test matrix (0, as in every training
+    /// row), since the model has no trained weight for them.
+    pub test_only_features: Vec<u32>,
+}
+
+/// Reads a training file and, optionally, a test file with one index base and the training
+/// file's feature count: both are 0-based when either uses index 0, and a feature that only the
+/// test file has is left out of the test matrix and listed in
+/// [`LetorPair::test_only_features`]. Query files and errors as in [`load_letor`].
 pub fn load_letor_pair(
     train: &Path,
     train_query: Option<&Path>,
     test: Option<&Path>,
     test_query: Option<&Path>,
-) -> Result<(Queries, Option<Queries>)> {
+) -> Result<LetorPair> {
     // Checked first, so that a mistyped command line fails before a large file is read.
     if let (None, Some(q)) = (test, test_query) {
         return Err(Error::InvalidArgument(format!(
@@ -144,12 +182,14 @@ pub fn load_letor_pair(
     }
     let train_parsed = parse_file(train, train_query, Role::Train)?;
     let Some(test) = test else {
-        return Ok((densify(train_parsed, file_name(train))?, None));
+        return Ok(LetorPair {
+            train: densify(train_parsed, file_name(train))?,
+            test: None,
+            test_only_features: Vec::new(),
+        });
     };
     let test_parsed = parse_file(test, test_query, Role::Test)?;
-    let (train_q, test_q) =
-        densify_pair(train_parsed, test_parsed, file_name(train), file_name(test))?;
-    Ok((train_q, Some(test_q)))
+    densify_pair(train_parsed, test_parsed, file_name(train), file_name(test))
 }
 
 /// Whether `dir` holds the fetched MSLR sample (both files; the test file arrives last).
@@ -164,7 +204,7 @@ pub fn mslr_sample_is_fetched(dir: &Path) -> bool {
 /// The folder is `data_dir`, else `$SODEEP_DATA_DIR`, else `~/.cache/sodeep/data` (as for
 /// MNIST). When it lacks the files, the fetch script downloads them first (python3 with venv
 /// and pip, and access to PyPI, once).
-pub fn mslr_sample(data_dir: Option<&Path>) -> Result<(Queries, Queries)> {
+pub fn mslr_sample(data_dir: Option<&Path>) -> Result<LetorPair> {
     let dir = self::data_dir(data_dir)?;
     if !mslr_sample_is_fetched(&dir) {
         run_fetch_script(&dir, Fetchable::MslrSample)?;
@@ -233,15 +273,20 @@ struct Layout {
 }
 
 impl Layout {
-    fn of(files: &[&Parsed]) -> Layout {
+    /// Both files' index base (0-based when either uses index 0) and the columns of `features`
+    /// (the training file: a test file adds none).
+    fn of(files: &[&Parsed], features: &Parsed) -> Layout {
         let zero_based = files.iter().any(|f| f.min_index == Some(0));
-        let cols = files
-            .iter()
-            .filter_map(|f| f.max_index)
-            .map(|m| m as usize + usize::from(zero_based))
-            .max()
-            .unwrap_or(0);
+        let cols = features
+            .max_index
+            .map_or(0, |m| m as usize + usize::from(zero_based));
         Layout { zero_based, cols }
+    }
+
+    /// The column of `index` as written.
+    fn col(self, index: u32) -> usize {
+        // A 1-based layout means no file of the pair has index 0, so this cannot wrap.
+        index as usize - usize::from(!self.zero_based)
     }
 }
 
@@ -253,23 +298,36 @@ fn file_name(path: &Path) -> String {
 
 /// One file on its own: its own index base and feature count.
 fn densify(parsed: Parsed, name: String) -> Result<Queries> {
-    let layout = Layout::of(&[&parsed]);
+    let layout = Layout::of(&[&parsed], &parsed);
     check_memory(&[&parsed], layout.cols)?;
-    parsed.into_queries(layout, name)
+    parsed.into_queries(layout, None, name)
 }
 
+/// A training file and its test file on one layout: the test matrix keeps only the columns
+/// that the training file has, so that no test value reaches a weight that never trained.
 fn densify_pair(
     train: Parsed,
     test: Parsed,
     train_name: String,
     test_name: String,
-) -> Result<(Queries, Queries)> {
-    let layout = Layout::of(&[&train, &test]);
+) -> Result<LetorPair> {
+    let layout = Layout::of(&[&train, &test], &train);
     check_memory(&[&train, &test], layout.cols)?;
-    Ok((
-        train.into_queries(layout, train_name)?,
-        test.into_queries(layout, test_name)?,
-    ))
+    let mut trained = vec![false; layout.cols];
+    for &(index, _) in &train.entries {
+        trained[layout.col(index)] = true;
+    }
+    let test_only: BTreeSet<u32> = test
+        .entries
+        .iter()
+        .map(|&(index, _)| index)
+        .filter(|&index| !trained.get(layout.col(index)).copied().unwrap_or(false))
+        .collect();
+    Ok(LetorPair {
+        train: train.into_queries(layout, None, train_name)?,
+        test: Some(test.into_queries(layout, Some(&trained), test_name)?),
+        test_only_features: test_only.into_iter().collect(),
+    })
 }
 
 /// Refuses dense matrices over the memory limit; the sparse entries still held while they are
@@ -297,7 +355,9 @@ fn check_memory(files: &[&Parsed], cols: usize) -> Result<()> {
 }
 
 impl Parsed {
-    fn into_queries(self, layout: Layout, name: String) -> Result<Queries> {
+    /// The dense matrix of this file on `layout`; with `keep`, only the columns it marks get
+    /// their values (the others stay 0, as in every training row).
+    fn into_queries(self, layout: Layout, keep: Option<&[bool]>, name: String) -> Result<Queries> {
         let rows = self.relevance.len();
         let cols = layout.cols;
         let len = rows.checked_mul(cols).ok_or_else(|| Error::LetorFile {
@@ -309,10 +369,14 @@ impl Parsed {
         for (r, &end) in self.row_ends.iter().enumerate() {
             let row = &mut data[r * cols..(r + 1) * cols];
             for &(index, value) in &self.entries[start..end] {
-                // A 1-based layout means no file of the pair has index 0, so this cannot wrap;
-                // every index is at most the largest, so it is below `cols`.
-                let col = index as usize - usize::from(!layout.zero_based);
-                row[col] = value;
+                let col = layout.col(index);
+                // Without `keep`, the layout's columns are this file's, so every index is
+                // below `cols`; with it, `keep` (of length `cols`) decides.
+                match keep {
+                    None => row[col] = value,
+                    Some(k) if k.get(col).copied().unwrap_or(false) => row[col] = value,
+                    Some(_) => {}
+                }
             }
             start = end;
         }
@@ -334,8 +398,7 @@ struct QidMode {
 }
 
 fn parse_file(path: &Path, query_file: Option<&Path>, role: Role) -> Result<Parsed> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
-    let mut reader = std::io::BufReader::new(file);
+    let mut reader = std::io::BufReader::new(bounded::open(path, BYTES_PER_BYTE)?);
     let mut parsed = Parsed {
         path: path.to_path_buf(),
         relevance: Vec::new(),
@@ -355,7 +418,7 @@ fn parse_file(path: &Path, query_file: Option<&Path>, role: Role) -> Result<Pars
         bytes.clear();
         let n = reader
             .read_until(b'\n', &mut bytes)
-            .map_err(|e| Error::io("cannot read", path, e))?;
+            .map_err(|e| bounded::read_error(path, e))?;
         if n == 0 {
             break;
         }
@@ -491,21 +554,30 @@ fn parse_file(path: &Path, query_file: Option<&Path>, role: Role) -> Result<Pars
 }
 
 fn parse_label(token: &str) -> std::result::Result<f32, String> {
-    let label: f32 = token.parse().map_err(|_| {
-        "the relevance label is not a number; each row starts with its label (0, 1, 2, ...)"
-            .to_string()
+    let rule = format!("labels are whole numbers 0..={MAX_LABEL}");
+    let label: f64 = token.parse().map_err(|_| {
+        format!("the relevance label is not a number; each row starts with its label ({rule})")
     })?;
     if label.is_nan() {
-        Err("the relevance label is NaN; labels are non-negative numbers such as 0..4".into())
+        Err(format!("the relevance label is NaN; {rule}"))
     } else if label.is_infinite() {
-        Err(
-            "the relevance label is not finite; labels are non-negative numbers such as 0..4"
-                .into(),
-        )
+        Err(format!("the relevance label is not finite; {rule}"))
     } else if label < 0.0 {
-        Err("the relevance label is negative; labels are non-negative numbers such as 0..4".into())
+        Err(format!("the relevance label is negative; {rule}"))
+    } else if label.fract() != 0.0 {
+        Err(format!(
+            "the relevance label is not a whole number; {rule} (graded relevance, as LightGBM \
+             reads it): round or rescale fractional grades first"
+        ))
+    } else if label > f64::from(MAX_LABEL) {
+        Err(format!(
+            "the relevance label is above {MAX_LABEL}, the largest label (LightGBM's default \
+             gain table ends there, and the gain 2^label − 1 stays exact below it); map the \
+             grades onto 0..={MAX_LABEL}"
+        ))
     } else {
-        Ok(label)
+        // a whole number in 0..=30 is exact in f32; `+ 0.0` turns -0 into 0
+        Ok(label as f32 + 0.0)
     }
 }
 
@@ -547,7 +619,10 @@ fn parse_feature(token: &str) -> std::result::Result<(u32, f32), String> {
 
 /// The group sizes of a LightGBM query file.
 fn read_query_file(path: &Path) -> Result<Vec<usize>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io("cannot read", path, e))?;
+    let mut text = String::new();
+    bounded::open(path, QUERY_BYTES_PER_BYTE)?
+        .read_to_string(&mut text)
+        .map_err(|e| bounded::read_error(path, e))?;
     let mut sizes = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let token = line.trim();

@@ -8,11 +8,13 @@
 //!   MSLR-WEB10K sample fetched once from the PyPI package `rankeval` by the same script);
 //! * [`fetch`]: the data folder and the embedded fetch script;
 //! * [`csv`]: the user's own tables;
-//! * [`compose`]: multi-label and two-modality tasks built from digit images.
+//! * [`compose`]: multi-label and two-modality tasks built from digit images;
+//! * [`bounded`]: the line and size bounds of every text reader.
 //!
 //! Nothing here downloads anything except [`mnist`] and [`letor::mslr_sample`], and only through
 //! that script.
 
+pub mod bounded;
 pub mod builtin;
 pub mod compose;
 pub mod csv;

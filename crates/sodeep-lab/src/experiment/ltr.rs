@@ -28,11 +28,10 @@ use rand_chacha::ChaCha8Rng;
 
 use super::config::{DataSource, ExperimentConfig, LossKind, RunRanker};
 use super::lightgbm;
-use super::model::{
-    batch_index, column_stats, fit, linear_predict, ridge_on_validation, standardized, Mlp,
-};
+use super::model::{batch_index, column_stats, fit, linear_predict, standardized, Mlp};
 use super::results::{check_features, split, Prepared, RunOutcome, SeedData};
-use crate::data::letor::{self, Queries};
+use super::ridge::{ridge_on_validation, RidgePlan};
+use crate::data::letor::{self, LetorPair, Queries};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use sodeep::loss::{LtrConfig, LtrLoss, NdcgConfig, NdcgLoss, QueryLoss};
@@ -43,10 +42,9 @@ const TEST_FRACTION: f64 = 0.2;
 
 /// Loads the queries and splits them for every seed.
 pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
-    let (train, test) = match &cfg.data {
+    let pair = match &cfg.data {
         DataSource::Builtin(name) if name == "mslr-sample" => {
-            let (train, test) = letor::mslr_sample(cfg.data_dir.as_deref())?;
-            (train, Some(test))
+            letor::mslr_sample(cfg.data_dir.as_deref())?
         }
         DataSource::Builtin(other) => {
             return Err(Error::InvalidArgument(format!(
@@ -70,9 +68,28 @@ pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
             ))
         }
     };
+    let LetorPair {
+        train,
+        test,
+        test_only_features,
+    } = pair;
     check_trainable(&train)?;
     check_features(&train.name, &train.x)?;
     let mut warnings = Vec::new();
+    if !test_only_features.is_empty() {
+        warnings.push(test_only_warning(&test_only_features));
+    }
+    // every query without a relevant document is said, wherever it ends up
+    let silent = queries_without_relevant(&train);
+    if silent > 0 {
+        warnings.push(format!(
+            "{silent} of the {} training queries have no relevant document (label ≥ 1): the \
+             losses get no ranking signal from them, and any of them held out for validation{} \
+             is left out of that part's means",
+            train.query_count(),
+            if test.is_none() { " or testing" } else { "" }
+        ));
+    }
     if let Some(t) = &test {
         let silent = queries_without_relevant(t);
         if silent > 0 {
@@ -83,6 +100,8 @@ pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
         }
     }
     let mut seeds: Vec<Box<dyn SeedData>> = Vec::new();
+    // the linear baselines of the seeds run side by side, one per job thread
+    let concurrent = rayon::current_num_threads().clamp(1, cfg.seeds.max(1));
     for s in 0..cfg.seeds as u64 {
         // the queries of `train` to train and validate on, and the test part
         let held_out;
@@ -102,13 +121,34 @@ pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
         for (what, part) in [("training", &tr), ("validation", &va), ("test", test_part)] {
             check_part(&train.name, what, part)?;
         }
-        seeds.push(Box::new(LtrSeed::new(&tr, &va, test_part)?));
+        // the baseline's cost is known now: refuse it before any model trains
+        let plan = RidgePlan::new(tr.x.rows, tr.x.cols);
+        plan.check(concurrent)?;
+        seeds.push(Box::new(LtrSeed::new(&tr, &va, test_part, plan)?));
     }
     Ok(Prepared {
         name: train.name.clone(),
         seeds,
         warnings,
     })
+}
+
+/// The warning for features that only the test file has (their values were left out).
+fn test_only_warning(indices: &[u32]) -> String {
+    const SHOWN: usize = 10;
+    let mut list: Vec<String> = indices.iter().take(SHOWN).map(u32::to_string).collect();
+    if indices.len() > SHOWN {
+        list.push("…".into());
+    }
+    format!(
+        "{} feature{} of the test file never appear{} in the training file (index {}): the \
+         model has no trained weight for them, so their test values are left out (read as 0, \
+         as in every training row)",
+        indices.len(),
+        if indices.len() == 1 { "" } else { "s" },
+        if indices.len() == 1 { "s" } else { "" },
+        list.join(", ")
+    )
 }
 
 /// A training set needs at least two queries of at least two documents each: a query of one
@@ -267,10 +307,12 @@ pub struct LtrSeed {
     test: Part,
     /// The training labels as a tensor, for the losses.
     train_relevance: Tensor,
+    /// How the ridge baseline is solved on the training part.
+    plan: RidgePlan,
 }
 
 impl LtrSeed {
-    fn new(train: &Queries, val: &Queries, test: &Queries) -> Result<Self> {
+    fn new(train: &Queries, val: &Queries, test: &Queries, plan: RidgePlan) -> Result<Self> {
         let train_t = log_transform(&train.x)?;
         let (mean, std) = column_stats(&train_t);
         let make = |q: &Queries, t: Option<Matrix>| -> Result<Part> {
@@ -298,6 +340,7 @@ impl LtrSeed {
             test: make(test, None)?,
             train: train_part,
             train_relevance,
+            plan,
         })
     }
 
@@ -389,6 +432,10 @@ impl SeedData for LtrSeed {
         )?;
         let test = Self::metrics(&model, &self.test)?;
         Ok(RunOutcome::tested(fitted, test.ndcg10(), test.extra()))
+    }
+
+    fn linear_plan(&self) -> Option<RidgePlan> {
+        Some(self.plan)
     }
 
     /// Ridge regression on the labels, its λ chosen by validation NDCG@10.

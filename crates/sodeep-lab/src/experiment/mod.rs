@@ -25,6 +25,7 @@ pub mod model;
 pub mod render;
 pub mod results;
 pub mod retrieval;
+pub mod ridge;
 pub mod spearman;
 
 pub use config::*;
@@ -65,6 +66,24 @@ pub fn run(cfg: &ExperimentConfig, progress: &(dyn Fn(&str) + Sync)) -> Result<E
         Task::Retrieval => retrieval::prepare(cfg)?,
         Task::Ltr => ltr::prepare(cfg)?,
     };
+    // the baseline's form was chosen (and its cost checked) with the data: say it up front
+    let mut forms: Vec<&str> = prepared
+        .seeds
+        .iter()
+        .filter_map(|s| s.linear_plan())
+        .map(|p| p.form.name())
+        .collect();
+    forms.sort_unstable();
+    forms.dedup();
+    let solver = (!forms.is_empty()).then(|| forms.join("/"));
+    if let Some(plan) = prepared.seeds.first().and_then(|s| s.linear_plan()) {
+        progress(&format!(
+            "{} {}: ridge baseline in the {}",
+            cfg.task.name(),
+            prepared.name,
+            plan.describe()
+        ));
+    }
     let total = kinds.len() * cfg.seeds;
     let done = std::sync::atomic::AtomicUsize::new(0);
     let jobs: Vec<(usize, usize)> = (0..kinds.len())
@@ -120,9 +139,12 @@ pub fn run(cfg: &ExperimentConfig, progress: &(dyn Fn(&str) + Sync)) -> Result<E
         }
     }
     progress(&format!(
-        "{} {}: linear baseline ({linear_name}) done",
+        "{} {}: linear baseline ({linear_name}{}) done",
         cfg.task.name(),
-        prepared.name
+        prepared.name,
+        solver
+            .as_ref()
+            .map_or(String::new(), |s| format!(", {s} form"))
     ));
     Ok(ExperimentResult {
         task: cfg.task.name().into(),
@@ -131,6 +153,7 @@ pub fn run(cfg: &ExperimentConfig, progress: &(dyn Fn(&str) + Sync)) -> Result<E
         results,
         linear_baseline: Baseline {
             name: linear_name,
+            solver,
             result: aggregate(&linear_runs, linear_seconds, linear_runs.len()),
         },
         warnings,

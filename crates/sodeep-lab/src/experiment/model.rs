@@ -1,4 +1,5 @@
-//! The models the experiments train, the shared training loop, and the linear baselines.
+//! The models the experiments train, the shared training loop, and linear predictions (the
+//! ridge baseline is [`super::ridge`]).
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
@@ -203,120 +204,6 @@ pub fn standardized(x: &Matrix, mean: &[f32], std: &[f32]) -> Result<Tensor> {
     Ok(Tensor::from_vec(data, (x.rows, x.cols), &Device::Cpu)?)
 }
 
-/// Ridge regression with an intercept, solved exactly: `(XᵀX + λI) w = Xᵀy` on centred
-/// columns of `x` and centred `y` (the intercept is not penalised). Returns the weights and
-/// the intercept.
-pub fn ridge(x: &Matrix, y: &[f32], lambda: f64) -> Result<(Vec<f64>, f64)> {
-    let k = x.cols;
-    let n = x.rows.max(1) as f64;
-    let y_mean = y.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let x_mean: Vec<f64> = (0..k)
-        .map(|c| (0..x.rows).map(|r| x.row(r)[c] as f64).sum::<f64>() / n)
-        .collect();
-    let mut a = vec![0f64; k * k];
-    let mut b = vec![0f64; k];
-    for (r, &yr) in y.iter().enumerate().take(x.rows) {
-        let row: Vec<f64> = x
-            .row(r)
-            .iter()
-            .zip(&x_mean)
-            .map(|(&v, m)| v as f64 - m)
-            .collect();
-        let yc = yr as f64 - y_mean;
-        for i in 0..k {
-            b[i] += row[i] * yc;
-            for j in 0..k {
-                a[i * k + j] += row[i] * row[j];
-            }
-        }
-    }
-    for i in 0..k {
-        a[i * k + i] += lambda;
-    }
-    let w = solve_spd(&mut a, &mut b, k).ok_or_else(|| {
-        Error::InvalidArgument(format!(
-            "ridge regression with λ = {lambda} has no unique solution"
-        ))
-    })?;
-    let intercept = y_mean - w.iter().zip(&x_mean).map(|(w, m)| w * m).sum::<f64>();
-    Ok((w, intercept))
-}
-
-/// Solves `A w = b` for symmetric positive definite `A` (`k × k`) by Cholesky; `None` if `A`
-/// is not positive definite.
-fn solve_spd(a: &mut [f64], b: &mut [f64], k: usize) -> Option<Vec<f64>> {
-    for j in 0..k {
-        let mut d = a[j * k + j];
-        for p in 0..j {
-            d -= a[j * k + p] * a[j * k + p];
-        }
-        if d <= 0.0 {
-            return None;
-        }
-        let d = d.sqrt();
-        a[j * k + j] = d;
-        for i in j + 1..k {
-            let mut s = a[i * k + j];
-            for p in 0..j {
-                s -= a[i * k + p] * a[j * k + p];
-            }
-            a[i * k + j] = s / d;
-        }
-    }
-    // forward then backward substitution with the lower factor L
-    for i in 0..k {
-        let mut s = b[i];
-        for p in 0..i {
-            s -= a[i * k + p] * b[p];
-        }
-        b[i] = s / a[i * k + i];
-    }
-    for i in (0..k).rev() {
-        let mut s = b[i];
-        for p in i + 1..k {
-            s -= a[p * k + i] * b[p];
-        }
-        b[i] = s / a[i * k + i];
-    }
-    Some(b.to_vec())
-}
-
-/// A ridge model chosen on validation (see [`ridge_on_validation`]).
-pub struct ValidatedRidge {
-    /// The validation metric of the chosen λ.
-    pub val: f64,
-    /// The chosen λ.
-    pub lambda: f64,
-    /// Weights.
-    pub w: Vec<f64>,
-    /// Intercept.
-    pub intercept: f64,
-}
-
-/// Ridge regression of `y` on `x` for λ = 10⁻³ … 10⁴, keeping the λ whose predictions on the
-/// validation rows score highest by `validate` (higher is better; the first λ wins ties).
-pub fn ridge_on_validation(
-    x: &Matrix,
-    y: &[f32],
-    mut validate: impl FnMut(&[f64], f64) -> f64,
-) -> Result<ValidatedRidge> {
-    let mut best: Option<ValidatedRidge> = None;
-    for k in -3..=4 {
-        let lambda = 10f64.powi(k);
-        let (w, intercept) = ridge(x, y, lambda)?;
-        let val = validate(&w, intercept);
-        if best.as_ref().is_none_or(|b| val > b.val) {
-            best = Some(ValidatedRidge {
-                val,
-                lambda,
-                w,
-                intercept,
-            });
-        }
-    }
-    Ok(best.expect("the λ grid is not empty"))
-}
-
 /// Predictions `x w + intercept` of a linear model.
 pub fn linear_predict(x: &Matrix, w: &[f64], intercept: f64) -> Vec<f32> {
     (0..x.rows)
@@ -329,22 +216,4 @@ pub fn linear_predict(x: &Matrix, w: &[f64], intercept: f64) -> Vec<f32> {
                 + intercept) as f32
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ridge_recovers_a_linear_map() {
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let data: Vec<f32> = (0..200 * 3).map(|_| rng.random_range(-1.0..1.0)).collect();
-        let x = Matrix::new(200, 3, data).unwrap();
-        let y: Vec<f32> = (0..200)
-            .map(|r| 2.0 * x.row(r)[0] - x.row(r)[2] + 0.5)
-            .collect();
-        let (w, b) = ridge(&x, &y, 1e-6).unwrap();
-        assert!((w[0] - 2.0).abs() < 1e-3 && w[1].abs() < 1e-3 && (w[2] + 1.0).abs() < 1e-3);
-        assert!((b - 0.5).abs() < 1e-3, "{b}");
-    }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::config::{ExperimentConfig, LossKind};
 use super::model;
+use super::ridge::RidgePlan;
 use crate::error::{Error, Result};
 
 /// One training run's outcome.
@@ -37,6 +38,11 @@ pub trait SeedData: Sync {
     /// The linear baseline: its name, the learning rate (or ridge λ) validation chose, and
     /// its outcome.
     fn linear(&self, cfg: &ExperimentConfig, seed: u64) -> Result<(String, f64, RunOutcome)>;
+    /// How the linear baseline will be solved, for a ridge baseline (checked when the data was
+    /// prepared); `None` for the others.
+    fn linear_plan(&self) -> Option<RidgePlan> {
+        None
+    }
     /// An external reference trained on the same split by `python` (ltr: LightGBM), with its
     /// name; `None` for tasks without one.
     fn reference(&self, _python: &Path, _seed: u64) -> Result<Option<(String, RunOutcome)>> {
@@ -100,6 +106,10 @@ pub struct LossResult {
 pub struct Baseline {
     /// `ridge` or `logistic` or `linear-towers`.
     pub name: String,
+    /// ridge: the form solved (`primal` or `dual`; both, as `primal/dual`, when the seeds'
+    /// training parts straddle the switch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub solver: Option<String>,
     /// Its figures.
     #[serde(flatten)]
     pub result: LossResult,

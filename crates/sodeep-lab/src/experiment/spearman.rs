@@ -1,7 +1,7 @@
 //! The Spearman task: regression scored by Spearman's correlation on the test split.
 //!
 //! Features are standardised with the training split's statistics; `mse` and `l1` fit the
-//! standardised target; rank losses fit the target's ranks within each batch. The linear
+//! target standardised in f64 ([`standardize_target`]); rank losses fit the target's ranks within each batch. The linear
 //! baseline is ridge regression with λ chosen on the validation split.
 
 use std::collections::BTreeMap;
@@ -12,10 +12,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::config::{DataSource, ExperimentConfig, LossKind, RunRanker};
-use super::model::{
-    batch_index, column_stats, fit, linear_predict, ridge_on_validation, standardized, Mlp,
-};
+use super::model::{batch_index, column_stats, fit, linear_predict, standardized, Mlp};
 use super::results::{check_features, check_parts, split, Prepared, RunOutcome, SeedData};
+use super::ridge::{ridge_on_validation, RidgePlan};
 use crate::data::{builtin, csv, Matrix, Regression};
 use crate::error::{Error, Result};
 use sodeep::loss::{AuxKind, AuxTerm, SpearmanConfig, SpearmanLoss};
@@ -23,8 +22,8 @@ use sodeep::metrics::spearman;
 
 /// Loads the data and splits it for every seed.
 pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
-    let (train, test) = match &cfg.data {
-        DataSource::Builtin(name) => (
+    let (target, (train, test)) = match &cfg.data {
+        DataSource::Builtin(name) => (format!("the target of {name}"), (
             match name.as_str() {
                 "winequality" => builtin::winequality()?,
                 "diabetes" => builtin::diabetes()?,
@@ -35,12 +34,15 @@ pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
                 }
             },
             None,
-        ),
+        )),
         DataSource::Csv {
             train,
             test,
             column,
-        } => csv::load_regression_split(train, test.as_deref(), column)?,
+        } => (
+            format!("the target column '{column}' of {}", train.display()),
+            csv::load_regression_split(train, test.as_deref(), column)?,
+        ),
         DataSource::Paired { .. } | DataSource::Letor { .. } => {
             return Err(Error::InvalidArgument(
                 "the spearman task takes --data NAME or --train F.csv --target COL".into(),
@@ -58,6 +60,8 @@ pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
         }
     }
     let mut seeds: Vec<Box<dyn SeedData>> = Vec::new();
+    // the linear baselines of the seeds run side by side, one per job thread
+    let concurrent = rayon::current_num_threads().clamp(1, cfg.seeds.max(1));
     for s in 0..cfg.seeds as u64 {
         let (pool, test_part) = match &test {
             Some(t) => ((0..train.x.rows).collect(), (t.x.clone(), t.y.clone())),
@@ -70,10 +74,15 @@ pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
         check_parts(&train.name, tr.len(), va.len(), test_part.1.len())?;
         let tr: Vec<usize> = tr.iter().map(|&i| pool[i]).collect();
         let va: Vec<usize> = va.iter().map(|&i| pool[i]).collect();
+        // the baseline's cost is known now: refuse it before any model trains
+        let plan = RidgePlan::new(tr.len(), train.x.cols);
+        plan.check(concurrent)?;
         seeds.push(Box::new(SpearmanSeed::new(
             pick(&train, &tr),
             pick(&train, &va),
             test_part,
+            plan,
+            &target,
         )?));
     }
     Ok(Prepared {
@@ -114,6 +123,37 @@ pub struct SpearmanSeed {
     test: Split,
     /// The standardised training target (for mse and l1).
     y_train_std: Tensor,
+    /// How the ridge baseline is solved on the training split.
+    plan: RidgePlan,
+}
+
+/// `(y − mean) / sd`, computed in f64 so that any f32 target (up to ±3.4e38, whose squares
+/// overflow f32) keeps its spread; `what` names the target in errors. A training split whose
+/// target is constant has sd 0 and is centred only. A result that f32 cannot hold is refused.
+pub fn standardize_target(y: &[f32], what: &str) -> Result<Vec<f32>> {
+    let n = y.len().max(1) as f64;
+    let mean = y.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let sd = (y.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+    if !mean.is_finite() || !sd.is_finite() {
+        return Err(Error::Data(format!(
+            "{what} cannot be standardised: its mean or spread is not a finite number (mean \
+             {mean}, sd {sd}); rescale the target"
+        )));
+    }
+    let scale = if sd > 0.0 { sd } else { 1.0 };
+    let out: Vec<f32> = y
+        .iter()
+        .map(|&v| ((v as f64 - mean) / scale) as f32)
+        .collect();
+    if let Some(i) = out.iter().position(|v| !v.is_finite()) {
+        return Err(Error::Data(format!(
+            "{what} cannot be standardised: training row {} becomes {} (mean {mean}, sd \
+             {sd}); rescale the target",
+            i + 1,
+            out[i]
+        )));
+    }
+    Ok(out)
 }
 
 impl SpearmanSeed {
@@ -121,6 +161,8 @@ impl SpearmanSeed {
         train: (Matrix, Vec<f32>),
         val: (Matrix, Vec<f32>),
         test: (Matrix, Vec<f32>),
+        plan: RidgePlan,
+        target: &str,
     ) -> Result<Self> {
         let (mean, std) = column_stats(&train.0);
         let make = |(m, y): (Matrix, Vec<f32>)| -> Result<Split> {
@@ -128,18 +170,14 @@ impl SpearmanSeed {
             let raw = Matrix::new(m.rows, m.cols, x.flatten_all()?.to_vec1()?)?;
             Ok(Split { x, raw, y })
         };
-        let n = train.1.len().max(1) as f32;
-        let y_mean = train.1.iter().sum::<f32>() / n;
-        let y_sd = (train.1.iter().map(|v| (v - y_mean).powi(2)).sum::<f32>() / n)
-            .sqrt()
-            .max(1e-12);
-        let y_std: Vec<f32> = train.1.iter().map(|v| (v - y_mean) / y_sd).collect();
+        let y_std = standardize_target(&train.1, target)?;
         let y_train_std = Tensor::from_vec(y_std, train.1.len(), &Device::Cpu)?;
         Ok(Self {
             train: make(train)?,
             val: make(val)?,
             test: make(test)?,
             y_train_std,
+            plan,
         })
     }
 
@@ -214,6 +252,10 @@ impl SeedData for SpearmanSeed {
             Self::score(&model, &self.test)?,
             BTreeMap::new(),
         ))
+    }
+
+    fn linear_plan(&self) -> Option<RidgePlan> {
+        Some(self.plan)
     }
 
     fn linear(&self, _cfg: &ExperimentConfig, _seed: u64) -> Result<(String, f64, RunOutcome)> {
