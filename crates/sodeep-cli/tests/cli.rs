@@ -1018,6 +1018,32 @@ fn memory_limits_and_seed_counts() {
     );
 }
 
+/// The memory limit's messages: sizes in units that show them, and a SODEEP_MAX_MEMORY that is
+/// not UTF-8 is an error naming the variable, not a limit silently ignored.
+#[test]
+fn memory_messages_show_their_sizes() {
+    let o = run("--max-memory 1 rank --ranker handcrafted", Some("1,2,3\n"));
+    fails_with(&o, &["over the memory limit of 1 byte"]);
+    assert!(!stderr(&o).contains("0.0 GiB"), "{}", stderr(&o));
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let mut child = bin()
+            .env("SODEEP_MAX_MEMORY", std::ffi::OsStr::from_bytes(b"1\xffG"))
+            .args(["rank", "--ranker", "handcrafted"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"1,2,3\n").unwrap();
+        fails_with(
+            &child.wait_with_output().unwrap(),
+            &["SODEEP_MAX_MEMORY", "UTF-8"],
+        );
+    }
+}
+
 /// Error messages: one clean line even with RUST_BACKTRACE set; a folder given for a
 /// checkpoint file is named as a folder.
 #[test]
