@@ -1044,6 +1044,31 @@ fn memory_messages_show_their_sizes() {
     }
 }
 
+/// Scale invariance on the command line: closely spaced scores, read in f64, rank as the same
+/// vector spread out.
+#[test]
+fn rank_keeps_closely_spaced_scores_apart() {
+    let parse = |o: &Output| -> Vec<f64> {
+        assert!(o.status.success(), "{}", stderr(o));
+        String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .split(',')
+            .map(|v| v.parse().unwrap())
+            .collect()
+    };
+    let want = parse(&run("rank --ranker best-100", Some("3,1,2,-1\n")));
+    for input in [
+        "0.5000003,0.5000001,0.5000002,0.4999999\n",
+        "0.5000000000003,0.5000000000001,0.5000000000002,0.4999999999999\n",
+        "3e-300,1e-300,2e-300,-1e-300\n",
+    ] {
+        let got = parse(&run("rank --ranker best-100", Some(input)));
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-3, "{input}: {got:?} vs {want:?}");
+        }
+    }
+}
+
 /// Error messages: one clean line even with RUST_BACKTRACE set; a folder given for a
 /// checkpoint file is named as a folder.
 #[test]

@@ -8,7 +8,8 @@ CUDA when there is one; shapes on ``meta`` tensors, which proves that no score i
 host.
 
 The core computes every sorter in float32 (inputs cast to float32, ranks cast back), and so do
-the torch modules, float64 inputs included. Errors are measured against the largest magnitude
+the torch modules, float64 inputs included; a standardising sorter standardises in the input's
+dtype before the cast. Errors are measured against the largest magnitude
 of the core's tensor (at least 1e-2, for gradients that are zero up to rounding): within 1e-5
 of it, values and gradients. The two paths round differently (sums over the n scores and over
 the hidden units in other orders, the recurrences over d = 100 steps, other exp routines):
@@ -98,8 +99,14 @@ def test_standardisation_edge_rows_match_core(name, device):
     x[1, 9] = -3e38
     _check(name, x, device)
     assert torch.isfinite(build(name).rank(x)).all()
-    # constant rows: all zeros once standardised, with gradients of size 1/sqrt(1e-10)
+    # constant rows: all zeros once standardised, with the gradient of x − mean
     _check(name, torch.full((2, n), 0.25), device)
+    # closely spaced float64 rows (near an offset, and tiny): standardised in float64 before
+    # the float32 network, so they rank as the same rows spread out
+    spread = torch.randn(2, n, generator=gen, dtype=torch.float64)
+    close = torch.stack([0.5 + 1e-12 * spread[0], 1e-300 * spread[1]])
+    _check(name, close, device)
+    _close(build(name).rank(close), build(name).rank(spread), f"{name} scale invariance", 1e-3)
 
 
 # --- sorter folders with random weights, one per architecture -----------------------------

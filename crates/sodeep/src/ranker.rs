@@ -182,11 +182,15 @@ impl std::str::FromStr for RowOutput {
 /// run as one batch (up to 1024 rows). Empty, non-finite and (for fixed-size sorters) wrong-length vectors are
 /// errors that name the vector; asking a ranker without a relaxed sort or permutation for one
 /// says which rankers have it.
+///
+/// The vectors go to the ranker in f64, so scores closer than f32's spacing stay apart (the
+/// analytic rankers compute in f64; the learned sorters standardise in f64 before their f32
+/// network).
 pub fn apply_to_rows(
     ranker: &dyn Ranker,
-    rows: &[Vec<f32>],
+    rows: &[Vec<f64>],
     what: RowOutput,
-) -> Result<Vec<Vec<f32>>> {
+) -> Result<Vec<Vec<f64>>> {
     if rows.is_empty() {
         return Err(Error::Empty("no vector to rank".into()));
     }
@@ -260,7 +264,7 @@ pub fn apply_to_rows(
             ),
             bytes,
         )?;
-        let flat: Vec<f32> = rows[start..end].iter().flatten().copied().collect();
+        let flat: Vec<f64> = rows[start..end].iter().flatten().copied().collect();
         let x = Tensor::from_vec(flat, (end - start, d), &Device::Cpu)?;
         let y = match what {
             RowOutput::Ranks => ranker.rank(&x)?,
@@ -268,7 +272,7 @@ pub fn apply_to_rows(
             RowOutput::Argsort => soft_argsort(ranker, &x)?.ok_or_else(missing)?,
             RowOutput::TopK(k) => soft_top_k(ranker, &x, k)?.ok_or_else(missing)?,
         };
-        out.extend(y.to_dtype(DType::F32)?.to_vec2::<f32>()?);
+        out.extend(y.to_dtype(DType::F64)?.to_vec2::<f64>()?);
         start = end;
     }
     Ok(out)

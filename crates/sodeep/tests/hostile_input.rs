@@ -230,7 +230,7 @@ fn a_run_folder_in_use_is_refused() {
 #[test]
 fn work_beyond_the_memory_limit_is_refused_up_front() {
     // one row of 2,000,000 scores through an O(n²) ranker: about 10^5 GiB
-    let row = vec![vec![1f32; 2_000_000]];
+    let row = vec![vec![1f64; 2_000_000]];
     let hand = sodeep::spec::parse("handcrafted").unwrap();
     let err = sodeep::ranker::apply_to_rows(hand.as_ref(), &row, sodeep::ranker::RowOutput::Ranks)
         .unwrap_err();

@@ -10,9 +10,10 @@ use crate::error::{Error, Result};
 
 /// Score vectors from CSV text: one vector per line, comma-separated, no header. A UTF-8 byte
 /// order mark is skipped, as `experiment` does. Blank lines at the end are ignored; a blank
-/// line between vectors is an error, because output row k must answer input row k. Lines and
-/// the input are bounded as [`bounded`] says.
-pub fn parse_rows(text: impl Read) -> Result<Vec<Vec<f32>>> {
+/// line between vectors is an error, because output row k must answer input row k. Scores are
+/// read as f64, so that closely spaced ones stay apart. Lines and the input are bounded as
+/// [`bounded`] says.
+pub fn parse_rows(text: impl Read) -> Result<Vec<Vec<f64>>> {
     let source = Path::new("the input");
     read_rows(Bounded::new(text, source, BYTES_PER_BYTE), source)
 }
@@ -22,7 +23,7 @@ pub fn parse_rows(text: impl Read) -> Result<Vec<Vec<f32>>> {
 const BYTES_PER_BYTE: u64 = 4;
 
 /// [`parse_rows`] of the input `source` (a file, or `stdin`), named in errors.
-fn read_rows(text: Bounded<impl Read>, source: &Path) -> Result<Vec<Vec<f32>>> {
+fn read_rows(text: Bounded<impl Read>, source: &Path) -> Result<Vec<Vec<f64>>> {
     let text = BufReader::new(text);
     let mut rows = Vec::new();
     let mut blank = None;
@@ -48,8 +49,8 @@ fn read_rows(text: Bounded<impl Read>, source: &Path) -> Result<Vec<Vec<f32>>> {
         }
         let row = line
             .split(',')
-            .map(|f| f.trim().parse::<f32>())
-            .collect::<std::result::Result<Vec<f32>, _>>()
+            .map(|f| f.trim().parse::<f64>())
+            .collect::<std::result::Result<Vec<f64>, _>>()
             .map_err(|e| Error::Parse {
                 line: i + 1,
                 reason: format!("'{line}' is not a comma-separated list of numbers ({e})"),
@@ -84,7 +85,12 @@ pub fn rank(spec: &str, kind: &str, input: Option<&Path>, output: Option<&Path>)
     let ranks = sodeep::ranker::apply_to_rows(ranker.as_ref(), &rows, what)?;
     let mut out = String::new();
     for r in &ranks {
-        let line: Vec<String> = r.iter().map(|v| v.to_string()).collect();
+        // ranks, positions and memberships lie in [0, n]: f32's digits show them (a learned
+        // sorter computes them in f32); a soft sort holds scores, printed in full
+        let line: Vec<String> = match what {
+            sodeep::ranker::RowOutput::Sort => r.iter().map(|v| v.to_string()).collect(),
+            _ => r.iter().map(|&v| (v as f32).to_string()).collect(),
+        };
         out.push_str(&line.join(","));
         out.push('\n');
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
-use super::net::SorterNet;
+use super::net::{standardize_rows, SorterNet};
 use crate::card::{Arch, SorterCard, SorterConfig, DEFAULT_LAMBDA};
 use crate::checkpoint;
 use crate::error::{check_finite, Error, Result};
@@ -200,8 +200,29 @@ impl Sorter {
                 });
             }
         }
-        let flat: Vec<f32> = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
-        check_finite(&flat, d)
+        // in the input's precision: an f64 score beyond f32's range is finite, and a sorter
+        // that standardises first takes it
+        let flat: Vec<f64> = x.to_dtype(DType::F64)?.flatten_all()?.to_vec1()?;
+        check_finite(&flat, d)?;
+        if !self.standardizes() && self.card.config.arch != Arch::Handcrafted {
+            if let Some(i) = flat.iter().position(|v| v.abs() > f32::MAX as f64) {
+                return Err(Error::InvalidArgument(format!(
+                    "score {} (vector {}, position {}) is beyond the range of f32, in which \
+                     the {} sorter computes; scale the scores down",
+                    flat[i],
+                    i / d,
+                    i % d,
+                    self.card.config.arch.name()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the network standardises each vector first (the pairwise sorter, and the cards
+    /// that say `standardize`).
+    fn standardizes(&self) -> bool {
+        self.card.config.standardize || self.card.config.arch == Arch::Pairwise
     }
 
     /// Predicted SoDeep ranks of a `B × d` batch (differentiable with respect to `x`).
@@ -211,6 +232,16 @@ impl Sorter {
         if self.card.config.arch == Arch::Handcrafted {
             return Ok(self.net.forward_t(x, false)?);
         }
+        // a standardising sorter standardises in the input's precision before the cast to
+        // f32, which would otherwise merge f64 scores closer than f32's spacing; the network
+        // standardises its input again, which changes a standardised row only by rounding
+        let z;
+        let x = if self.standardizes() {
+            z = standardize_rows(x)?;
+            &z
+        } else {
+            x
+        };
         let x32 = x.to_dtype(DType::F32)?.to_device(&self.device)?;
         Ok(self
             .net
@@ -221,7 +252,7 @@ impl Sorter {
 
     /// Ranks plain vectors, each its own row. A learned sorter needs every row to have its d;
     /// the handcrafted sorter takes rows of any (even differing) lengths.
-    pub fn rank_rows(&self, rows: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+    pub fn rank_rows(&self, rows: &[Vec<f64>]) -> Result<Vec<Vec<f64>>> {
         crate::ranker::apply_to_rows(self, rows, crate::ranker::RowOutput::Ranks)
     }
 }

@@ -6,7 +6,8 @@ name or a sorter folder) from its model card and weights, read through the core
 A learned sorter is frozen: evaluation mode (BatchNorm's running statistics), weights that
 take no gradient, gradients to the input only. As in the core, the network computes in
 float32 (the input is cast to float32 and the ranks back to its dtype), after the optional
-row standardisation of its card (``standardize``). The weights go to a device on its first
+row standardisation of its card (``standardize``; always for ``pairwise``), which runs in the
+input's dtype before the cast, so that float64 scores closer than float32's spacing stay apart. The weights go to a device on its first
 use and stay there, one copy per device.
 
 Architectures (``arch`` of the card): ``lstm`` and ``lstm-large``, ``gru`` (``recurrent``),
@@ -111,7 +112,13 @@ class LearnedSorter(TorchRanker):
         _, net, ready = self._load(x.device)
         if ready is not None:
             torch.cuda.current_stream(x.device).wait_event(ready)
-        y = exact(net, x.to(torch.float32))
+        # as the core's Sorter::forward: standardised in the input's dtype, then cast (the
+        # network standardises again, which changes a standardised row only by rounding)
+        if self.config.get("standardize") or self.config["arch"] == "pairwise":
+            x_in = standardize_rows(x)
+        else:
+            x_in = x
+        y = exact(net, x_in.to(torch.float32))
         return y.to(x.dtype)
 
 
