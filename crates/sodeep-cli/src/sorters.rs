@@ -88,7 +88,10 @@ pub struct TrainSorterArgs {
     /// Output folder (ckpt/ and best/ are written there).
     #[arg(long)]
     pub out: PathBuf,
-    /// Continue from OUT/ckpt: step, weights, optimiser state, schedule.
+    /// Continue from OUT/ckpt: step, weights, optimiser state and every setting of the
+    /// checkpoint. A flag that disagrees with it is an error, except --steps, --save-every,
+    /// --threads and --device, and --lr, --lr-halve-every and --batch, whose changes the card
+    /// records (training.changes: step, setting, from, to).
     #[arg(long)]
     pub resume: bool,
 }

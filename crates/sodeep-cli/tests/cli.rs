@@ -434,6 +434,77 @@ fn interrupted_training_resumes_bit_identically() {
     assert_eq!(weights(&one), weights(&two), "resumed from step {stopped}");
 }
 
+/// `train-sorter --resume` takes every setting from the checkpoint: a flag that disagrees is an
+/// error naming it; no flag continues the run as it was; a new --lr or --batch is recorded in
+/// the card with its step.
+#[test]
+fn resume_takes_every_setting_from_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let start = format!(
+        "train-sorter --arch mlp --len 4 --hidden 4 --batch 4 --val-samples 4 --save-every 1 \
+         --steps 1 --seed 3 --out {}",
+        out.display()
+    );
+    let o = run(&start, None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let resume = |rest: &str| {
+        run(
+            &format!("train-sorter --out {} --resume {rest}", out.display()),
+            None,
+        )
+    };
+    for bad in [
+        "--arch cnn",
+        "--len 5",
+        "--len-range 2..8",
+        "--hidden 8",
+        "--layers 2",
+        "--max-sharpness 3",
+        "--standardize",
+        "--head position",
+        "--seed 4",
+        "--val-samples 8",
+        "--distribution normal",
+    ] {
+        let flag = bad.split_whitespace().next().unwrap();
+        fails_with(
+            &resume(&format!("--steps 2 {bad}")),
+            &[flag, "differs from the checkpoint"],
+        );
+    }
+    let card = || sodeep::checkpoint::read_card(&out.join("ckpt/sorter.json")).unwrap();
+    assert_eq!(card().training.unwrap().step, 1);
+    // no flag, or flags that agree: the run continues with the checkpoint's settings
+    let o = resume("--steps 2 --hidden 4 --seed 3");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let c = card();
+    let rec = c.training.unwrap();
+    assert_eq!(
+        (c.config.hidden, rec.step, rec.seed, rec.batch),
+        (4, 2, 3, 4)
+    );
+    assert!(rec.changes.is_empty(), "{:?}", rec.changes);
+    let o = resume("--steps 3 --lr 0.0005 --batch 2");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rec = card().training.unwrap();
+    let got: Vec<(usize, String, f64, f64)> = rec
+        .changes
+        .iter()
+        .map(|c| {
+            let (from, to) = (c.from.as_f64().unwrap(), c.to.as_f64().unwrap());
+            (c.step, c.setting.clone(), from, to)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (2, "lr".to_string(), 1e-3, 5e-4),
+            (2, "batch".to_string(), 4.0, 2.0)
+        ]
+    );
+}
+
 #[test]
 fn bench_sorters_rust_alone_and_data() {
     let o = run(

@@ -337,6 +337,25 @@ pub struct TrainingRecord {
     /// The learning curve: `(step, wall seconds, validation L1)` at every validation.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub curve: Vec<(usize, f64, f64)>,
+    /// The settings that resumed runs changed (the learning rate, its halving period and the
+    /// batch size may change; every other setting stays the checkpoint's), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<SettingChange>,
+}
+
+/// One setting changed by a resumed run: `lr`, `lr_halve_every` or `batch` (the names of
+/// [`TrainingRecord`]'s fields), its old and new values, and the first step run with the new
+/// one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettingChange {
+    /// The first step run with the new value.
+    pub step: usize,
+    /// The field of [`TrainingRecord`] that changed.
+    pub setting: String,
+    /// The value before the change.
+    pub from: serde_json::Value,
+    /// The value from `step` on.
+    pub to: serde_json::Value,
 }
 
 /// A sorter's card: what it is, and how it was made.

@@ -70,6 +70,22 @@ pub enum Error {
         "nothing to resume: {0} holds no checkpoint (run without --resume to start a new training)"
     )]
     NoCheckpoint(PathBuf),
+    /// `--resume` with a setting that differs from the checkpoint's: a resumed run takes every
+    /// setting from its checkpoint.
+    #[error(
+        "{flag} {given} differs from the checkpoint's {stored}: a resumed run keeps every setting \
+         of its checkpoint, except --steps, --save-every, --threads and --device, and --lr, \
+         --lr-halve-every and --batch, whose changes the card records; drop {flag}, or start a \
+         new run in another --out"
+    )]
+    ResumeMismatch {
+        /// The command-line flag of the setting.
+        flag: &'static str,
+        /// The value given.
+        given: String,
+        /// The checkpoint's value.
+        stored: String,
+    },
     /// File-system failure, with the path concerned.
     #[error("{action} {path}: {source}")]
     Io {

@@ -8,7 +8,10 @@
 //! Runs are resumable bit for bit: each step's batch and length come from their own RNG
 //! streams (seed, step),
 //! the schedule depends on the step alone, and checkpoints hold the weights, Adam's moments and
-//! the step.
+//! the step. A resumed run takes every setting from its checkpoint ([`resume_changes`]): the
+//! steps, save interval, threads and device may change; so may the learning rate, its halving
+//! period and the batch size, each change recorded in the card with the step it took effect
+//! at; any other setting that differs is an error naming its flag.
 //!
 //! Loss: `mean |sorter(x) − exact SoDeep ranks(x)|` on fresh synthetic batches.
 //!
@@ -35,7 +38,7 @@ use candle_nn::VarMap;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::card::{SorterCard, TrainingRecord};
+use crate::card::{Head, SettingChange, SorterCard, TrainingRecord};
 use crate::checkpoint::{
     self, load_safetensors, resolve_dir, save_sorter_dir, SorterFiles, OPTIMIZER_FILE,
 };
@@ -102,13 +105,7 @@ impl TrainConfig {
 
     /// The configuration the checkpoint in `out/ckpt` was trained with (for `--resume`).
     pub fn from_checkpoint(out: &Path) -> Result<Self> {
-        let dir =
-            resolve_dir(&out.join("ckpt")).ok_or_else(|| Error::NoCheckpoint(out.to_path_buf()))?;
-        let card = checkpoint::read_card(&dir.join(checkpoint::CARD_FILE))?;
-        let rec = card.training.ok_or_else(|| Error::BadWeights {
-            path: dir.clone(),
-            reason: "the card has no training record".into(),
-        })?;
+        let (card, rec) = checkpoint_card(out)?;
         let mut cfg = TrainConfig::new(card.config, out);
         cfg.steps = rec.step;
         cfg.batch = rec.batch;
@@ -182,6 +179,124 @@ impl TrainConfig {
         }
         Ok(())
     }
+}
+
+/// The card of the checkpoint in `out/ckpt`, and its training record.
+fn checkpoint_card(out: &Path) -> Result<(SorterCard, TrainingRecord)> {
+    let dir =
+        resolve_dir(&out.join("ckpt")).ok_or_else(|| Error::NoCheckpoint(out.to_path_buf()))?;
+    let card = checkpoint::read_card(&dir.join(checkpoint::CARD_FILE))?;
+    let rec = card.training.clone().ok_or_else(|| Error::BadWeights {
+        path: dir,
+        reason: "the card has no training record".into(),
+    })?;
+    Ok((card, rec))
+}
+
+/// What resuming the run of `card` (its checkpoint) with `cfg` changes. Every setting of `cfg`
+/// must be the checkpoint's, or the error names its flag ([`Error::ResumeMismatch`]); only
+/// these may differ:
+/// - the steps, the save interval, the threads and the device, which the run does not depend
+///   on (the card keeps the latest save interval and threads);
+/// - the learning rate, its halving period and the batch size: returned as changes to record
+///   in the card, each at the checkpoint's step (the first step run with the new value).
+pub fn resume_changes(cfg: &TrainConfig, card: &SorterCard) -> Result<Vec<SettingChange>> {
+    let rec = card.training.as_ref().ok_or_else(|| Error::BadWeights {
+        path: cfg.out.join("ckpt"),
+        reason: "the card has no training record".into(),
+    })?;
+    let (given, stored) = (&cfg.sorter, &card.config);
+    let len = |c: &SorterConfig| match c.arch.any_length() && c.d == 0 {
+        true => format!("none (a {} sorter takes any length)", c.arch.name()),
+        false => c.d.to_string(),
+    };
+    let range = |c: &SorterConfig| match c.len_range {
+        Some([lo, hi]) => format!("{lo}..{hi}"),
+        None => "none".into(),
+    };
+    let sharpness = |c: &SorterConfig| match (c.lambda, c.arch) {
+        (Some(l), _) => l.to_string(),
+        (None, Arch::Pairwise) => "inf".into(),
+        (None, _) => "none".into(),
+    };
+    let on = |b: bool| if b { "on" } else { "off" }.to_string();
+    let head = |h: Head| h.name().to_string();
+    // the architecture first: the other settings read in its terms
+    let checks: [(&'static str, String, String); 12] = [
+        (
+            "--arch",
+            given.arch.name().into(),
+            stored.arch.name().into(),
+        ),
+        ("--len", len(given), len(stored)),
+        ("--len-range", range(given), range(stored)),
+        (
+            "--hidden",
+            given.hidden.to_string(),
+            stored.hidden.to_string(),
+        ),
+        (
+            "--layers",
+            given.layers.to_string(),
+            stored.layers.to_string(),
+        ),
+        ("--max-sharpness", sharpness(given), sharpness(stored)),
+        (
+            "--standardize",
+            on(given.standardize),
+            on(stored.standardize),
+        ),
+        ("--head", head(given.head), head(stored.head)),
+        ("--seed", cfg.seed.to_string(), rec.seed.to_string()),
+        (
+            "--val-samples",
+            cfg.val_samples.to_string(),
+            rec.val_samples.to_string(),
+        ),
+        (
+            "val_seed",
+            cfg.val_seed.to_string(),
+            rec.val_seed.to_string(),
+        ),
+        (
+            "--distribution",
+            cfg.distribution.name().into(),
+            rec.distribution.clone(),
+        ),
+    ];
+    if let Some((flag, given, stored)) = checks.into_iter().find(|(_, g, s)| g != s) {
+        return Err(Error::ResumeMismatch {
+            flag,
+            given,
+            stored,
+        });
+    }
+    // a setting without a row above (a new field) must not slip through either
+    if given != stored {
+        return Err(Error::InvalidArgument(format!(
+            "the sorter settings {given:?} differ from the checkpoint's {stored:?}: a resumed \
+             run keeps every setting of its checkpoint"
+        )));
+    }
+    let mut changes = Vec::new();
+    let mut note = |setting: &str, from: serde_json::Value, to: serde_json::Value| {
+        if from != to {
+            changes.push(SettingChange {
+                step: rec.step,
+                setting: setting.into(),
+                from,
+                to,
+            });
+        }
+    };
+    note("lr", rec.lr.into(), cfg.lr.into());
+    note(
+        "lr_halve_every",
+        rec.lr_halve_every.into(),
+        cfg.lr_halve_every.into(),
+    );
+    note("batch", rec.batch.into(), cfg.batch.into());
+    Ok(changes)
 }
 
 /// The RNG of step `step`'s batch: a ChaCha stream per step, so resuming needs no RNG state.
@@ -410,10 +525,13 @@ fn resumed_state(cfg: &TrainConfig) -> Result<State> {
         weights,
         optimizer: opt,
     } = load_checkpoint(&cfg.out)?;
-    let record = card.training.clone().ok_or_else(|| Error::BadWeights {
+    // read again under the run folder's lock: this is the checkpoint that the run continues
+    let changes = resume_changes(cfg, &card)?;
+    let mut record = card.training.clone().ok_or_else(|| Error::BadWeights {
         path: cfg.out.join("ckpt"),
         reason: "the card has no training record".into(),
     })?;
+    record.changes.extend(changes);
     let State {
         varmap,
         net,
@@ -507,6 +625,10 @@ pub fn train_sorter(
     resume: bool,
     mut on_progress: impl FnMut(&Progress),
 ) -> Result<TrainSummary> {
+    if resume {
+        // a setting that differs from the checkpoint's is named before any other check of it
+        resume_changes(cfg, &checkpoint_card(&cfg.out)?.0)?;
+    }
     cfg.validate()?;
     fs::create_dir_all(&cfg.out).map_err(|e| Error::io("cannot create", &cfg.out, e))?;
     // held until this function returns: a second run into the same folder would race on the
@@ -523,7 +645,8 @@ pub fn train_sorter(
         }
         fresh_state(cfg)?
     };
-    // the card records the hyper-parameters in force (a resumed run may change the schedule)
+    // the card records the hyper-parameters in force: a resumed run has the checkpoint's,
+    // except those that [`resume_changes`] allows to change (and recorded)
     let r = &mut st.record;
     r.batch = cfg.batch;
     r.lr = cfg.lr;

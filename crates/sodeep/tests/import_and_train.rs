@@ -219,7 +219,95 @@ fn a_resumed_run_records_the_schedule_in_force() {
     train_sorter(&cfg, true, |p| lrs.push(p.lr)).unwrap();
     assert_eq!(lrs, vec![1e-2 / 4.0, 1e-2 / 8.0]);
     let card = sodeep::checkpoint::read_card(&dir.path().join("ckpt/sorter.json")).unwrap();
-    assert_eq!(card.training.unwrap().lr_halve_every, 1);
+    let rec = card.training.unwrap();
+    assert_eq!(rec.lr_halve_every, 1);
+    // the change is recorded with the step it took effect at
+    assert_eq!(rec.changes.len(), 1, "{:?}", rec.changes);
+    let c = &rec.changes[0];
+    assert_eq!((c.step, c.setting.as_str()), (2, "lr_halve_every"));
+    assert_eq!((c.from.as_u64(), c.to.as_u64()), (Some(3), Some(1)));
+}
+
+/// A resume takes every setting from its checkpoint: each one given with another value is an
+/// error naming its flag, and nothing is written.
+#[test]
+fn resuming_with_a_changed_setting_is_an_error_naming_it() {
+    sodeep::set_threads(1);
+    let dir = tempfile::tempdir().unwrap();
+    train_sorter(&tiny(dir.path(), 2, Arch::Mlp), false, |_| {}).unwrap();
+    let before = weights(dir.path());
+    type Edit = fn(&mut TrainConfig);
+    let edits: [(&str, Edit); 12] = [
+        ("--arch", |c| c.sorter.arch = Arch::Cnn),
+        ("--len", |c| c.sorter.d = 7),
+        ("--len-range", |c| c.sorter.len_range = Some([2, 8])),
+        ("--hidden", |c| c.sorter.hidden = 5),
+        ("--layers", |c| c.sorter.layers = 2),
+        ("--max-sharpness", |c| c.sorter.lambda = Some(3.0)),
+        ("--standardize", |c| c.sorter.standardize = true),
+        ("--head", |c| c.sorter.head = sodeep::sorter::Head::Position),
+        ("--seed", |c| c.seed = 8),
+        ("--val-samples", |c| c.val_samples = 32),
+        ("val_seed", |c| c.val_seed = 1),
+        ("--distribution", |c| {
+            c.distribution = sodeep::synthetic::Distribution::Normal
+        }),
+    ];
+    for (flag, edit) in edits {
+        let mut cfg = TrainConfig::from_checkpoint(dir.path()).unwrap();
+        cfg.steps = 4;
+        edit(&mut cfg);
+        let err = train_sorter(&cfg, true, |_| {}).unwrap_err();
+        assert!(
+            matches!(&err, Error::ResumeMismatch { flag: f, .. } if *f == flag),
+            "{flag}: {err}"
+        );
+        assert!(err.to_string().starts_with(flag), "{err}");
+        assert_eq!(weights(dir.path()), before, "{flag}");
+    }
+}
+
+/// Resuming with the checkpoint's settings continues the run as it was; the learning rate and
+/// the batch size may change, and the card records each change at its step.
+#[test]
+fn a_resume_continues_with_the_checkpoints_settings_and_records_allowed_changes() {
+    sodeep::set_threads(1);
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = tiny(dir.path(), 2, Arch::Mlp);
+    first.sorter.standardize = true;
+    train_sorter(&first, false, |_| {}).unwrap();
+    let mut cfg = TrainConfig::from_checkpoint(dir.path()).unwrap();
+    assert_eq!(cfg.sorter, first.sorter);
+    assert_eq!((cfg.seed, cfg.val_samples, cfg.lr), (7, 16, 1e-2));
+    // steps, save interval and threads are free, and not recorded
+    (cfg.steps, cfg.save_every, cfg.threads) = (4, 1, 2);
+    train_sorter(&cfg, true, |_| {}).unwrap();
+    let read = || {
+        let card = sodeep::checkpoint::read_card(&dir.path().join("ckpt/sorter.json")).unwrap();
+        (card.config.clone(), card.training.unwrap())
+    };
+    let (config, rec) = read();
+    assert_eq!(config, first.sorter);
+    assert_eq!((rec.step, rec.seed, rec.save_every), (4, 7, 1));
+    assert!(rec.changes.is_empty(), "{:?}", rec.changes);
+    // the learning rate and the batch size change at step 4
+    let mut cfg = TrainConfig::from_checkpoint(dir.path()).unwrap();
+    (cfg.steps, cfg.lr, cfg.batch) = (6, 5e-3, 4);
+    let mut lrs = Vec::new();
+    train_sorter(&cfg, true, |p| lrs.push(p.lr)).unwrap();
+    // the base rate halves every 3 steps, as before
+    assert_eq!(lrs, vec![5e-3 / 2.0, 5e-3 / 2.0]);
+    let (_, rec) = read();
+    assert_eq!((rec.lr, rec.batch), (5e-3, 4));
+    let got: Vec<(usize, &str, f64, f64)> = rec
+        .changes
+        .iter()
+        .map(|c| {
+            let v = |j: &serde_json::Value| j.as_f64().unwrap();
+            (c.step, c.setting.as_str(), v(&c.from), v(&c.to))
+        })
+        .collect();
+    assert_eq!(got, vec![(4, "lr", 1e-2, 5e-3), (4, "batch", 8.0, 4.0)]);
 }
 
 #[test]

@@ -53,7 +53,9 @@ pub struct TrainRequest {
     pub distribution: Option<String>,
     /// Output folder.
     pub out: PathBuf,
-    /// Continue from OUT/ckpt.
+    /// Continue from OUT/ckpt, with every setting of the checkpoint: a flag given must agree
+    /// with it, except `steps`, `save_every`, `device` and the threads, and `lr`,
+    /// `lr_halve_every` and `batch`, whose changes the card records.
     pub resume: bool,
 }
 
@@ -378,34 +380,48 @@ pub fn parse_device(spec: &str) -> Result<candle_core::Device> {
     })
 }
 
+/// The pairwise sorter's bound from `--max-sharpness`: a positive number, or `inf` (none).
+fn max_sharpness(m: f64) -> Result<Option<f64>> {
+    if m.is_nan() || m <= 0.0 {
+        return Err(Error::InvalidArgument(format!(
+            "--max-sharpness must be a positive number or inf, got {m}"
+        )));
+    }
+    Ok(m.is_finite().then_some(m))
+}
+
 /// `sodeep train-sorter`: trains (or resumes) a sorter with a progress bar and one log line per
 /// validation.
 pub fn train_sorter(a: &TrainRequest, threads: usize) -> Result<()> {
     let mut cfg = if a.resume {
-        let cfg = TrainConfig::from_checkpoint(&a.out)?;
+        // every setting comes from the checkpoint; a flag given replaces it here, and
+        // `train` refuses one that differs, naming it (only the schedule, the batch size and
+        // where and how long the run goes may change)
+        let mut cfg = TrainConfig::from_checkpoint(&a.out)?;
+        let s = &mut cfg.sorter;
         if let Some(arch) = &a.arch {
-            if Arch::from_name(arch)? != cfg.sorter.arch {
-                return Err(Error::InvalidArgument(format!(
-                    "--arch {arch} differs from the checkpoint's {}",
-                    cfg.sorter.arch.name()
-                )));
-            }
-        }
-        if let Some(r) = &a.len_range {
-            if Some(parse_len_range(r)?) != cfg.sorter.len_range {
-                return Err(Error::InvalidArgument(format!(
-                    "--len-range {r} differs from the checkpoint's {:?}",
-                    cfg.sorter.len_range
-                )));
-            }
+            s.arch = Arch::from_name(arch)?;
         }
         if let Some(len) = a.len {
-            if len != cfg.sorter.d {
-                return Err(Error::InvalidArgument(format!(
-                    "--len {len} differs from the checkpoint's d = {}",
-                    cfg.sorter.d
-                )));
-            }
+            s.d = len;
+        }
+        if let Some(r) = &a.len_range {
+            s.len_range = Some(parse_len_range(r)?);
+        }
+        if let Some(h) = a.hidden {
+            s.hidden = h;
+        }
+        if let Some(l) = a.layers {
+            s.layers = l;
+        }
+        if let Some(m) = a.max_sharpness {
+            s.lambda = max_sharpness(m)?;
+        }
+        if a.standardize {
+            s.standardize = true;
+        }
+        if let Some(h) = &a.head {
+            s.head = sodeep::sorter::Head::from_name(h)?;
         }
         cfg
     } else {
@@ -437,12 +453,7 @@ pub fn train_sorter(a: &TrainRequest, threads: usize) -> Result<()> {
                     "--max-sharpness applies to the pairwise sorter only".into(),
                 ));
             }
-            sorter.lambda = m.is_finite().then_some(m);
-            if m.is_nan() || m <= 0.0 {
-                return Err(Error::InvalidArgument(format!(
-                    "--max-sharpness must be a positive number or inf, got {m}"
-                )));
-            }
+            sorter.lambda = max_sharpness(m)?;
         }
         sorter.validate()?;
         sorter.standardize = a.standardize;
