@@ -96,3 +96,27 @@ fn a_ridge_baseline_beyond_the_budget_is_refused_before_training() {
     assert!(e.contains("memory limit"), "{e}");
     assert!(!trained.into_inner(), "a model trained before the refusal");
 }
+
+/// Endless short lines from a stream count with their rows' own memory: `1\n` repeated is
+/// refused after about 1.7 million lines (under 100 MiB), not at 64 MiB of text (1.7 GiB).
+#[test]
+fn a_stream_of_tiny_lines_is_refused_near_the_budget() {
+    budget();
+    struct Ones;
+    impl std::io::Read for Ones {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = if i % 2 == 0 { b'1' } else { b'\n' };
+            }
+            Ok(buf.len() & !1)
+        }
+    }
+    let e = sodeep_lab::commands::rank::parse_rows(Ones).unwrap_err();
+    match &e {
+        Error::InputBound { line, reason, .. } => {
+            assert!(reason.contains("memory limit"), "{e}");
+            assert!((1_000_000..2_000_000).contains(line), "{e}");
+        }
+        other => panic!("expected Error::InputBound, got {other:?}"),
+    }
+}

@@ -15,12 +15,16 @@ use crate::error::{Error, Result};
 /// [`bounded`] says.
 pub fn parse_rows(text: impl Read) -> Result<Vec<Vec<f64>>> {
     let source = Path::new("the input");
-    read_rows(Bounded::new(text, source, BYTES_PER_BYTE), source)
+    read_rows(Bounded::new(text, source, COST), source)
 }
 
-/// Bytes of memory per byte of input, for the memory check of [`bounded`]: scores of at least
-/// two bytes (`1,`) become 8-byte values.
-const BYTES_PER_BYTE: u64 = 4;
+/// What the input costs in memory, for the checks of [`bounded`]: scores of at least two
+/// bytes (`1,`) become 8-byte values, and each line its own vector (its header and the
+/// allocator's share, about 48 bytes).
+const COST: bounded::Cost = bounded::Cost {
+    per_byte: 4,
+    per_line: 48,
+};
 
 /// [`parse_rows`] of the input `source` (a file, or `stdin`), named in errors.
 fn read_rows(text: Bounded<impl Read>, source: &Path) -> Result<Vec<Vec<f64>>> {
@@ -66,13 +70,10 @@ pub fn rank(spec: &str, kind: &str, input: Option<&Path>, output: Option<&Path>)
     let what: sodeep::ranker::RowOutput = kind.parse()?;
     let ranker = sodeep::spec::parse(spec)?;
     let rows = match input {
-        Some(p) => read_rows(bounded::open(p, BYTES_PER_BYTE)?, p)?,
+        Some(p) => read_rows(bounded::open(p, COST)?, p)?,
         None => {
             let stdin = Path::new("stdin");
-            read_rows(
-                Bounded::new(std::io::stdin().lock(), stdin, BYTES_PER_BYTE),
-                stdin,
-            )?
+            read_rows(Bounded::new(std::io::stdin().lock(), stdin, COST), stdin)?
         }
     };
     if rows.is_empty() {

@@ -1,24 +1,27 @@
 //! Bounded reading of input text: no line longer than [`MAX_LINE_BYTES`], and no more input
 //! than the memory budget of [`sodeep::memory`] allows for what it becomes once parsed.
 //!
-//! A reader says how many bytes of memory one byte of its input becomes at most in the common
-//! case (`expansion`: 4-byte values from cells of at least 2 bytes give 2). A regular file's
-//! size times that is checked before its first byte is read. A pipe, a device such as
-//! `/dev/zero`, or a file that grows while it is read is checked as it streams, every
-//! [`CHECK_EVERY`] bytes, and stopped at the first line beyond the bound. Errors name the file
-//! and the line ([`Error::InputBound`]).
+//! A reader says what its input costs once parsed ([`Cost`]): bytes of memory per byte read
+//! (4-byte values from cells of at least 2 bytes give 2) and per line (the row's own
+//! bookkeeping). A regular file's size times the first is checked before its first byte is
+//! read; every input is checked again as it streams, each time its estimate has grown by a
+//! quarter (at least 1 MiB, at most [`CHECK_EVERY`]), so that neither a pipe, nor a device such
+//! as `/dev/zero`, nor a file of many tiny lines outgrows the budget by more than that step.
+//! A line beyond [`MAX_LINE_BYTES`] stops the read. Errors name the file and the line
+//! ([`Error::InputBound`]).
 //!
 //! ```
 //! use std::io::Read;
-//! use sodeep_lab::data::bounded::{read_error, Bounded, MAX_LINE_BYTES};
+//! use sodeep_lab::data::bounded::{read_error, Bounded, Cost, MAX_LINE_BYTES};
 //!
+//! let cost = Cost { per_byte: 2, per_line: 8 };
 //! let mut text = String::new();
-//! Bounded::new(&b"1,2\n3,4\n"[..], "small.csv", 2).read_to_string(&mut text).unwrap();
+//! Bounded::new(&b"1,2\n3,4\n"[..], "small.csv", cost).read_to_string(&mut text).unwrap();
 //! assert_eq!(text, "1,2\n3,4\n");
 //!
 //! // an endless line (here: one byte past the bound, after a first short line)
 //! let long = [b"ok\n".to_vec(), vec![b'0'; MAX_LINE_BYTES + 1]].concat();
-//! let e = Bounded::new(&long[..], "zero", 2).read_to_end(&mut Vec::new()).unwrap_err();
+//! let e = Bounded::new(&long[..], "zero", cost).read_to_end(&mut Vec::new()).unwrap_err();
 //! let e = read_error("zero".as_ref(), e).to_string();
 //! assert!(e.starts_with("zero line 2:") && e.contains("16 MiB"), "{e}");
 //! ```
@@ -33,8 +36,29 @@ use crate::error::{Error, Result};
 /// 8 MB); a longer line is a binary or foreign file, or a stream without line breaks.
 pub const MAX_LINE_BYTES: usize = 16 << 20;
 
-/// How often a stream of unknown size is checked against the memory budget, in bytes read.
+/// The largest growth of the estimated memory between two checks against the budget.
 pub const CHECK_EVERY: u64 = 64 << 20;
+
+/// The smallest growth of the estimated memory between two checks against the budget.
+const MIN_STEP: u64 = 1 << 20;
+
+/// What a reader's input costs in memory once parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cost {
+    /// Bytes of memory per byte read.
+    pub per_byte: u64,
+    /// Bytes of memory per line read, beside its bytes' share (a row's own vector, a query
+    /// name).
+    pub per_line: u64,
+}
+
+impl Cost {
+    fn of(self, bytes: u64, lines: u64) -> u64 {
+        bytes
+            .saturating_mul(self.per_byte)
+            .saturating_add(lines.saturating_mul(self.per_line))
+    }
+}
 
 /// Why a [`Bounded`] reader stopped: carried inside the [`io::Error`] it returns, and turned
 /// into [`Error::InputBound`] by [`read_error`].
@@ -60,28 +84,29 @@ impl std::error::Error for Exceeded {}
 pub struct Bounded<R> {
     inner: R,
     source: PathBuf,
-    expansion: u64,
+    cost: Cost,
     /// The 1-based line that the next byte belongs to.
     line: usize,
     /// Bytes of that line seen so far.
     line_len: usize,
     total: u64,
+    /// The estimate at which the budget is checked next.
     next_check: u64,
     failed: Option<Exceeded>,
 }
 
 impl<R: Read> Bounded<R> {
     /// Wraps `inner`, read from `source` (a path, or a name such as `stdin` for errors), whose
-    /// every byte becomes at most about `expansion` bytes in memory.
-    pub fn new(inner: R, source: impl Into<PathBuf>, expansion: u64) -> Self {
+    /// input costs `cost` once parsed.
+    pub fn new(inner: R, source: impl Into<PathBuf>, cost: Cost) -> Self {
         Self {
             inner,
             source: source.into(),
-            expansion: expansion.max(1),
+            cost,
             line: 1,
             line_len: 0,
             total: 0,
-            next_check: CHECK_EVERY,
+            next_check: MIN_STEP,
             failed: None,
         }
     }
@@ -126,16 +151,18 @@ impl<R: Read> Read for Bounded<R> {
             return Err(self.line_too_long());
         }
         self.total = self.total.saturating_add(n as u64);
-        if self.total >= self.next_check {
-            self.next_check = self.total.saturating_add(CHECK_EVERY);
+        let estimate = self.cost.of(self.total, self.line as u64 - 1);
+        if estimate >= self.next_check {
+            // steps of a quarter keep the overshoot small; the bounds keep checks rare
+            let step = (estimate / 4).clamp(MIN_STEP, CHECK_EVERY);
+            self.next_check = estimate.saturating_add(step);
             let what = format!(
-                "reading {} ({} MiB so far, about {} bytes in memory per byte read)",
+                "reading {} ({} bytes in {} lines so far)",
                 self.source.display(),
-                self.total >> 20,
-                self.expansion
+                self.total,
+                self.line - 1
             );
-            if let Err(e) = sodeep::memory::check(&what, self.total.saturating_mul(self.expansion))
-            {
+            if let Err(e) = sodeep::memory::check(&what, estimate) {
                 return Err(self.fail(e.to_string()));
             }
         }
@@ -144,8 +171,9 @@ impl<R: Read> Read for Bounded<R> {
 }
 
 /// Opens `path` for bounded reading; a regular file's size is checked against the memory
-/// budget first, at `expansion` bytes of memory per byte of file.
-pub fn open(path: &Path, expansion: u64) -> Result<Bounded<std::fs::File>> {
+/// budget first, at `cost.per_byte` bytes of memory per byte of file (its lines are counted as
+/// it streams).
+pub fn open(path: &Path, cost: Cost) -> Result<Bounded<std::fs::File>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
     let meta = file
         .metadata()
@@ -153,14 +181,15 @@ pub fn open(path: &Path, expansion: u64) -> Result<Bounded<std::fs::File>> {
     if meta.is_file() {
         sodeep::memory::check(
             &format!(
-                "reading {} ({} bytes, about {expansion} bytes in memory per byte of file)",
+                "reading {} ({} bytes, about {} bytes in memory per byte of file)",
                 path.display(),
-                meta.len()
+                meta.len(),
+                cost.per_byte
             ),
-            meta.len().saturating_mul(expansion.max(1)),
+            cost.of(meta.len(), 0),
         )?;
     }
-    Ok(Bounded::new(file, path, expansion))
+    Ok(Bounded::new(file, path, cost))
 }
 
 /// The error of a failed read of `path`: [`Error::InputBound`] when a [`Bounded`] reader
@@ -186,15 +215,22 @@ pub fn exceeded(e: &io::Error) -> Option<&Exceeded> {
 mod tests {
     use super::*;
 
+    const ONE: Cost = Cost {
+        per_byte: 1,
+        per_line: 0,
+    };
+
     #[test]
     fn lines_are_counted_across_reads_and_bounded_exactly() {
         // a line of exactly the bound passes; one byte more fails on its own line
         let ok = [vec![b'1'; MAX_LINE_BYTES], b"\n2\n".to_vec()].concat();
         let mut out = Vec::new();
-        Bounded::new(&ok[..], "f", 1).read_to_end(&mut out).unwrap();
+        Bounded::new(&ok[..], "f", ONE)
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out.len(), ok.len());
         let bad = [b"a\nb\n".to_vec(), vec![b'1'; MAX_LINE_BYTES + 1]].concat();
-        let mut r = Bounded::new(&bad[..], "f", 1);
+        let mut r = Bounded::new(&bad[..], "f", ONE);
         let e = r.read_to_end(&mut Vec::new()).unwrap_err();
         assert_eq!(exceeded(&e).map(|x| x.line), Some(3));
         // and it stays failed

@@ -14,9 +14,12 @@ use crate::error::{Error, Result};
 /// Fewest data rows accepted: ranking, correlation and any train/test split need two.
 pub const MIN_ROWS: usize = 2;
 
-/// Bytes of memory per byte of file, for the memory check of [`bounded`]: cells of at least
-/// two bytes (`0,`) become 4-byte values.
-const BYTES_PER_BYTE: u64 = 2;
+/// What a table costs in memory, for the checks of [`bounded`]: cells of at least two bytes
+/// (`0,`) become 4-byte values, and each row keeps its line number.
+const COST: bounded::Cost = bounded::Cost {
+    per_byte: 2,
+    per_line: 8,
+};
 
 /// Reads a CSV table: the header's names and the data rows as a matrix.
 ///
@@ -37,7 +40,7 @@ struct Table {
 }
 
 fn read_table(path: &Path) -> Result<Table> {
-    let file = bounded::open(path, BYTES_PER_BYTE)?;
+    let file = bounded::open(path, COST)?;
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(true)
         // Ragged rows are reported by this module, with the column concerned.

@@ -60,14 +60,20 @@ pub const MAX_LABEL: u32 = 30;
 /// anything is allocated for it.
 pub const MAX_FEATURE_INDEX: u64 = 10_000_000;
 
-/// Bytes of memory per byte of a data file, for the memory check of [`bounded`]: a feature of
-/// at least four bytes (`1:0 `) is kept as an 8-byte (index, value) pair until the dense matrix
-/// is built (which is checked on its own).
-const BYTES_PER_BYTE: u64 = 2;
+/// What a data file costs in memory, for the checks of [`bounded`]: a feature of at least four
+/// bytes (`1:0 `) is kept as an 8-byte (index, value) pair until the dense matrix is built
+/// (which is checked on its own); a row keeps its label, query and end (16 bytes), and a new
+/// query its name twice (about 96 bytes).
+const COST: bounded::Cost = bounded::Cost {
+    per_byte: 2,
+    per_line: 112,
+};
 
-/// Bytes of memory per byte of a query file: the text, and a group size of at least two bytes
-/// (`1\n`) as an 8-byte count.
-const QUERY_BYTES_PER_BYTE: u64 = 5;
+/// What a query file costs: its text, and each line's group size as an 8-byte count.
+const QUERY_COST: bounded::Cost = bounded::Cost {
+    per_byte: 1,
+    per_line: 8,
+};
 
 /// Folder of the MSLR sample inside the data folder.
 pub const MSLR_SAMPLE_DIR: &str = "mslr-sample";
@@ -398,7 +404,7 @@ struct QidMode {
 }
 
 fn parse_file(path: &Path, query_file: Option<&Path>, role: Role) -> Result<Parsed> {
-    let mut reader = std::io::BufReader::new(bounded::open(path, BYTES_PER_BYTE)?);
+    let mut reader = std::io::BufReader::new(bounded::open(path, COST)?);
     let mut parsed = Parsed {
         path: path.to_path_buf(),
         relevance: Vec::new(),
@@ -620,7 +626,7 @@ fn parse_feature(token: &str) -> std::result::Result<(u32, f32), String> {
 /// The group sizes of a LightGBM query file.
 fn read_query_file(path: &Path) -> Result<Vec<usize>> {
     let mut text = String::new();
-    bounded::open(path, QUERY_BYTES_PER_BYTE)?
+    bounded::open(path, QUERY_COST)?
         .read_to_string(&mut text)
         .map_err(|e| bounded::read_error(path, e))?;
     let mut sizes = Vec::new();
