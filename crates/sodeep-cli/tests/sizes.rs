@@ -26,7 +26,10 @@ fn rows() -> Vec<Row> {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| {
             let cols: Vec<&str> = l.split('|').map(str::trim).collect();
-            assert!(cols.len() >= 3, "a row needs key | kind | args | expect: {l}");
+            assert!(
+                cols.len() >= 3,
+                "a row needs key | kind | args | expect: {l}"
+            );
             Row {
                 key: cols[0].into(),
                 kind: cols[1].into(),
@@ -47,6 +50,8 @@ struct Outcome {
 
 /// Runs `sodeep --max-memory 1G ARGS` in `dir`, killing it at twice the deadline, and reads
 /// its own peak resident set from `wait4`.
+// the child is reaped by `wait4` (which also gives its resource usage), not by `Child::wait`
+#[allow(clippy::zombie_processes)]
 fn run(args: &[String], stdin: Option<String>, dir: &Path) -> Outcome {
     let err_path = dir.join("stderr.txt");
     let mut child = Command::new(env!("CARGO_BIN_EXE_sodeep"))

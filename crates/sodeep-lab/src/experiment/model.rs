@@ -25,7 +25,6 @@ impl Mlp {
                 "an MLP needs at least an input and an output size, all positive, got {dims:?}"
             )));
         }
-        let mut layers = Vec::new();
         // weights and biases, their gradients, AdamW's two moments and the best snapshot
         let params: f64 = dims
             .windows(2)
@@ -35,6 +34,7 @@ impl Mlp {
             &format!("an MLP of widths {dims:?}"),
             (params * 4.0 * 5.0) as u64,
         )?;
+        let mut layers = Vec::new();
         for pair in dims.windows(2) {
             let (fan_in, fan_out) = (pair[0], pair[1]);
             let b = 1.0 / (fan_in as f32).sqrt();
