@@ -156,13 +156,14 @@ pub struct SorterFiles<'a> {
 /// no files but [`WEIGHTS_FILE`], [`CARD_FILE`] and [`OPTIMIZER_FILE`]. Only such a folder is
 /// ever deleted or replaced.
 pub fn is_sorter_dir(dir: &Path) -> bool {
-    only_sorter_files(dir) && read_card(&dir.join(CARD_FILE)).is_ok()
+    only_sorter_files(dir, false) && read_card(&dir.join(CARD_FILE)).is_ok()
 }
 
 /// Whether `dir` is a directory (not a link) holding nothing but files named like a sorter
-/// folder's, complete or not: what a write that was killed halfway leaves in its temporary
-/// folder.
-fn only_sorter_files(dir: &Path) -> bool {
+/// folder's; with `partial`, also the `.tmp…` files the safetensors writer creates beside the
+/// file it writes (it renames one into place when done): what a write that was killed halfway
+/// leaves in this crate's temporary folder.
+fn only_sorter_files(dir: &Path, partial: bool) -> bool {
     if !fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
         return false;
     }
@@ -172,9 +173,10 @@ fn only_sorter_files(dir: &Path) -> bool {
     entries.flatten().all(|e| {
         let name = e.file_name();
         e.file_type().is_ok_and(|t| t.is_file())
-            && [WEIGHTS_FILE, CARD_FILE, OPTIMIZER_FILE]
+            && ([WEIGHTS_FILE, CARD_FILE, OPTIMIZER_FILE]
                 .iter()
                 .any(|n| name.as_os_str() == *n)
+                || (partial && name.to_string_lossy().starts_with(".tmp")))
     })
 }
 
@@ -183,7 +185,7 @@ fn only_sorter_files(dir: &Path) -> bool {
 /// own temporary folders, left behind by a kill).
 fn check_replaceable(path: &Path, partial: bool) -> Result<()> {
     let absent = fs::symlink_metadata(path).is_err();
-    if absent || is_sorter_dir(path) || (partial && only_sorter_files(path)) {
+    if absent || is_sorter_dir(path) || (partial && only_sorter_files(path, true)) {
         return Ok(());
     }
     Err(Error::InvalidArgument(format!(

@@ -153,6 +153,12 @@ fn only_sorter_folders_are_ever_replaced() {
     std::fs::write(tmp.join("sorter.safetensors"), "half").unwrap();
     save_sorter_dir(&s, &files).unwrap();
     assert!(!tmp.exists());
+    // killed while the safetensors writer had its own temporary file open beside the weights
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::write(tmp.join("optimizer.safetensors"), "whole").unwrap();
+    std::fs::write(tmp.join(".tmpX3kq9Z"), "half").unwrap();
+    save_sorter_dir(&s, &files).unwrap();
+    assert!(!tmp.exists());
     // but a temporary name holding anything else is not ours
     std::fs::create_dir(&tmp).unwrap();
     std::fs::write(tmp.join("diary.txt"), "mine").unwrap();
