@@ -13,9 +13,14 @@ python=${PYTHON:-python3}
 if [[ ! -x "$venv/bin/python" ]]; then
     echo "creating the test environment $venv ..."
     "$python" -m venv "$venv"
+    free_kib=$(df -Pk "$venv" | awk 'NR==2 {print $4}')
+    if (( free_kib < 8 * 1024 * 1024 )); then
+        echo "warning: $(( free_kib / 1024 )) MiB free where $venv lives; torch from PyPI needs about 8 GiB" >&2
+    fi
 fi
 # pip does nothing for what is already installed, so a reused environment costs seconds
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+# no pip cache: torch with its CUDA libraries is gigabytes, and a cached copy doubles that on disk
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
     "maturin>=1.5,<2" pytest numpy torch
 
 rm -rf target/wheels
