@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use sodeep::card::{Arch, SorterConfig};
-//! let names = sodeep::torch_import::expected_names(&SorterConfig::new(Arch::Lstm, 100))?;
+//! let names = sodeep::sorter::expected_names(&SorterConfig::new(Arch::Lstm, 100))?;
 //! assert!(names.iter().any(|n| n == "lstm.weight_ih_l0_reverse"));
 //! # Ok::<(), sodeep::Error>(())
 //! ```
@@ -158,18 +158,4 @@ pub fn import_torch(pth: &Path, config: SorterConfig, out: &Path) -> Result<Sort
         },
     )?;
     Ok(sorter)
-}
-
-/// The weight names an architecture reads, sorted.
-pub fn expected_names(config: &SorterConfig) -> Result<Vec<String>> {
-    let (varmap, _) = crate::sorter::init_sorter(config, 0)?;
-    let mut names: Vec<String> = varmap
-        .data()
-        .lock()
-        .expect("var map lock")
-        .keys()
-        .cloned()
-        .collect();
-    names.sort();
-    Ok(names)
 }

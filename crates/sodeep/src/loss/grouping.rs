@@ -19,6 +19,11 @@ use candle_core::{DType, Device, Tensor};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
+use std::sync::Mutex;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
 use crate::error::{Error, Result};
 
 /// How m items are laid out in `groups × len` slots for ranking (see the module docs).
@@ -128,4 +133,19 @@ impl Grouping {
         let idx = Tensor::from_slice(&self.slot, self.slot.len(), per_slot.device())?;
         Ok(per_slot.flatten_all()?.index_select(&idx, 0)?)
     }
+}
+
+/// A per-loss random stream for the grouping's shuffles and pads.
+pub(super) fn stream(seed: u64) -> Mutex<ChaCha8Rng> {
+    Mutex::new(ChaCha8Rng::seed_from_u64(seed))
+}
+
+pub(super) fn grouping(
+    rng: &Mutex<ChaCha8Rng>,
+    m: usize,
+    lists: Option<&[u32]>,
+    fixed: Option<usize>,
+) -> Result<Grouping> {
+    let mut rng = rng.lock().expect("loss rng lock");
+    Grouping::new(m, lists, fixed, &mut *rng)
 }

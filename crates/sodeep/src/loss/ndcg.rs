@@ -47,7 +47,10 @@ use std::sync::{Arc, Mutex};
 use candle_core::{DType, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use super::{as_vector, grouping, members_by_id, stream, QueryLoss, Reduction};
+use super::grouping::{grouping, members_by_id, stream};
+use super::inputs::as_vector;
+use super::query::QueryLoss;
+use super::reduction::Reduction;
 use crate::error::{Error, Result};
 use crate::metrics::{ideal_dcg, Gain};
 use crate::ranker::Ranker;

@@ -7,7 +7,8 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
-use super::net::{standardize_rows, SorterNet};
+use super::net::SorterNet;
+use super::standardize::standardize_rows;
 use crate::card::{Arch, SorterCard, SorterConfig, DEFAULT_LAMBDA};
 use crate::checkpoint;
 use crate::error::{check_finite, Error, Result};
@@ -280,7 +281,7 @@ fn check_weights(
         ),
         config.training_bytes(1),
     )?;
-    let expected = crate::torch_import::expected_names(config)?;
+    let expected = super::net::expected_names(config)?;
     let mut extra: Vec<&String> = tensors.keys().filter(|k| !expected.contains(k)).collect();
     extra.sort();
     if !extra.is_empty() {

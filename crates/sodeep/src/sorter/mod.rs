@@ -25,6 +25,7 @@ mod lstm;
 mod mlp;
 mod net;
 mod pairwise;
+mod standardize;
 mod wrappers;
 
 pub use cnn::{CnnSorter, CnnSorterConfig, CNN_BLOCKS};
@@ -33,8 +34,9 @@ pub use gru::{GruSorter, GruSorterConfig};
 pub use handcrafted::{Handcrafted, DEFAULT_LAMBDA};
 pub use lstm::{LstmSorter, LstmSorterConfig};
 pub use mlp::{MlpSorter, MlpSorterConfig};
-pub use net::{init_sorter, parameter_count, read_loss, standardize_rows, Net, SorterNet};
+pub use net::{expected_names, init_sorter, parameter_count, read_loss, Net, SorterNet};
 pub use pairwise::{PairwiseSorter, PairwiseSorterConfig, DEFAULT_MAX_SHARPNESS};
+pub use standardize::standardize_rows;
 pub use wrappers::{FineTuned, Standardized};
 
 pub use crate::card::{Arch, Head, SorterConfig};

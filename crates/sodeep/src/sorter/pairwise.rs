@@ -39,7 +39,7 @@ use candle_core::{Module, Result, Tensor, D};
 use candle_nn::ops::{sigmoid, softmax};
 use candle_nn::VarBuilder;
 
-use super::net::standardize_rows;
+use super::standardize::standardize_rows;
 use crate::kernels::{fused_applies, pairwise::pairwise_ranks};
 
 /// Configuration of [`PairwiseSorter`].

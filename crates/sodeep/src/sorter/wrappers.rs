@@ -9,7 +9,8 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::frozen::Sorter;
-use super::net::{standardize_rows, SorterNet};
+use super::net::SorterNet;
+use super::standardize::standardize_rows;
 use crate::error::{Error, Result};
 use crate::optim::{Adam, AdamConfig};
 use crate::rank::sodeep_rank_rows;

@@ -3,7 +3,7 @@
 
 use candle_nn::ops::sigmoid;
 
-use super::{Layout, PerQuery};
+use super::layout::{Layout, PerQuery};
 use crate::error::Result;
 use crate::loss::ndcg::discount_tensor;
 use crate::metrics::{ideal_dcg, Gain};

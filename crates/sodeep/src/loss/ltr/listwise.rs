@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 
 use candle_core::Tensor;
 
-use super::{Layout, PerQuery};
+use super::layout::{Layout, PerQuery};
 use crate::error::Result;
 
 /// `L_q = −Σ_i softmax(rel)_i · log_softmax(s)_i = logsumexp(s) − Σ_i softmax(rel)_i s_i`.

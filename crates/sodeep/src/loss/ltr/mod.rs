@@ -44,18 +44,23 @@
 
 use std::sync::Mutex;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::Tensor;
 use rand_chacha::ChaCha8Rng;
 
+use super::grouping::{grouping, stream};
 use super::ndcg::{check_k, Queries};
-use super::{grouping, stream, Grouping, QueryLoss, Reduction};
+use super::query::QueryLoss;
+use super::reduction::Reduction;
 use crate::error::{Error, Result};
 use crate::metrics::Gain;
 
 mod approx;
+mod layout;
 mod listwise;
 mod pairwise;
 mod pointwise;
+
+use layout::{Layout, PerQuery};
 
 /// Which baseline [`LtrLoss`] computes (formulas in the [module docs](self)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -203,81 +208,6 @@ impl LtrLoss {
         let weights: Vec<f64> = signal.iter().map(|&h| f64::from(u8::from(h))).collect();
         let weights = layout.constant(weights, layout.groups)?;
         c.reduction.apply(&values, &weights)
-    }
-}
-
-/// One value per query (`G`) and whether the query carries a signal.
-struct PerQuery {
-    values: Tensor,
-    signal: Vec<bool>,
-}
-
-/// The queries laid out one per row of `G × L` slots.
-struct Layout {
-    /// G, one group per query, in increasing id order.
-    groups: usize,
-    /// L, the longest query's length.
-    len: usize,
-    /// The m scores, 1-D.
-    flat: Tensor,
-    /// The scores laid out, `G × L`.
-    s: Tensor,
-    /// `G·L`: 1 for a real item, 0 for a pad.
-    mask: Vec<f64>,
-    /// `G·L`: the label of the item in each slot.
-    rel: Vec<f64>,
-    /// `G·L`: the item in each slot.
-    item: Vec<u32>,
-    /// The number of real items of each query.
-    count: Vec<usize>,
-}
-
-impl Layout {
-    fn new(batch: &Queries, g: &Grouping) -> Result<Self> {
-        let mask: Vec<f64> = g.mask.iter().map(|&w| f64::from(w)).collect();
-        let count = mask
-            .chunks(g.len)
-            .map(|row| row.iter().filter(|&&w| w > 0.0).count())
-            .collect();
-        Ok(Self {
-            groups: g.groups,
-            len: g.len,
-            flat: batch.scores.clone(),
-            s: g.gather(&batch.scores)?,
-            rel: g.index.iter().map(|&i| batch.rel[i as usize]).collect(),
-            item: g.index.clone(),
-            mask,
-            count,
-        })
-    }
-
-    fn device(&self) -> &Device {
-        self.flat.device()
-    }
-
-    /// A constant tensor of the scores' dtype.
-    fn constant<S: Into<candle_core::Shape>>(&self, values: Vec<f64>, shape: S) -> Result<Tensor> {
-        Ok(Tensor::from_vec(values, shape, self.device())?.to_dtype(self.flat.dtype())?)
-    }
-
-    /// Whether slot `j` of group `g` holds a real item.
-    fn real(&self, g: usize, j: usize) -> bool {
-        self.mask[g * self.len + j] > 0.0
-    }
-
-    /// The slots of group `g` that hold real items.
-    fn real_slots(&self, g: usize) -> Vec<usize> {
-        (0..self.len).filter(|&j| self.real(g, j)).collect()
-    }
-
-    /// The laid-out scores on the host, detached.
-    fn host_scores(&self) -> Result<Vec<f64>> {
-        Ok(self
-            .s
-            .detach()
-            .to_dtype(DType::F64)?
-            .flatten_all()?
-            .to_vec1()?)
     }
 }
 

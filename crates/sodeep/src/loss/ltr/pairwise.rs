@@ -4,7 +4,7 @@
 
 use candle_core::Tensor;
 
-use super::{Layout, PerQuery};
+use super::layout::{Layout, PerQuery};
 use crate::error::Result;
 use crate::metrics::{discount, ideal_dcg, Gain};
 

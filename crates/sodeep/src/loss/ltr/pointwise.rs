@@ -1,6 +1,6 @@
 //! `mse`: `L_q = mean_i (s_i − rel_i)²` over the real items of the query.
 
-use super::{Layout, PerQuery};
+use super::layout::{Layout, PerQuery};
 use crate::error::Result;
 
 pub(super) fn mse(l: &Layout) -> Result<PerQuery> {
