@@ -5,6 +5,8 @@ resolve to B, or declares `mod B`. A folder's `mod.rs` that declares its childre
 not be imported back by them: shared helpers live in a sibling file.
 
     python3 scripts/module-cycles.py crates/sodeep/src    # prints the circles; exit status 1 if any
+    python3 scripts/module-cycles.py crates/sodeep/src scripts/module-layers.txt
+                                                          # also the arrows that point the wrong way
 """
 import os,re,sys
 root=sys.argv[1]
@@ -58,5 +60,20 @@ def v(x):
 for x in nodes:
     if x not in idx: v(x)
 for c in out: print('circle:',c)
-if not out: print(f'{root}: no circles among {len(nodes)} modules')
-sys.exit(1 if out else 0)
+wrong=[]
+if len(sys.argv)>2:
+    norm=os.path.normpath(root)
+    under=lambda n,top: n==top or n.startswith(top+'::')
+    for line in open(sys.argv[2]):
+        f=line.split('#')[0].split()
+        if len(f)<3 or os.path.normpath(f[0])!=norm: continue
+        a,b=f[1],f[2]
+        if not any(under(n,a) for n in nodes) or not any(under(n,b) for n in nodes):
+            print(f'layer rule names a module that does not exist: {a} -> {b}'); wrong.append((a,b)); continue
+        for n in sorted(nodes):
+            if under(n,a):
+                for t in sorted(edges[n]):
+                    if under(t,b):
+                        print(f'wrong way: {n} imports {t} ({a} may not import {b})'); wrong.append((n,t))
+if not out and not wrong: print(f'{root}: no circles among {len(nodes)} modules, no arrow the wrong way')
+sys.exit(1 if out or wrong else 0)

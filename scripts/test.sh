@@ -3,5 +3,8 @@
 # This is the README's test command, and .ci/run calls exactly it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/check-modules.sh
 cargo test --workspace
+# ranking and the losses without the sorter lifecycle (the `train` feature off)
+cargo test -p sodeep --no-default-features --features weights --tests
 scripts/python-test.sh

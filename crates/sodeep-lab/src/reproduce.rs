@@ -166,7 +166,7 @@ pub fn reproduce(cfg: &ReproduceConfig, progress: &(dyn Fn(&str) + Sync)) -> Res
     }
     let _ = writeln!(md, "\nTotal time: {:.0} s.", start.elapsed().as_secs_f64());
     let path = cfg.out.join("report.md");
-    sodeep::checkpoint::write_atomic(&path, md.as_bytes())?;
+    sodeep::files::write_atomic(&path, md.as_bytes())?;
     Ok(path)
 }
 

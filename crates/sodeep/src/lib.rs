@@ -52,14 +52,19 @@
 pub mod card;
 pub mod checkpoint;
 pub mod error;
+#[cfg(feature = "train")]
 pub mod eval;
+#[cfg(feature = "train")]
 pub mod export;
+pub mod files;
 pub mod host;
 pub mod kernels;
 pub mod loss;
 pub mod memory;
 pub mod metrics;
+#[cfg(feature = "train")]
 pub mod optim;
+#[cfg(feature = "train")]
 mod pickle_depth;
 pub mod rank;
 pub mod ranker;
@@ -67,9 +72,12 @@ pub mod registry;
 pub mod relax;
 pub mod sorter;
 pub mod spec;
+#[cfg(feature = "train")]
 pub mod synthetic;
+#[cfg(feature = "train")]
 pub mod torch_import;
 pub mod torchsort;
+#[cfg(feature = "train")]
 pub mod train;
 
 pub use error::{Error, Result};

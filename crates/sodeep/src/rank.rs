@@ -200,6 +200,7 @@ pub fn sodeep_rank_tensor(scores: &Tensor) -> Result<Tensor> {
 }
 
 /// SoDeep ranks of every row of a row-major `rows × d` buffer, in `f32`.
+#[cfg(feature = "train")]
 pub(crate) fn sodeep_rank_rows(data: &[f32], d: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(data.len());
     for row in data.chunks(d.max(1)) {

@@ -67,6 +67,7 @@ proptest! {
         let _ = sodeep::Sorter::load_dir(dir.path());
     }
 
+    #[cfg(feature = "train")]
     #[test]
     fn pytorch_imports_never_panic(bytes in mutate(fixture("sorter_lstm_d8_h16.pth"))) {
         let dir = tempfile::tempdir().unwrap();
@@ -78,6 +79,7 @@ proptest! {
 
 /// The settings a resumed run may be given, in the order the resume checks them: the first
 /// twelve must equal the checkpoint's, the last three may change (and are recorded).
+#[cfg(feature = "train")]
 const RESUME_FLAGS: [&str; 15] = [
     "--arch",
     "--len",
@@ -97,6 +99,7 @@ const RESUME_FLAGS: [&str; 15] = [
 ];
 
 /// Setting `which` of `cfg` changed to a value that differs from the base run's (`v` picks it).
+#[cfg(feature = "train")]
 fn change_setting(cfg: &mut sodeep::train::TrainConfig, which: usize, v: u32) {
     use sodeep::sorter::{Arch, Head};
     use sodeep::synthetic::Distribution;
@@ -120,6 +123,7 @@ fn change_setting(cfg: &mut sodeep::train::TrainConfig, which: usize, v: u32) {
     }
 }
 
+#[cfg(feature = "train")]
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 

@@ -3,6 +3,7 @@
 
 use candle_core::{Device, Tensor};
 use sodeep::card::{Arch, SorterConfig};
+#[cfg(feature = "train")]
 use sodeep::train::{train_sorter, TrainConfig};
 use sodeep::Sorter;
 
@@ -53,6 +54,7 @@ fn a_sharpness_beyond_f32_is_refused_not_nan() {
     );
 }
 
+#[cfg(feature = "train")]
 #[test]
 fn training_zero_steps_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -178,7 +180,7 @@ fn only_sorter_folders_are_ever_replaced() {
 #[cfg(unix)]
 #[test]
 fn atomic_writes_never_replace_links_or_modes() {
-    use sodeep::checkpoint::write_atomic;
+    use sodeep::files::write_atomic;
     use std::os::unix::fs::PermissionsExt;
     let root = tempfile::tempdir().unwrap();
     let target = root.path().join("target.csv");
@@ -206,6 +208,7 @@ fn atomic_writes_never_replace_links_or_modes() {
     assert_eq!(mode, 0o640);
 }
 
+#[cfg(feature = "train")]
 #[test]
 fn a_run_folder_in_use_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -233,6 +236,7 @@ fn a_run_folder_in_use_is_refused() {
     assert!(!dir.path().join(".ckpt.old").exists());
 }
 
+#[cfg(feature = "train")]
 #[test]
 fn work_beyond_the_memory_limit_is_refused_up_front() {
     // one row of 2,000,000 scores through an O(n²) ranker: about 10^5 GiB
@@ -407,6 +411,7 @@ fn knobs_outside_their_precision_are_refused() {
     }
 }
 
+#[cfg(feature = "train")]
 #[test]
 fn deeply_nested_pickles_are_refused_before_they_reach_the_stack() {
     use std::io::Write;

@@ -11,9 +11,10 @@ use sodeep::loss::{
     Reduction, SpearmanConfig, SpearmanLoss, VseHingeLoss,
 };
 use sodeep::metrics;
-use sodeep::rank::{sodeep_rank_average, sodeep_rank_tensor};
+use sodeep::rank::sodeep_rank_average;
 use sodeep::ranker::{rank_with, Order, RankOptions, Scale};
-use sodeep::sorter::FineTuned;
+#[cfg(feature = "train")]
+use sodeep::train::FineTuned;
 use sodeep::{Ranker, Sorter};
 
 /// Exact ranks (ties share their mean rank, as a sorter's outputs for equal inputs do),
@@ -407,6 +408,7 @@ fn recall_and_rank_sum_gradients_raise_recall() {
     assert!(after > before + 0.2, "hinge: R@1 {before} → {after}");
 }
 
+#[cfg(feature = "train")]
 #[test]
 fn frozen_sorter_passes_no_gradient_to_its_weights_and_fine_tuning_helps() {
     let sorter = Sorter::load("gru-100").unwrap();
@@ -433,7 +435,7 @@ fn frozen_sorter_passes_no_gradient_to_its_weights_and_fine_tuning_helps() {
         .map(|v| 0.05 * v.powi(3))
         .collect();
     let x = Tensor::from_vec(rows.clone(), (64, 100), &Device::Cpu).unwrap();
-    let exact = sodeep_rank_tensor(&x).unwrap();
+    let exact = sodeep::rank::sodeep_rank_tensor(&x).unwrap();
     let tuned = FineTuned::new(sorter, 1000, 0).unwrap();
     let l1 = |r: &dyn Ranker| {
         (r.rank(&x).unwrap() - &exact)

@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
-use sodeep::checkpoint::write_atomic;
+use sodeep::files::write_atomic;
 
 use crate::data::bounded::{self, Bounded};
 use crate::error::{Error, Result};

@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 use sodeep::loss::LtrKind;
 use sodeep::ranker::Ranker;
 use sodeep::sorter::Sorter;
-use sodeep::sorter::{FineTuned, Standardized};
+use sodeep::sorter::Standardized;
+use sodeep::train::FineTuned;
 
 /// The most seeds an experiment runs: each is a whole training run per loss.
 pub const MAX_SEEDS: usize = 1000;

@@ -191,7 +191,7 @@ impl ExperimentResult {
             path: dir.join("results.json"),
             source: e,
         })?;
-        sodeep::checkpoint::write_atomic(&dir.join("results.json"), json.as_bytes())?;
+        sodeep::files::write_atomic(&dir.join("results.json"), json.as_bytes())?;
         let series: Vec<(String, Vec<f64>)> = self
             .results
             .iter()

@@ -16,6 +16,7 @@
 //! # Ok::<(), candle_core::Error>(())
 //! ```
 
+#[cfg(feature = "train")]
 pub(crate) mod adam;
 pub mod batchnorm;
 pub(crate) mod birnn;

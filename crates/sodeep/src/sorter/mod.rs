@@ -37,6 +37,6 @@ pub use mlp::{MlpSorter, MlpSorterConfig};
 pub use net::{expected_names, init_sorter, parameter_count, read_loss, Net, SorterNet};
 pub use pairwise::{PairwiseSorter, PairwiseSorterConfig, DEFAULT_MAX_SHARPNESS};
 pub use standardize::standardize_rows;
-pub use wrappers::{FineTuned, Standardized};
+pub use wrappers::Standardized;
 
 pub use crate::card::{Arch, Head, SorterConfig};

@@ -17,7 +17,6 @@ use super::pairwise::{PairwiseSorter, PairwiseSorterConfig};
 use super::standardize::standardize_rows;
 use crate::card::{Arch, SorterConfig, DEFAULT_LAMBDA};
 use crate::error::Result;
-use crate::optim::Adam;
 
 /// The network of any architecture, with the optional input standardisation.
 #[derive(Debug, Clone)]
@@ -44,27 +43,6 @@ pub enum Net {
 }
 
 impl SorterNet {
-    /// One training step of a sorter, the one every sorter training runs (`train-sorter`, and
-    /// the fine-tuning of [`super::FineTuned`]): the mean L1 distance between the predicted and
-    /// the exact ranks `target`, its gradient, and an Adam step at `lr`. `train_mode` selects
-    /// BatchNorm's batch statistics. Returns the loss before the step as a scalar tensor on the
-    /// network's device, unread: reading it waits for a GPU to finish the step, so callers
-    /// read it only when they report it ([`read_loss`]).
-    pub fn l1_step(
-        &self,
-        adam: &mut Adam,
-        x: &Tensor,
-        target: &Tensor,
-        lr: f64,
-        train_mode: bool,
-    ) -> Result<Tensor> {
-        let loss = (self.forward_t(x, train_mode)? - target)?
-            .abs()?
-            .mean_all()?;
-        adam.step(&loss.backward()?, lr)?;
-        Ok(loss.detach())
-    }
-
     /// Builds the network, loading or creating its weights through `vb`.
     pub fn new(cfg: &SorterConfig, vb: VarBuilder) -> candle_core::Result<Self> {
         let (d, hidden, layers) = (cfg.d, cfg.hidden, cfg.layers);
@@ -129,7 +107,7 @@ impl SorterNet {
     }
 }
 
-/// The value of a scalar loss tensor from [`SorterNet::l1_step`] (on a GPU, this waits for the
+/// The value of a scalar loss tensor (such as `train::l1_step`'s) (on a GPU, this waits for the
 /// device).
 pub fn read_loss(loss: &Tensor) -> Result<f64> {
     Ok(loss.to_dtype(DType::F64)?.to_scalar::<f64>()?)

@@ -48,6 +48,12 @@ use crate::optim::{Adam, AdamConfig, LrSchedule};
 use crate::sorter::{init_sorter, parameter_count, read_loss, Arch, SorterConfig, SorterNet};
 use crate::synthetic::{generate, Batch, Distribution};
 
+mod fine_tune;
+mod step;
+
+pub use fine_tune::FineTuned;
+pub use step::l1_step;
+
 /// Default seed of the validation set, independent of the training seed so that runs compare.
 pub const DEFAULT_VAL_SEED: u64 = 0x0005_eed0_f7a1;
 
@@ -681,7 +687,7 @@ pub fn train_sorter(
         );
         let x = Tensor::from_vec(batch.scores, (cfg.batch, d), &cfg.device)?;
         let target = Tensor::from_vec(batch.ranks, (cfg.batch, d), &cfg.device)?;
-        let loss_t = st.net.l1_step(&mut st.adam, &x, &target, lr, true)?;
+        let loss_t = l1_step(&st.net, &mut st.adam, &x, &target, lr, true)?;
         st.record.step += 1;
         // on a GPU, reading the loss waits for the device: read it only every
         // LOSS_READ_EVERY steps and at saves, so that steps queue up in between
