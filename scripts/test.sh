@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/check-modules.sh
+python3 scripts/unused-public.py
 cargo test --workspace
 # ranking and the losses without the sorter lifecycle (the `train` feature off)
 cargo test -p sodeep --no-default-features --features weights --tests

@@ -65,10 +65,8 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// `--resume` without a checkpoint to resume from.
-    #[error(
-        "nothing to resume: {0} holds no checkpoint (run without --resume to start a new training)"
-    )]
+    /// A resume asked of a folder without a checkpoint.
+    #[error("nothing to resume: {0} holds no checkpoint; start a new training run there instead")]
     NoCheckpoint(PathBuf),
     /// `--resume` with a setting that differs from the checkpoint's: a resumed run takes every
     /// setting from its checkpoint.

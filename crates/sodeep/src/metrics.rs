@@ -360,19 +360,6 @@ pub fn median_rank(positive_ranks: &[usize]) -> f64 {
     }
 }
 
-/// Mean absolute error between two equally long slices (the paper's sorter L1).
-pub fn mean_abs_error<T: Copy + Into<f64>>(a: &[T], b: &[T]) -> f64 {
-    let n = a.len().min(b.len());
-    if n == 0 {
-        return f64::NAN;
-    }
-    a.iter()
-        .zip(b)
-        .map(|(&x, &y)| (x.into() - y.into()).abs())
-        .sum::<f64>()
-        / n as f64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

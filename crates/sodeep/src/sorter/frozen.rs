@@ -250,12 +250,6 @@ impl Sorter {
             .to_device(x.device())?
             .to_dtype(x.dtype())?)
     }
-
-    /// Ranks plain vectors, each its own row. A learned sorter needs every row to have its d;
-    /// the handcrafted sorter takes rows of any (even differing) lengths.
-    pub fn rank_rows(&self, rows: &[Vec<f64>]) -> Result<Vec<Vec<f64>>> {
-        crate::ranker::apply_to_rows(self, rows, crate::ranker::RowOutput::Ranks)
-    }
 }
 
 /// Every weight must be one the card's architecture reads, and finite: weights the network

@@ -182,9 +182,4 @@ impl Comparators {
         let start = if l == 0 { 0 } else { self.layer_ends[l - 1] };
         &self.pairs[start..end]
     }
-
-    /// The slot holding the k-th smallest value after the last layer, for each k.
-    pub fn out_slots(&self) -> &[u32] {
-        &self.out_slot
-    }
 }

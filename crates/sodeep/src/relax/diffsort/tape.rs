@@ -249,11 +249,6 @@ impl Tape {
         &self.net
     }
 
-    /// The mixing weight α of every comparator, in execution order.
-    pub fn alphas(&self) -> &[f64] {
-        &self.alpha
-    }
-
     pub(super) fn check_len(&self, what: &str, g: &[f64], len: usize) -> Result<()> {
         if g.len() == len {
             Ok(())
