@@ -1,4 +1,5 @@
-//! The models the experiments train, the shared training loop, and linear predictions (the
+//! The models the experiments train, the shared optimiser step and training loop, and linear
+//! predictions (the
 //! ridge baseline is [`super::ridge`]).
 
 use candle_core::{DType, Device, Tensor, Var};
@@ -98,6 +99,50 @@ pub struct Fit {
     pub curve: Vec<f64>,
 }
 
+/// The optimiser step every model of the lab trains with (the experiments' [`fit`] and the
+/// digit-sort jobs): AdamW on `vars`, after a check that the loss is finite, since a NaN
+/// step would silently wreck every weight.
+pub struct Trainer {
+    opt: AdamW,
+    lr: f64,
+}
+
+impl Trainer {
+    /// AdamW at `lr` with decoupled weight decay `weight_decay` (0: plain Adam).
+    pub fn new(vars: &[Var], lr: f64, weight_decay: f64) -> Result<Self> {
+        let opt = AdamW::new(
+            vars.to_vec(),
+            ParamsAdamW {
+                lr,
+                weight_decay,
+                ..Default::default()
+            },
+        )?;
+        Ok(Self { opt, lr })
+    }
+
+    /// Sets the learning rate of the next steps (a schedule).
+    pub fn set_lr(&mut self, lr: f64) {
+        self.opt.set_learning_rate(lr);
+        self.lr = lr;
+    }
+
+    /// One step on `loss`; returns its value. A loss that is not finite is an error that says
+    /// where (`at`, e.g. "at epoch 3") and to lower the learning rate.
+    pub fn step(&mut self, loss: &Tensor, at: impl FnOnce() -> String) -> Result<f64> {
+        let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        if !value.is_finite() {
+            return Err(Error::InvalidArgument(format!(
+                "the loss became {value} {} (learning rate {}): lower the learning rate",
+                at(),
+                self.lr
+            )));
+        }
+        self.opt.backward_step(loss)?;
+        Ok(value)
+    }
+}
+
 /// Trains `vars` with AdamW: each epoch shuffles `0..n_train` into batches and calls
 /// `step(batch_indices, epoch)` for the loss, then `end_epoch(epoch)` and `validate()` (higher is
 /// better). The weights of the best validation epoch are restored at the end, so the caller's
@@ -113,14 +158,7 @@ pub fn fit(
     if n_train == 0 {
         return Err(Error::Empty("no training example".into()));
     }
-    let mut opt = AdamW::new(
-        vars.to_vec(),
-        ParamsAdamW {
-            lr: cfg.lr,
-            weight_decay: cfg.weight_decay,
-            ..Default::default()
-        },
-    )?;
+    let mut trainer = Trainer::new(vars, cfg.lr, cfg.weight_decay)?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut order: Vec<usize> = (0..n_train).collect();
     let snapshot = |vars: &[Var]| -> Result<Vec<Tensor>> {
@@ -138,15 +176,7 @@ pub fn fit(
             if batch.len() < cfg.min_batch && n_train >= cfg.min_batch {
                 continue;
             }
-            let loss = step(batch, epoch)?;
-            let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-            if !value.is_finite() {
-                return Err(Error::InvalidArgument(format!(
-                    "the loss became {value} at epoch {epoch} (learning rate {}): lower the learning rate",
-                    cfg.lr
-                )));
-            }
-            opt.backward_step(&loss)?;
+            trainer.step(&step(batch, epoch)?, || format!("at epoch {epoch}"))?;
         }
         end_epoch(epoch)?;
         let v = validate()?;
@@ -216,4 +246,29 @@ pub fn linear_predict(x: &Matrix, w: &[f64], intercept: f64) -> Vec<f32> {
                 + intercept) as f32
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_loss_that_is_not_finite_stops_training_without_touching_the_weights() {
+        let w = Var::from_vec(vec![1f32, 2.0], 2, &Device::Cpu).unwrap();
+        let mut trainer = Trainer::new(&[w.clone()], 0.1, 0.0).unwrap();
+        let loss = (w.as_tensor().sum_all().unwrap() * f64::NAN).unwrap();
+        let err = trainer.step(&loss, || "at step 7".into()).unwrap_err();
+        assert!(
+            err.to_string().contains("at step 7")
+                && err.to_string().contains("lower the learning rate"),
+            "{err}"
+        );
+        assert_eq!(w.as_tensor().to_vec1::<f32>().unwrap(), vec![1.0, 2.0]);
+        // a finite loss moves them
+        let value = trainer
+            .step(&w.as_tensor().sum_all().unwrap(), || unreachable!())
+            .unwrap();
+        assert_eq!(value, 3.0);
+        assert!(w.as_tensor().to_vec1::<f32>().unwrap()[0] < 1.0);
+    }
 }

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_core::{Device, Tensor, Var};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -13,7 +12,8 @@ use super::data::{accuracy, sample_numbers, values_of, DigitPools};
 use super::model::DigitCnn;
 use super::table::DigitSortCell;
 use crate::data::Matrix;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::experiment::model::Trainer;
 use crate::experiment::results::mean_sd;
 use sodeep::loss::{SpearmanConfig, SpearmanLoss};
 use sodeep::optim::LrSchedule;
@@ -67,14 +67,11 @@ pub(super) fn run_job(
 ) -> Result<JobOutcome> {
     let pools = &data.pools[seed];
     let model = DigitCnn::new(cfg.cnn, &mut ChaCha8Rng::seed_from_u64(init_seed(seed)))?;
-    let mut opt = AdamW::new(
-        model.vars(),
-        ParamsAdamW {
-            lr: cfg.lr,
-            weight_decay: cfg.weight_decay,
-            ..Default::default()
-        },
-    )?;
+    // The experiments' epoch loop (`model::fit`) cannot serve here: the protocol draws fresh
+    // sets every step instead of passing over a fixed training split, follows a cosine
+    // schedule over steps, and tests the last weights rather than a validation-picked epoch.
+    // The optimiser step and its checks are the experiments' own (`Trainer`).
+    let mut trainer = Trainer::new(&model.vars(), cfg.lr, cfg.weight_decay)?;
     let loss_fn = SpearmanLoss::new(
         ranker.clone(),
         SpearmanConfig {
@@ -97,26 +94,19 @@ pub(super) fn run_job(
         let scores = model.scores(&data.images, &numbers)?;
         let target = Tensor::from_vec(values, m, &Device::Cpu)?;
         let loss = loss_fn.forward_lists(&scores, &target, &lists)?;
-        let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-        if !value.is_finite() {
-            return Err(Error::InvalidArgument(format!(
-                "digit sort, {} at n = {n}: the loss became {value} at step {step} (learning \
-                 rate {}): lower the learning rate",
-                ranker.name(),
-                cfg.lr
-            )));
-        }
-        if recent.len() == 50 {
-            recent.remove(0);
-        }
-        recent.push(value);
         let schedule = LrSchedule::Cosine {
             lr: cfg.lr,
             steps: cfg.steps,
             last: cfg.lr / 20.0,
         };
-        opt.set_learning_rate(schedule.at(step));
-        opt.backward_step(&loss)?;
+        trainer.set_lr(schedule.at(step));
+        let value = trainer.step(&loss, || {
+            format!("in digit sort, {} at n = {n}, step {step}", ranker.name())
+        })?;
+        if recent.len() == 50 {
+            recent.remove(0);
+        }
+        recent.push(value);
     }
     let train_seconds = start.elapsed().as_secs_f64();
     let start = Instant::now();
