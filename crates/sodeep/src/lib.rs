@@ -54,6 +54,8 @@ pub mod checkpoint;
 pub mod error;
 pub mod eval;
 pub mod export;
+#[cfg(doctest)]
+mod guide;
 pub mod host;
 pub mod kernels;
 pub mod loss;
