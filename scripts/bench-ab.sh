@@ -4,7 +4,7 @@
 #
 #   scripts/bench-ab.sh CASES ROUNDS BIN[=ENV=VALUE] BIN[=ENV=VALUE] ...
 #
-# Example (how the README's "Without AVX-512" table was made, in this repository):
+# Example (how the "Without AVX-512" table of docs/speed.md was made, in this repository):
 #   git worktree add /tmp/noavx HEAD && cd /tmp/noavx
 #   sed -i 's/features = \["std", "x86-v4"\]/features = ["std"]/' crates/sodeep/Cargo.toml
 #   CARGO_TARGET_DIR=/tmp/target-noavx cargo build --release -p sodeep-cli; cd -

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Prints the README's table of `sodeep bench sorters --json` results of one host, with the issue's
-targets: the last file in full, and the ratios (and peak memory) of any earlier files beside it, for
-example the same cases before a change.
+"""Prints the table of `sodeep bench sorters --json` results of one host in docs/speed.md, with the
+issue's targets: the last file in full, and the ratios (and peak memory) of any earlier files beside
+it, for example the same cases before a change.
 
     python3 scripts/bench-sorters-table.py [BEFORE.json ...] NOW.json
 """

@@ -23,8 +23,8 @@ use crate::error::{Error, Result};
 pub const DEFAULT_LAMBDA: f64 = 10.0;
 
 /// The pairwise sorter's default bound on its comparators' sharpness, in standard deviations
-/// of the vector (its trade-off between accuracy and gradient reach is measured in the README's
-/// Shipped sorters section).
+/// of the vector (its trade-off between accuracy and gradient reach is measured in docs/rankers.md
+/// and docs/sorters-and-training.md).
 pub const DEFAULT_MAX_SHARPNESS: f64 = 20.0;
 
 /// A sorter architecture. The names are those of the CLI's `--arch`.

@@ -57,6 +57,8 @@ pub mod eval;
 #[cfg(feature = "train")]
 pub mod export;
 pub mod files;
+#[cfg(doctest)]
+mod guide;
 pub mod host;
 pub mod kernels;
 pub mod loss;

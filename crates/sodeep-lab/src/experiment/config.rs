@@ -237,8 +237,8 @@ impl ExperimentConfig {
                 .collect(),
             Task::Map => vec!["best-100".to_string()],
             // the recall loss ranks 200 vectors per step; cnn-100 does it 2.2× faster than
-            // best-100 at the same retrieval figures (see the README), which keeps 5 seeds
-            // under 15 minutes on 2 cores
+            // best-100 at the same retrieval figures (docs/experiments-and-reproduction.md),
+            // which keeps 5 seeds under 15 minutes on 2 cores
             Task::Retrieval => vec!["cnn-100".to_string()],
             Task::Ltr => vec!["best-100".to_string()],
         };
