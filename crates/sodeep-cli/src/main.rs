@@ -1,16 +1,14 @@
-//! `sodeep`: the command-line interface. It only parses arguments: each subcommand's `Args` has a
-//! `run` that makes one call into the `sodeep` library or the `sodeep-lab` crate, where the work
-//! and its output live.
+//! `sodeep`: the command-line interface. It only parses arguments: each subcommand's options are
+//! one type in `sodeep-lab` (`sodeep_lab::commands`), declared once with their help text next to
+//! the code that reads them, and each subcommand makes one call there.
 
 mod alloc;
-mod bench;
-mod experiments;
-mod rank;
-mod sorters;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use sodeep_lab::commands::{bench, experiments, rank, sorters};
+use sodeep_lab::reproduce::ReproduceConfig;
 
 #[derive(Parser)]
 #[command(
@@ -55,7 +53,7 @@ enum Command {
     Experiment(Box<experiments::ExperimentArgs>),
     /// Rebuild the paper's tables on real data and write DIR/report.md (the main job; with no
     /// subcommand, `sodeep` runs `reproduce --quick`).
-    Reproduce(experiments::ReproduceArgs),
+    Reproduce(ReproduceConfig),
     /// Convert a PyTorch checkpoint of the reference implementation into a sorter folder.
     ImportTorch(sorters::ImportTorchArgs),
 }
@@ -101,7 +99,7 @@ fn main() -> ExitCode {
     };
     let command = cli
         .command
-        .unwrap_or(Command::Reproduce(experiments::ReproduceArgs::quick()));
+        .unwrap_or(Command::Reproduce(ReproduceConfig::quick()));
     let runs_jobs = match &command {
         Command::Experiment(_) | Command::Reproduce(_) => true,
         Command::Bench { what } => what.runs_jobs(),
@@ -120,11 +118,11 @@ fn main() -> ExitCode {
         Command::Rank(a) => a.run(),
         Command::ExportSorter(a) => a.run(),
         Command::Bench { what } => what.run(threads),
-        Command::Experiment(a) => a.run(),
-        Command::Reproduce(a) => a.run(),
+        Command::Experiment(a) => experiments::experiment(&a),
+        Command::Reproduce(a) => experiments::reproduce(&a),
         Command::ImportTorch(a) => a.run(),
     };
-    match result {
+    match result.map_err(anyhow::Error::from) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", one_line(&e));

@@ -17,17 +17,33 @@ use sodeep::eval::{evaluate, rank_sweep, EvalConfig};
 use sodeep::sorter::Sorter;
 use sodeep::synthetic::Distribution;
 
-/// What to run.
-#[derive(Debug, Clone)]
+/// What to run: the options of `sodeep reproduce`, which the CLI flattens.
+#[derive(Debug, Clone, clap::Args)]
 pub struct ReproduceConfig {
-    /// The short protocol (under 10 minutes on 2 cores).
+    /// A short protocol (< 10 minutes on 2 cores) with the shipped sorters.
+    #[arg(long)]
     pub quick: bool,
     /// Output folder.
+    #[arg(long, default_value = "report")]
     pub out: PathBuf,
-    /// Seeds per experiment (`None`: 2 quick, 5 full).
+    /// Seeds per experiment (default: 2 with --quick, 5 otherwise).
+    #[arg(long)]
     pub seeds: Option<usize>,
-    /// MNIST cache folder.
+    /// Where MNIST is cached (default: $SODEEP_DATA_DIR or ~/.cache/sodeep/data).
+    #[arg(long)]
     pub data_dir: Option<PathBuf>,
+}
+
+impl ReproduceConfig {
+    /// What plain `sodeep` runs: the short protocol into `report/`.
+    pub fn quick() -> Self {
+        Self {
+            quick: true,
+            out: PathBuf::from("report"),
+            seeds: None,
+            data_dir: None,
+        }
+    }
 }
 
 /// The ltr sanity floor: the mse baseline's test NDCG@10 (exponential gains) must clear it,

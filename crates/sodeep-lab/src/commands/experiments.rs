@@ -6,69 +6,109 @@ use super::output::print_json_line;
 use super::progress;
 use crate::error::{Error, Result};
 use crate::experiment::{DataSource, ExperimentConfig, Task};
+use crate::reproduce::ReproduceConfig;
 
-/// The options of `sodeep experiment`, as given (see its `--help`).
-#[derive(Debug, Clone, Default)]
-pub struct ExperimentRequest {
+/// Train a model with several losses (baselines and SoDeep rank losses) on real data and
+/// compare them over seeds: `spearman`, `map`, `retrieval` or `ltr` (learning to rank).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExperimentArgs {
     /// spearman, map, retrieval or ltr.
     pub task: String,
-    /// Built-in dataset.
+    /// Built-in dataset: winequality or diabetes (spearman), digits-multilabel (map),
+    /// mnist-halves (retrieval), mslr-sample (ltr). Default: the task's first.
+    #[arg(long, conflicts_with_all = ["train", "a"])]
     pub data: Option<String>,
-    /// Training CSV.
+    /// Training CSV (header row) for spearman or map; for ltr, an SVMlight/LETOR file
+    /// (`label qid:Q idx:val ...`) or LightGBM's layout (no qid, with --train-query).
+    #[arg(long)]
     pub train: Option<PathBuf>,
-    /// Test CSV.
+    /// Test file in the same format; without it a test split is held out of --train.
+    #[arg(long, requires = "train")]
     pub test: Option<PathBuf>,
-    /// ltr: group sizes of the training file (LightGBM layout).
+    /// ltr, LightGBM layout: group sizes of --train, one per line.
+    #[arg(long, requires = "train")]
     pub train_query: Option<PathBuf>,
-    /// ltr: group sizes of the test file (LightGBM layout).
+    /// ltr, LightGBM layout: group sizes of --test, one per line.
+    #[arg(long, requires = "test")]
     pub test_query: Option<PathBuf>,
-    /// ltr: a Python with lightgbm, to run LightGBM's ranker beside the losses.
+    /// ltr: a Python with lightgbm; LightGBM's LGBMRanker then runs on the same splits and
+    /// seeds (skipped with a warning when Python or lightgbm is missing).
+    #[arg(long)]
     pub python: Option<PathBuf>,
     /// Target column (spearman with --train).
+    #[arg(long)]
     pub target: Option<String>,
-    /// Prefix of the label columns (map with --train).
+    /// Prefix of the 0/1 label columns (map with --train).
+    #[arg(long)]
     pub label_prefix: Option<String>,
-    /// First-modality CSV (retrieval).
+    /// First-modality CSV of paired rows (retrieval).
+    #[arg(long, requires = "b")]
     pub a: Option<PathBuf>,
-    /// Second-modality CSV (retrieval).
+    /// Second-modality CSV, row i paired with row i of --a.
+    #[arg(long, requires = "a")]
     pub b: Option<PathBuf>,
     /// Seeds.
+    #[arg(long, default_value_t = 5)]
     pub seeds: usize,
-    /// Comma-separated losses.
+    /// Comma-separated losses: mse, l1, bce, hinge, sodeep:<sorter>, handcrafted[:λ]; for
+    /// ltr: mse, ranknet, lambdarank, listnet, listmle, approxndcg, ndcg:<ranker spec>.
+    #[arg(long)]
     pub losses: Option<String>,
-    /// Extra rankers for `sodeep:` losses.
+    /// One more rank loss through this ranker, reported as sodeep:<SPEC> (ltr: ndcg:<SPEC>):
+    /// softrank[:eps=E,reg=l2|kl], neuralsort, handcrafted[:lambda=L], a sorter, ... (repeatable).
+    #[arg(long)]
     pub ranker: Vec<String>,
-    /// Comma-separated sorters of the default sodeep losses.
+    /// Comma-separated sorters for the default sodeep losses (default: every shipped sorter for
+    /// spearman, best-100 otherwise).
+    #[arg(long)]
     pub sorters: Option<String>,
-    /// Epochs per run.
+    /// Epochs per run (default: the task's).
+    #[arg(long)]
     pub epochs: Option<usize>,
-    /// Examples (ltr: queries) per step; `None`: the task's default.
+    /// Examples per step (default 100; ltr: queries per step, default 1).
+    #[arg(long)]
     pub batch: Option<usize>,
-    /// Comma-separated learning rates.
+    /// Comma-separated learning rates searched for every loss (default: the task's).
+    #[arg(long)]
     pub lrs: Option<String>,
-    /// Decoupled weight decay.
+    /// Decoupled weight decay (AdamW).
+    #[arg(long, default_value_t = 0.0)]
     pub weight_decay: f64,
-    /// Validation fraction.
+    /// Fraction of the training data held out for validation.
+    #[arg(long, default_value_t = 0.2)]
     pub val_fraction: f64,
-    /// Hidden width of the MLPs.
+    /// Hidden width of the MLPs (default: the task's).
+    #[arg(long)]
     pub hidden: Option<usize>,
-    /// Weight of the rank loss.
+    /// Weight of the rank loss (map: added to BCE; retrieval: the recall loss).
+    #[arg(long)]
     pub rank_weight: Option<f64>,
-    /// Weight of the baseline loss beside a rank loss.
+    /// Weight of the task's baseline loss kept beside a rank loss (default: 1 for map's BCE,
+    /// 0 for retrieval's hinge).
+    #[arg(long)]
     pub base_weight: Option<f64>,
-    /// Margin of the recall loss.
+    /// retrieval: margin of the recall loss in normalised-rank units.
+    #[arg(long)]
     pub recall_margin: Option<f64>,
-    /// Epochs of the L1 warm-up term.
+    /// Remedy: an L1 term on the predictions for the first N epochs (spearman; default 1, the
+    /// paper's protocol; 0 turns it off).
+    #[arg(long)]
     pub l1_warmup: Option<usize>,
-    /// Fine-tune the sorter after every epoch.
+    /// Remedy: fine-tune the sorter on the score vectors it saw after every epoch.
+    #[arg(long)]
     pub finetune: bool,
-    /// Standardise each score vector first.
+    /// Remedy: standardise each score vector before the sorter reads it.
+    #[arg(long)]
     pub align: bool,
-    /// MNIST cache folder.
+    /// Where fetched datasets (MNIST, mslr-sample) are cached (default: $SODEEP_DATA_DIR or
+    /// ~/.cache/sodeep/data).
+    #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Output folder.
+    /// Write DIR/results.json and DIR/curves.png.
+    #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Print JSON instead of the table.
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
     pub json: bool,
 }
 
@@ -81,7 +121,7 @@ pub fn comma_list(s: &str) -> Vec<String> {
 }
 
 /// The experiment's configuration from the options as given.
-pub fn experiment_config(a: &ExperimentRequest) -> Result<ExperimentConfig> {
+pub fn experiment_config(a: &ExperimentArgs) -> Result<ExperimentConfig> {
     let task = Task::from_name(&a.task)?;
     let mut cfg = ExperimentConfig::new(task);
     if task != Task::Ltr && (a.train_query.is_some() || a.test_query.is_some()) {
@@ -192,7 +232,7 @@ pub fn experiment_config(a: &ExperimentRequest) -> Result<ExperimentConfig> {
 
 /// `sodeep experiment`: runs the experiment with a spinner and prints its table or JSON, writing
 /// `out/results.json` and `out/curves.png` when asked.
-pub fn experiment(a: &ExperimentRequest) -> Result<()> {
+pub fn experiment(a: &ExperimentArgs) -> Result<()> {
     let cfg = experiment_config(a)?;
     if let Some(out) = &a.out {
         crate::experiment::ensure_writable(out)?;
@@ -222,20 +262,9 @@ pub fn experiment(a: &ExperimentRequest) -> Result<()> {
 }
 
 /// `sodeep reproduce`: the paper's tables and figures into `out/report.md`.
-pub fn reproduce(
-    quick: bool,
-    out: PathBuf,
-    seeds: Option<usize>,
-    data_dir: Option<PathBuf>,
-) -> Result<()> {
-    let cfg = crate::reproduce::ReproduceConfig {
-        quick,
-        out,
-        seeds,
-        data_dir,
-    };
+pub fn reproduce(cfg: &ReproduceConfig) -> Result<()> {
     let bar = progress::spinner();
-    let report = crate::reproduce::reproduce(&cfg, &|line: &str| {
+    let report = crate::reproduce::reproduce(cfg, &|line: &str| {
         progress::line(&bar, line);
         bar.set_message(line.to_string());
     });

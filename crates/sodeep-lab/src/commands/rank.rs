@@ -1,7 +1,7 @@
 //! `sodeep rank`: score vectors from CSV through any ranker.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sodeep::files::write_atomic;
 
@@ -102,4 +102,35 @@ pub fn rank(spec: &str, kind: &str, input: Option<&Path>, output: Option<&Path>)
             .map_err(|e| Error::io("cannot write", "stdout", e))?,
     }
     Ok(())
+}
+
+/// Rank score vectors (CSV, one per line, no header) with a sorter.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RankArgs {
+    /// Ranker: NAME[:knob=value,...] (softrank, neuralsort, sinkhorn, diffsort-*, blackbox,
+    /// handcrafted[:LAMBDA], ...), a shipped sorter's name or a sorter folder.
+    #[arg(long, visible_alias = "sorter")]
+    pub ranker: String,
+    /// What to write per vector: ranks, sort (descending soft sort), argsort (soft, 0-based)
+    /// or topk:K (soft membership of the K largest).
+    #[arg(long, default_value = "ranks")]
+    pub output_kind: String,
+    /// Input CSV (default: stdin).
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Output CSV (default: stdout).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+impl RankArgs {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        rank(
+            &self.ranker,
+            &self.output_kind,
+            self.input.as_deref(),
+            self.output.as_deref(),
+        )
+    }
 }

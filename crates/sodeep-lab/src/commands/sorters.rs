@@ -13,52 +13,6 @@ use super::progress;
 use crate::error::{Error, Result};
 use crate::report::plot_rank_sweep;
 
-/// The options of `sodeep train-sorter`, as given (see its `--help`): names and sizes are checked
-/// here, against the checkpoint when resuming.
-#[derive(Debug, Clone, Default)]
-pub struct TrainRequest {
-    /// Architecture name (required unless resuming).
-    pub arch: Option<String>,
-    /// Vector length d (required unless resuming, for fixed-length sorters).
-    pub len: Option<usize>,
-    /// `MIN..MAX`: the training lengths of a sorter of any length (`pairwise`).
-    pub len_range: Option<String>,
-    /// The pairwise sorter's sharpness bound (infinite: none).
-    pub max_sharpness: Option<f64>,
-    /// Hidden size, channels or width.
-    pub hidden: Option<usize>,
-    /// Recurrent layers.
-    pub layers: Option<usize>,
-    /// Standardise each vector first.
-    pub standardize: bool,
-    /// `cpu`, `cuda` or `cuda:N`.
-    pub device: String,
-    /// Output head of the lstm sorters (`mixing` or `position`).
-    pub head: Option<String>,
-    /// Total steps.
-    pub steps: usize,
-    /// Vectors per step.
-    pub batch: Option<usize>,
-    /// Base learning rate.
-    pub lr: Option<f64>,
-    /// Halve the learning rate every K steps.
-    pub lr_halve_every: Option<usize>,
-    /// Validate and checkpoint every S steps.
-    pub save_every: Option<usize>,
-    /// Seed.
-    pub seed: Option<u64>,
-    /// Validation vectors.
-    pub val_samples: Option<usize>,
-    /// Training distribution.
-    pub distribution: Option<String>,
-    /// Output folder.
-    pub out: PathBuf,
-    /// Continue from OUT/ckpt, with every setting of the checkpoint: a flag given must agree
-    /// with it, except `steps`, `save_every`, `device` and the threads, and `lr`,
-    /// `lr_halve_every` and `batch`, whose changes the card records.
-    pub resume: bool,
-}
-
 /// The table of one evaluation.
 fn print_report_table(r: &EvalReport) {
     println!(
@@ -392,7 +346,7 @@ fn max_sharpness(m: f64) -> Result<Option<f64>> {
 
 /// `sodeep train-sorter`: trains (or resumes) a sorter with a progress bar and one log line per
 /// validation.
-pub fn train_sorter(a: &TrainRequest, threads: usize) -> Result<()> {
+pub fn train_sorter(a: &TrainSorterArgs, threads: usize) -> Result<()> {
     let mut cfg = if a.resume {
         // every setting comes from the checkpoint; a flag given replaces it here, and
         // `train` refuses one that differs, naming it (only the schedule, the batch size and
@@ -527,4 +481,237 @@ pub fn train_sorter(a: &TrainRequest, threads: usize) -> Result<()> {
         summary.best.display()
     );
     Ok(())
+}
+
+/// Evaluate the shipped sorters and the handcrafted one.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EvalShippedArgs {
+    /// Test vectors per sorter.
+    #[arg(long, default_value_t = 10_000)]
+    pub samples: usize,
+    /// Seed of the test vectors.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl EvalShippedArgs {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        eval_shipped(self.samples, self.seed, self.json)
+    }
+}
+
+/// Train a sorter on synthetic data.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainSorterArgs {
+    /// Architecture: lstm, lstm-large, gru, cnn, mlp, pairwise (any length).
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Vector length d (fixed-length sorters).
+    #[arg(long)]
+    pub len: Option<usize>,
+    /// Training lengths MIN..MAX of a sorter of any length (pairwise; default 2..512): each
+    /// step draws one length log-uniformly.
+    #[arg(long)]
+    pub len_range: Option<String>,
+    /// Bound on the pairwise sorter's comparator sharpness, in standard deviations of each
+    /// vector (default 20; "inf": unbounded, which L1 training turns into gradient-free steps).
+    #[arg(long)]
+    pub max_sharpness: Option<f64>,
+    /// Hidden size / channels / width (default: the architecture's).
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// Recurrent layers (default: the architecture's).
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Standardise each vector before the network (rank-preserving; not in the paper).
+    #[arg(long)]
+    pub standardize: bool,
+    /// Device: cpu, or cuda / cuda:N (needs a build with --features cuda; the fused CPU kernels
+    /// then fall back to plain candle ops).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Output head of the lstm sorters: mixing (the paper's d×d×2h affine) or position
+    /// (one 2h → 1 affine shared by all positions).
+    #[arg(long)]
+    pub head: Option<String>,
+    /// Total steps; a resumed run continues up to this count.
+    #[arg(long, default_value_t = 1000)]
+    pub steps: usize,
+    /// Vectors per step.
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Base learning rate of Adam.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Halve the learning rate every K steps (0: never).
+    #[arg(long)]
+    pub lr_halve_every: Option<usize>,
+    /// Validate and write checkpoints every S steps.
+    #[arg(long)]
+    pub save_every: Option<usize>,
+    /// Seed of the initial weights and the batches.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Validation vectors.
+    #[arg(long)]
+    pub val_samples: Option<usize>,
+    /// Training distribution (default: all).
+    #[arg(long)]
+    pub distribution: Option<String>,
+    /// Output folder (ckpt/ and best/ are written there).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue from OUT/ckpt: step, weights, optimiser state and every setting of the
+    /// checkpoint. A flag that disagrees with it is an error, except --steps, --save-every,
+    /// --threads and --device, and --lr, --lr-halve-every and --batch, whose changes the card
+    /// records (training.changes: step, setting, from, to).
+    #[arg(long)]
+    pub resume: bool,
+}
+
+impl TrainSorterArgs {
+    /// Runs the command on `threads` CPU threads.
+    pub fn run(&self, threads: usize) -> Result<()> {
+        train_sorter(self, threads)
+    }
+}
+
+/// Evaluate a sorter: L1 to the exact ranks, per distribution, and Spearman.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EvalSorterArgs {
+    /// Sorter: a folder, a shipped name, or handcrafted[:LAMBDA].
+    #[arg(long)]
+    pub sorter: String,
+    /// Vector length (default: the sorter's d, or 100 for sorters of any length).
+    #[arg(long, conflicts_with = "lens")]
+    pub len: Option<usize>,
+    /// Several lengths, comma-separated (e.g. 3,5,10,32,100,256,1000): L1 per length, overall
+    /// and per distribution (under "by_len" with --json). A fixed-length sorter reports only
+    /// its own d.
+    #[arg(long, value_delimiter = ',')]
+    pub lens: Option<Vec<usize>>,
+    /// Number of test vectors.
+    #[arg(long, default_value_t = 10_000)]
+    pub samples: usize,
+    /// Seed of the test vectors.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Distribution of the test vectors (all, uniform, normal, linspace-increasing,
+    /// linspace-decreasing, linspace-shuffled, split-mixture).
+    #[arg(long, default_value = "all")]
+    pub distribution: String,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also draw the paper's Fig. 5 (rank of y_1 as it sweeps [-1, 1]) to this PNG.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Device the sorter computes on: cpu, or cuda / cuda:N (a build with --features cuda;
+    /// the test vectors are the same on every device, so the L1 can be compared).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+impl EvalSorterArgs {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        let distribution = Distribution::from_name(&self.distribution)?;
+        eval_sorter(
+            &self.sorter,
+            self.len,
+            self.lens.as_deref(),
+            self.samples,
+            self.seed,
+            distribution,
+            self.json,
+            self.plot.as_deref(),
+            &self.device,
+        )
+    }
+}
+
+/// List the shipped sorters with their model cards.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ListSortersArgs {
+    /// Print the full model cards as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ListSortersArgs {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        list_sorters(self.json)
+    }
+}
+
+/// Make a shippable sorter folder from a training checkpoint, with a measured model card.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExportSorterArgs {
+    /// The checkpoint folder (DIR/best or DIR/ckpt).
+    #[arg(long)]
+    pub from: PathBuf,
+    /// Output folder (e.g. crates/sodeep-weights/weights/NAME).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Store the weights in half precision.
+    #[arg(long)]
+    pub half: bool,
+    /// Test vectors of the card's evaluation.
+    #[arg(long, default_value_t = 10_000)]
+    pub samples: usize,
+    /// Remarks for the model card.
+    #[arg(long)]
+    pub notes: Option<String>,
+}
+
+impl ExportSorterArgs {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        export_sorter(&self.from, &self.out, self.half, self.samples, self.notes)
+    }
+}
+
+/// Convert a PyTorch checkpoint of the reference implementation into a sorter folder.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImportTorchArgs {
+    /// The .pth file.
+    pub checkpoint: PathBuf,
+    /// Architecture.
+    #[arg(long)]
+    pub arch: String,
+    /// Vector length d.
+    #[arg(long)]
+    pub len: usize,
+    /// Hidden size (default: the architecture's).
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// Recurrent layers (default: the architecture's).
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace an existing sorter folder.
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl ImportTorchArgs {
+    /// Runs the command.
+    pub fn run(self) -> Result<()> {
+        import_torch(
+            &self.checkpoint,
+            &self.arch,
+            self.len,
+            self.hidden,
+            self.layers,
+            &self.out,
+            self.force,
+        )
+    }
 }

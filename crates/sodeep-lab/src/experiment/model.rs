@@ -255,7 +255,7 @@ mod tests {
     #[test]
     fn a_loss_that_is_not_finite_stops_training_without_touching_the_weights() {
         let w = Var::from_vec(vec![1f32, 2.0], 2, &Device::Cpu).unwrap();
-        let mut trainer = Trainer::new(&[w.clone()], 0.1, 0.0).unwrap();
+        let mut trainer = Trainer::new(std::slice::from_ref(&w), 0.1, 0.0).unwrap();
         let loss = (w.as_tensor().sum_all().unwrap() * f64::NAN).unwrap();
         let err = trainer.step(&loss, || "at step 7".into()).unwrap_err();
         assert!(
