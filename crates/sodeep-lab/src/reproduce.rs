@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::experiment::{self, DataSource, ExperimentConfig, ExperimentResult, Task};
+use crate::experiment::spearman::Spearman;
+use crate::experiment::{self, registry, DataSource, ExperimentConfig, ExperimentResult, Task};
 use crate::report::plot_rank_sweep;
 use sodeep::eval::{evaluate, rank_sweep, EvalConfig};
 use sodeep::sorter::Sorter;
@@ -46,37 +47,16 @@ impl ReproduceConfig {
     }
 }
 
-/// The ltr sanity floor: the mse baseline's test NDCG@10 (exponential gains) must clear it,
-/// well above what random scores get on mslr-sample.
-const LTR_SANITY_NDCG10: f64 = 0.30;
-
 /// The paper's Table 1 figures at d = 100 (mean L1 on normalised ranks).
 const PAPER_L1: [(&str, f64); 3] = [("handcrafted", 0.0350), ("cnn", 0.0120), ("lstm", 0.0033)];
 
-/// The experiment settings of a protocol.
-pub fn protocol(task: Task, quick: bool, seeds: usize) -> ExperimentConfig {
+/// The experiment settings of a protocol: the task's own, shortened by the task for the quick
+/// one (one learning rate, the grid's usual winner, and shorter runs).
+pub fn protocol(task: &'static dyn Task, quick: bool, seeds: usize) -> ExperimentConfig {
     let mut cfg = ExperimentConfig::new(task);
     cfg.seeds = seeds;
     if quick {
-        // one learning rate (the grid's usual winner) and shorter runs
-        match task {
-            Task::Spearman => {
-                cfg.epochs = 25;
-                cfg.lrs = vec![3e-3];
-            }
-            Task::Map => {
-                cfg.epochs = 12;
-                cfg.lrs = vec![3e-3];
-            }
-            Task::Retrieval => {
-                cfg.epochs = 6;
-                cfg.lrs = vec![3e-3];
-            }
-            Task::Ltr => {
-                cfg.epochs = 20;
-                cfg.lrs = vec![3e-3];
-            }
-        }
+        task.quick(&mut cfg);
     }
     cfg
 }
@@ -128,16 +108,20 @@ pub fn reproduce(cfg: &ReproduceConfig, progress: &(dyn Fn(&str) + Sync)) -> Res
     md.push_str("\n## Experiments\n\nEach loss: same model, splits, epochs and learning-rate grid; validation (20% of the training data) picks the learning rate and the epoch that is tested. Mean ± sample sd over seeds.\n");
     let mut sanity = Vec::new();
     let mut goals = Vec::new();
-    for task in Task::ALL {
+    for task in registry::BUILTIN {
         let mut ecfg = protocol(task, cfg.quick, seeds);
         ecfg.data_dir = cfg.data_dir.clone();
         let result = match run_one(&ecfg, &cfg.out.join(task.name()), progress) {
             Ok(r) => r,
-            // the ltr data come from PyPI; without Python or the network the rest still runs
-            Err(e @ Error::Fetch { .. }) if task == Task::Ltr => {
-                let _ = writeln!(md, "\n### ltr on {}\n\nSkipped: {e}\n", task.default_data());
+            Err(e @ Error::Fetch { .. }) if task.skippable_without_data() => {
+                let name = task.name();
+                let _ = writeln!(
+                    md,
+                    "\n### {name} on {}\n\nSkipped: {e}\n",
+                    task.default_data()
+                );
                 goals.push(format!(
-                    "- ltr skipped: its data could not be fetched ({e})\n"
+                    "- {name} skipped: its data could not be fetched ({e})\n"
                 ));
                 continue;
             }
@@ -152,12 +136,12 @@ pub fn reproduce(cfg: &ReproduceConfig, progress: &(dyn Fn(&str) + Sync)) -> Res
             result.table(),
             task.name()
         );
-        sanity.push(sanity_line(&result));
+        sanity.push(sanity_line(task, &result));
         goals.push(goal_line(&result));
     }
 
     progress("sorter ablation (paper §4.2.1) on diabetes");
-    let mut ablation = protocol(Task::Spearman, cfg.quick, seeds);
+    let mut ablation = protocol(&Spearman, cfg.quick, seeds);
     ablation.data = DataSource::Builtin("diabetes".into());
     let mut losses = vec!["l1".to_string()];
     losses.extend(ablation.sorters.iter().map(|s| format!("sodeep:{s}")));
@@ -236,23 +220,17 @@ fn sorter_table(samples: usize, progress: &(dyn Fn(&str) + Sync)) -> Result<Stri
     Ok(md)
 }
 
-fn sanity_line(r: &ExperimentResult) -> Option<String> {
-    let (loss, key, floor, label) = match r.task.as_str() {
-        "spearman" => ("mse", None, 0.45, "test Spearman"),
-        "map" => ("bce", None, 0.80, "test mAP"),
-        "retrieval" => ("hinge", Some("r10"), 0.5, "R@10"),
-        "ltr" => ("mse", None, LTR_SANITY_NDCG10, "test NDCG@10"),
-        _ => return None,
-    };
-    let res = r.results.get(loss)?;
-    let v = match key {
+fn sanity_line(task: &dyn Task, r: &ExperimentResult) -> Option<String> {
+    let s = task.sanity()?;
+    let res = r.results.get(s.loss)?;
+    let v = match s.key {
         Some(k) => *res.extra.get(k)?,
         None => res.mean,
     };
-    let ok = if v >= floor { "met" } else { "NOT met" };
+    let ok = if v >= s.floor { "met" } else { "NOT met" };
     Some(format!(
-        "{} on {}: the {loss} baseline's {label} is {v:.4} (required ≥ {floor}): {ok}",
-        r.task, r.data
+        "{} on {}: the {} baseline's {} is {v:.4} (required ≥ {}): {ok}",
+        r.task, r.data, s.loss, s.label, s.floor
     ))
 }
 

@@ -5,7 +5,8 @@
 use std::path::Path;
 use std::sync::Once;
 
-use sodeep_lab::experiment::{self, DataSource, ExperimentConfig, Task};
+use sodeep_lab::experiment::ltr::Ltr;
+use sodeep_lab::experiment::{self, DataSource, ExperimentConfig};
 use sodeep_lab::Error;
 
 fn budget() {
@@ -68,7 +69,7 @@ fn a_ridge_baseline_beyond_the_budget_is_refused_before_training() {
         }
     }
     std::fs::write(&train, text).unwrap();
-    let mut cfg = ExperimentConfig::new(Task::Ltr);
+    let mut cfg = ExperimentConfig::new(&Ltr);
     cfg.data = DataSource::Letor {
         train,
         train_query: None,

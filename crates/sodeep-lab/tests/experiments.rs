@@ -2,14 +2,18 @@
 //! inputs sized or scaled to break them (wide tables, test-only features, huge targets) run or
 //! are refused cleanly.
 
+use sodeep_lab::experiment::ltr::Ltr;
+use sodeep_lab::experiment::map::Map;
+use sodeep_lab::experiment::retrieval::Retrieval;
 use sodeep_lab::experiment::spearman::standardize_target;
-use sodeep_lab::experiment::{self, parse_loss, DataSource, ExperimentConfig, LossKind, Task};
+use sodeep_lab::experiment::spearman::Spearman;
+use sodeep_lab::experiment::{self, DataSource, ExperimentConfig, LossKind, Task};
 
 fn quiet(_: &str) {}
 
 #[test]
 fn mse_baseline_on_winequality_clears_the_sanity_floor() {
-    let mut cfg = ExperimentConfig::new(Task::Spearman);
+    let mut cfg = ExperimentConfig::new(&Spearman);
     cfg.seeds = 1;
     cfg.epochs = 15;
     cfg.lrs = vec![3e-3];
@@ -27,7 +31,7 @@ fn mse_baseline_on_winequality_clears_the_sanity_floor() {
 
 #[test]
 fn bce_baseline_on_digits_multilabel_clears_the_sanity_floor() {
-    let mut cfg = ExperimentConfig::new(Task::Map);
+    let mut cfg = ExperimentConfig::new(&Map);
     cfg.seeds = 1;
     cfg.epochs = 8;
     cfg.lrs = vec![3e-3];
@@ -43,15 +47,15 @@ fn bce_baseline_on_digits_multilabel_clears_the_sanity_floor() {
 
 #[test]
 fn loss_names_are_checked_against_the_task() {
-    assert_eq!(parse_loss(Task::Spearman, "mse").unwrap(), LossKind::Mse);
+    assert_eq!(Spearman.parse_loss("mse").unwrap(), LossKind::Mse);
     assert_eq!(
-        parse_loss(Task::Map, "sodeep:best-100").unwrap(),
+        Map.parse_loss("sodeep:best-100").unwrap(),
         LossKind::Rank("best-100".into())
     );
-    assert!(parse_loss(Task::Map, "mse").is_err());
-    assert!(parse_loss(Task::Retrieval, "bce").is_err());
-    assert!(parse_loss(Task::Spearman, "sodeep:").is_err());
-    let defaults = Task::Spearman.default_losses(&["lstm-100".into()]);
+    assert!(Map.parse_loss("mse").is_err());
+    assert!(Retrieval.parse_loss("bce").is_err());
+    assert!(Spearman.parse_loss("sodeep:").is_err());
+    let defaults = Spearman.default_losses(&["lstm-100".into()]);
     assert_eq!(
         defaults,
         vec!["mse", "l1", "sodeep:lstm-100", "handcrafted"]
@@ -62,7 +66,7 @@ fn loss_names_are_checked_against_the_task() {
 /// 0.016 over 50 draws); every default loss must clear it by a wide margin after a short run.
 #[test]
 fn every_default_ltr_loss_learns_on_the_mslr_sample() {
-    let mut cfg = ExperimentConfig::new(Task::Ltr);
+    let mut cfg = ExperimentConfig::new(&Ltr);
     cfg.seeds = 1;
     cfg.epochs = 8;
     cfg.lrs = vec![3e-3];
@@ -99,19 +103,19 @@ fn every_default_ltr_loss_learns_on_the_mslr_sample() {
 #[test]
 fn ltr_loss_names_parse_and_refuse_other_tasks_losses() {
     assert!(matches!(
-        parse_loss(Task::Ltr, "ndcg:softrank:eps=0.1").unwrap(),
+        Ltr.parse_loss("ndcg:softrank:eps=0.1").unwrap(),
         LossKind::Ndcg(s) if s == "softrank:eps=0.1"
     ));
     assert!(matches!(
-        parse_loss(Task::Ltr, "lambdarank").unwrap(),
+        Ltr.parse_loss("lambdarank").unwrap(),
         LossKind::Ltr(_)
     ));
     for bad in ["bce", "sodeep:any", "ndcg:", "hinge", "l1"] {
-        let e = parse_loss(Task::Ltr, bad).unwrap_err().to_string();
+        let e = Ltr.parse_loss(bad).unwrap_err().to_string();
         assert!(e.contains(bad) && e.contains("ndcg:<ranker spec>"), "{e}");
     }
-    assert!(parse_loss(Task::Spearman, "lambdarank").is_err());
-    assert!(parse_loss(Task::Spearman, "ndcg:softrank").is_err());
+    assert!(Spearman.parse_loss("lambdarank").is_err());
+    assert!(Spearman.parse_loss("ndcg:softrank").is_err());
 }
 
 /// LETOR rows of `queries` queries of 8 documents, features 1..=4 with a label that follows
@@ -151,7 +155,7 @@ fn letor_rows(queries: usize, seed: u64, extra: &dyn Fn(usize) -> String) -> Str
 }
 
 fn ltr_config(train: &std::path::Path, test: Option<&std::path::Path>) -> ExperimentConfig {
-    let mut cfg = ExperimentConfig::new(Task::Ltr);
+    let mut cfg = ExperimentConfig::new(&Ltr);
     cfg.data = DataSource::Letor {
         train: train.to_path_buf(),
         train_query: None,
@@ -213,7 +217,7 @@ fn ridge_on_40000_columns_runs_in_the_dual_form() {
         text.push(row.join(","));
     }
     std::fs::write(&train, text.join("\n")).unwrap();
-    let mut cfg = ExperimentConfig::new(Task::Spearman);
+    let mut cfg = ExperimentConfig::new(&Spearman);
     cfg.data = DataSource::Csv {
         train,
         test: None,
@@ -296,7 +300,7 @@ fn spearman_targets_at_any_f32_scale_train_alike() {
             text.push_str(&format!("{a},{b},{c},{y:e}\n"));
         }
         std::fs::write(&path, text).unwrap();
-        let mut cfg = ExperimentConfig::new(Task::Spearman);
+        let mut cfg = ExperimentConfig::new(&Spearman);
         cfg.data = DataSource::Csv {
             train: path,
             test: None,

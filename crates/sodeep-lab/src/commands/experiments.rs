@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::output::print_json_line;
 use super::progress;
 use crate::error::{Error, Result};
-use crate::experiment::{DataSource, ExperimentConfig, Task};
+use crate::experiment::{registry, DataFiles, DataSource, ExperimentConfig};
 use crate::reproduce::ReproduceConfig;
 
 /// Train a model with several losses (baselines and SoDeep rank losses) on real data and
@@ -122,64 +122,30 @@ pub fn comma_list(s: &str) -> Vec<String> {
 
 /// The experiment's configuration from the options as given.
 pub fn experiment_config(a: &ExperimentArgs) -> Result<ExperimentConfig> {
-    let task = Task::from_name(&a.task)?;
+    let task = registry::find(&a.task)?;
     let mut cfg = ExperimentConfig::new(task);
-    if task != Task::Ltr && (a.train_query.is_some() || a.test_query.is_some()) {
-        return Err(Error::InvalidArgument(
-            "--train-query/--test-query give LightGBM-layout group sizes for the ltr task".into(),
-        ));
-    }
-    cfg.data = match (&a.data, &a.train, &a.a, &a.b) {
-        (Some(name), None, None, None) => DataSource::Builtin(name.clone()),
-        (None, Some(train), None, None) if task == Task::Ltr => DataSource::Letor {
-            train: train.clone(),
-            train_query: a.train_query.clone(),
-            test: a.test.clone(),
-            test_query: a.test_query.clone(),
-        },
-        (None, Some(train), None, None) => {
-            let column = match task {
-                Task::Spearman => a.target.clone().ok_or_else(|| {
-                    Error::InvalidArgument(
-                        "--train needs --target COL: the column to predict".into(),
-                    )
-                })?,
-                Task::Map => a.label_prefix.clone().ok_or_else(|| {
-                    Error::InvalidArgument(
-                        "--train needs --label-prefix P: the prefix of the 0/1 label columns"
-                            .into(),
-                    )
-                })?,
-                Task::Ltr => unreachable!("the ltr task's --train is matched above"),
-                Task::Retrieval => return Err(Error::InvalidArgument(
-                    "the retrieval task takes two CSV files of paired rows: --a A.csv --b B.csv"
-                        .into(),
-                )),
-            };
-            DataSource::Csv {
-                train: train.clone(),
-                test: a.test.clone(),
-                column,
-            }
-        }
-        (None, None, Some(x), Some(y)) => {
-            if task != Task::Retrieval {
-                return Err(Error::InvalidArgument(format!(
-                    "--a/--b give paired rows for the retrieval task; use --train for {}",
-                    task.name()
-                )));
-            }
-            DataSource::Paired {
-                a: x.clone(),
-                b: y.clone(),
-            }
-        }
-        (None, None, None, None) => DataSource::Builtin(task.default_data().into()),
-        _ => {
+    let files = DataFiles {
+        train: a.train.clone(),
+        test: a.test.clone(),
+        train_query: a.train_query.clone(),
+        test_query: a.test_query.clone(),
+        target: a.target.clone(),
+        label_prefix: a.label_prefix.clone(),
+        a: a.a.clone(),
+        b: a.b.clone(),
+    };
+    cfg.data = match &a.data {
+        _ if a.train.is_some() && (a.a.is_some() || a.b.is_some()) => {
             return Err(Error::InvalidArgument(
                 "give one data source: --data NAME, --train F.csv, or --a A.csv --b B.csv".into(),
             ))
         }
+        Some(name) => DataSource::Builtin(name.clone()),
+        None if files.is_empty() => {
+            files.refuse_queries()?;
+            DataSource::Builtin(task.default_data().into())
+        }
+        None => task.data_from_files(&files)?,
     };
     cfg.seeds = a.seeds;
     cfg.losses = a.losses.as_deref().map(comma_list);

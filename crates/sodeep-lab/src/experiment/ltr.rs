@@ -26,22 +26,225 @@ use candle_core::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::config::{DataSource, ExperimentConfig, LossKind, RunRanker};
+use super::config::{DataSource, LossKind, RunRanker};
 use super::lightgbm;
 use super::model::{batch_index, column_stats, fit, linear_predict, standardized, Mlp};
-use super::results::{check_features, split, Prepared, RunOutcome, SeedData};
+use super::parts::{check_features, split};
+use super::results::Column;
+use super::results::{ExperimentResult, RunOutcome};
 use super::ridge::{ridge_on_validation, RidgePlan};
+use super::task::{DataFiles, ExperimentConfig, Prepared, Sanity, SeedData, Task};
 use crate::data::letor::{self, LetorPair, Queries};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
-use sodeep::loss::{LtrConfig, LtrLoss, NdcgConfig, NdcgLoss, QueryLoss};
+use sodeep::loss::{LtrConfig, LtrKind, LtrLoss, NdcgConfig, NdcgLoss, QueryLoss};
 use sodeep::metrics::{average_precision, ndcg_at_k_gain, reciprocal_rank, Gain};
 
 /// The fraction of training queries held out as the test part when no test file is given.
 const TEST_FRACTION: f64 = 0.2;
 
+/// The analytic rankers whose NDCG losses the ltr task runs by default, beside the sorters.
+pub const LTR_ANALYTIC_RANKERS: [&str; 3] = ["softrank", "neuralsort", "diffsort-bitonic"];
+
+/// The ltr baselines the required target compares with (the pointwise, pairwise and list-wise
+/// losses; LambdaRank and LightGBM are the goal's).
+const LTR_REQUIRED_BASELINES: [&str; 4] = ["mse", "ranknet", "listnet", "listmle"];
+
+/// The sanity floor: the mse baseline's test NDCG@10 (exponential gains) must clear it, well
+/// above what random scores get on mslr-sample.
+const LTR_SANITY_NDCG10: f64 = 0.30;
+
+/// Learning to rank: documents scored per query, judged by NDCG@10.
+#[derive(Debug, Clone, Copy)]
+pub struct Ltr;
+
+impl Task for Ltr {
+    fn name(&self) -> &'static str {
+        "ltr"
+    }
+
+    fn metric(&self) -> &'static str {
+        "ndcg10"
+    }
+
+    fn default_data(&self) -> &'static str {
+        "mslr-sample"
+    }
+
+    fn baselines(&self) -> &'static [&'static str] {
+        &[
+            "mse",
+            "ranknet",
+            "lambdarank",
+            "listnet",
+            "listmle",
+            "approxndcg",
+        ]
+    }
+
+    fn configure(&self, cfg: &mut ExperimentConfig) {
+        cfg.epochs = 60;
+        cfg.lrs = vec![1e-3, 3e-3, 1e-2];
+        cfg.hidden = 64;
+        cfg.sorters = vec!["best-100".to_string()];
+        // batches are whole queries: one query per step
+        cfg.batch = 1;
+    }
+
+    fn quick(&self, cfg: &mut ExperimentConfig) {
+        cfg.epochs = 20;
+        cfg.lrs = vec![3e-3];
+    }
+
+    fn prepare(&self, cfg: &ExperimentConfig) -> Result<Prepared> {
+        prepare(cfg)
+    }
+
+    fn data_from_files(&self, files: &DataFiles) -> Result<DataSource> {
+        match &files.train {
+            Some(train) => Ok(DataSource::Letor {
+                train: train.clone(),
+                train_query: files.train_query.clone(),
+                test: files.test.clone(),
+                test_query: files.test_query.clone(),
+            }),
+            None => Err(Error::InvalidArgument(
+                "--a/--b give paired rows for the retrieval task; use --train for ltr".into(),
+            )),
+        }
+    }
+
+    fn default_losses(&self, sorters: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = self.baselines().iter().map(|s| s.to_string()).collect();
+        out.extend(LTR_ANALYTIC_RANKERS.iter().map(|s| format!("ndcg:{s}")));
+        out.extend(sorters.iter().map(|s| self.rank_loss_name(s)));
+        out
+    }
+
+    fn rank_loss_name(&self, ranker: &str) -> String {
+        format!("ndcg:{ranker}")
+    }
+
+    fn parse_loss(&self, name: &str) -> Result<LossKind> {
+        if let Some(spec) = name.strip_prefix("ndcg:") {
+            if !spec.trim().is_empty() {
+                return Ok(LossKind::Ndcg(spec.trim().into()));
+            }
+        }
+        LtrKind::from_name(name).map(LossKind::Ltr).map_err(|_| {
+            Error::InvalidArgument(format!(
+                "unknown loss '{name}' for the ltr task: use {} or ndcg:<ranker spec> (ndcg:softrank, ndcg:best-100, ...)",
+                self.baselines().join(", ")
+            ))
+        })
+    }
+
+    fn accepts(&self, kind: &LossKind) -> bool {
+        matches!(kind, LossKind::Ltr(_) | LossKind::Ndcg(_))
+    }
+
+    // a lone ltr query is a whole list
+    fn min_batch(&self) -> usize {
+        1
+    }
+
+    fn batch_unit(&self) -> &'static str {
+        "queries"
+    }
+
+    fn has_reference(&self) -> bool {
+        true
+    }
+
+    // the ltr data come from PyPI; without Python or the network the rest still runs
+    fn skippable_without_data(&self) -> bool {
+        true
+    }
+
+    fn metric_head(&self) -> String {
+        "NDCG@10".into()
+    }
+
+    fn columns(&self) -> &'static [Column] {
+        const fn col(key: &'static str, head: &'static str) -> Column {
+            Column {
+                key,
+                head,
+                decimals: 4,
+            }
+        }
+        const COLUMNS: [Column; 6] = [
+            col("ndcg1", "NDCG@1"),
+            col("ndcg3", "NDCG@3"),
+            col("ndcg5", "NDCG@5"),
+            col("map", "MAP"),
+            col("mrr", "MRR"),
+            col("ndcg10_linear", "NDCG@10 linear gains"),
+        ];
+        &COLUMNS
+    }
+
+    fn sanity(&self) -> Option<Sanity> {
+        Some(Sanity {
+            loss: "mse",
+            key: None,
+            floor: LTR_SANITY_NDCG10,
+            label: "test NDCG@10",
+        })
+    }
+
+    /// The ltr targets: the best NDCG loss through a ranker against the best of mse, ranknet,
+    /// listnet and listmle (required: not below it by more than its sd), then against
+    /// lambdarank and lightgbm (goal: at or above).
+    fn goal_lines(&self, result: &ExperimentResult) -> Vec<String> {
+        let best = |keep: &dyn Fn(&str) -> bool| {
+            result
+                .results
+                .iter()
+                .filter(|(n, _)| keep(n))
+                .max_by(|a, b| a.1.mean.total_cmp(&b.1.mean))
+        };
+        let Some((ours, r)) = best(&|n| n.starts_with("ndcg:")) else {
+            return Vec::new();
+        };
+        let mut lines = Vec::new();
+        if let Some((base, b)) = best(&|n| LTR_REQUIRED_BASELINES.contains(&n)) {
+            let met = r.mean >= b.mean - b.sd;
+            lines.push(format!(
+                "- required: the best NDCG loss through a ranker ({ours}: {:.4} ± {:.4}) against the best of {} ({base}: {:.4} ± {:.4}): difference {:+.4}, {}",
+                r.mean,
+                r.sd,
+                LTR_REQUIRED_BASELINES.join(", "),
+                b.mean,
+                b.sd,
+                r.mean - b.mean,
+                if met { "met (not below by more than the baseline's sd)" } else { "NOT met (below by more than the baseline's sd)" }
+            ));
+        }
+        for goal in ["lambdarank", "lightgbm"] {
+            if let Some(g) = result.results.get(goal) {
+                let within = (r.mean - g.mean).abs() <= r.sd.max(g.sd);
+                lines.push(format!(
+                    "- goal: {ours} ({:.4}) ≥ {goal} ({:.4} ± {:.4}): difference {:+.4}, {}{}",
+                    r.mean,
+                    g.mean,
+                    g.sd,
+                    r.mean - g.mean,
+                    if r.mean >= g.mean { "met" } else { "NOT met" },
+                    if within {
+                        ", but the difference is inside the larger sd"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+        lines
+    }
+}
+
 /// Loads the queries and splits them for every seed.
-pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
+fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
     let pair = match &cfg.data {
         DataSource::Builtin(name) if name == "mslr-sample" => {
             letor::mslr_sample(cfg.data_dir.as_deref())?

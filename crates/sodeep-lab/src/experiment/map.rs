@@ -12,11 +12,11 @@ use candle_core::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::config::{DataSource, ExperimentConfig, LossKind, RunRanker};
+use super::config::{DataSource, LossKind, RunRanker};
 use super::model::{batch_index, column_stats, fit, standardized, Mlp};
-use super::results::{
-    best_over_lrs, check_features, check_parts, split, Prepared, RunOutcome, SeedData,
-};
+use super::parts::{check_features, check_parts, split};
+use super::results::{best_over_lrs, RunOutcome};
+use super::task::{DataFiles, ExperimentConfig, Prepared, Sanity, SeedData, Task};
 use crate::data::{compose, csv, digits, Matrix, MultiLabel};
 use crate::error::{Error, Result};
 use sodeep::loss::{bce_with_logits, MapConfig, MapLoss};
@@ -27,8 +27,65 @@ pub const TRAIN_EXAMPLES: usize = 3000;
 /// Composite test examples per seed.
 pub const TEST_EXAMPLES: usize = 1000;
 
+/// Multi-label classification scored by mAP (the paper's VOC experiment).
+#[derive(Debug, Clone, Copy)]
+pub struct Map;
+
+impl Task for Map {
+    fn name(&self) -> &'static str {
+        "map"
+    }
+
+    fn metric(&self) -> &'static str {
+        "map"
+    }
+
+    fn default_data(&self) -> &'static str {
+        "digits-multilabel"
+    }
+
+    fn baselines(&self) -> &'static [&'static str] {
+        &["bce"]
+    }
+
+    fn configure(&self, cfg: &mut ExperimentConfig) {
+        cfg.epochs = 25;
+        cfg.lrs = vec![1e-3, 3e-3];
+        cfg.hidden = 128;
+        cfg.sorters = vec!["best-100".to_string()];
+        // the rank loss is added to BCE, as the paper's `bce + sodeep`
+        cfg.base_weight = 1.0;
+    }
+
+    fn quick(&self, cfg: &mut ExperimentConfig) {
+        cfg.epochs = 12;
+        cfg.lrs = vec![3e-3];
+    }
+
+    fn prepare(&self, cfg: &ExperimentConfig) -> Result<Prepared> {
+        prepare(cfg)
+    }
+
+    fn data_from_files(&self, files: &DataFiles) -> Result<DataSource> {
+        files.csv_tables(
+            self.name(),
+            files.label_prefix.as_ref(),
+            "--train needs --label-prefix P: the prefix of the 0/1 label columns",
+        )
+    }
+
+    fn sanity(&self) -> Option<Sanity> {
+        Some(Sanity {
+            loss: "bce",
+            key: None,
+            floor: 0.80,
+            label: "test mAP",
+        })
+    }
+}
+
 /// Loads or composes the data for every seed.
-pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
+fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
     let mut per_seed: Vec<(MultiLabel, MultiLabel)> = Vec::new();
     let name;
     match &cfg.data {
@@ -180,7 +237,7 @@ impl MapSeed {
     ) -> Result<RunOutcome> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let model = Mlp::new(dims, &mut rng)?;
-        let ranker = RunRanker::for_loss(cfg.task, loss, cfg.remedies, seed)?;
+        let ranker = RunRanker::for_loss(loss, cfg.remedies, seed)?;
         let map_loss = ranker.as_ref().map(|r| {
             MapLoss::new(
                 Arc::clone(&r.ranker),

@@ -6,12 +6,14 @@
 //! split held out of the training data picks both the learning rate and the epoch whose
 //! weights are tested.
 //!
+//! Each experiment is a [`Task`] in a file of its own, listed in [`registry`]:
+//!
 //! | task | model | losses | metric |
 //! |---|---|---|---|
-//! | [`Task::Spearman`] | 2-layer MLP | `mse`, `l1`, `sodeep:<sorter>`, `handcrafted` | test Spearman |
-//! | [`Task::Map`] | 2-layer MLP | `bce`, `bce` + `sodeep:<sorter>` mAP loss | test macro mAP |
-//! | [`Task::Retrieval`] | two MLP towers, cosine | `hinge` (VSE++), `sodeep:<sorter>` recall loss | R@1 |
-//! | [`Task::Ltr`] | 2-layer MLP per document | `mse`, `ranknet`, `lambdarank`, `listnet`, `listmle`, `approxndcg`, `ndcg:<ranker>` | NDCG@10 |
+//! | [`spearman::Spearman`] | 2-layer MLP | `mse`, `l1`, `sodeep:<sorter>`, `handcrafted` | test Spearman |
+//! | [`map::Map`] | 2-layer MLP | `bce`, `bce` + `sodeep:<sorter>` mAP loss | test macro mAP |
+//! | [`retrieval::Retrieval`] | two MLP towers, cosine | `hinge` (VSE++), `sodeep:<sorter>` recall loss | R@1 |
+//! | [`ltr::Ltr`] | 2-layer MLP per document | `mse`, `ranknet`, `lambdarank`, `listnet`, `listmle`, `approxndcg`, `ndcg:<ranker>` | NDCG@10 |
 //!
 //! [`digit_sort`] is a benchmark of its own: the multi-digit MNIST sorting task of NeuralSort,
 //! run for any set of rankers.
@@ -22,15 +24,20 @@ pub mod lightgbm;
 pub mod ltr;
 pub mod map;
 pub mod model;
+pub mod parts;
+pub mod registry;
 pub mod render;
 pub mod results;
 pub mod retrieval;
 pub mod ridge;
 pub mod spearman;
+pub mod task;
 
 pub use config::*;
+pub use parts::*;
 pub use render::*;
 pub use results::*;
+pub use task::*;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -51,7 +58,7 @@ pub fn run(cfg: &ExperimentConfig, progress: &(dyn Fn(&str) + Sync)) -> Result<E
     }
     let kinds: Vec<LossKind> = names
         .iter()
-        .map(|n| parse_loss(cfg.task, n))
+        .map(|n| cfg.task.parse_loss(n))
         .collect::<Result<_>>()?;
     // fail on a bad sorter name now, not after the first runs
     for k in &kinds {
@@ -60,12 +67,7 @@ pub fn run(cfg: &ExperimentConfig, progress: &(dyn Fn(&str) + Sync)) -> Result<E
         }
     }
     let start = Instant::now();
-    let prepared = match cfg.task {
-        Task::Spearman => spearman::prepare(cfg)?,
-        Task::Map => map::prepare(cfg)?,
-        Task::Retrieval => retrieval::prepare(cfg)?,
-        Task::Ltr => ltr::prepare(cfg)?,
-    };
+    let prepared = cfg.task.prepare(cfg)?;
     // the baseline's form was chosen (and its cost checked) with the data: say it up front
     let mut forms: Vec<&str> = prepared
         .seeds
@@ -146,7 +148,7 @@ pub fn run(cfg: &ExperimentConfig, progress: &(dyn Fn(&str) + Sync)) -> Result<E
             .as_ref()
             .map_or(String::new(), |s| format!(", {s} form"))
     ));
-    Ok(ExperimentResult {
+    let mut result = ExperimentResult {
         task: cfg.task.name().into(),
         data: prepared.name.clone(),
         metric: cfg.task.metric().into(),
@@ -175,7 +177,14 @@ pub fn run(cfg: &ExperimentConfig, progress: &(dyn Fn(&str) + Sync)) -> Result<E
             "python": cfg.python,
         }),
         seconds: start.elapsed().as_secs_f64(),
-    })
+        layout: Layout {
+            metric_head: cfg.task.metric_head(),
+            columns: cfg.task.columns(),
+            goals: Vec::new(),
+        },
+    };
+    result.layout.goals = cfg.task.goal_lines(&result);
+    Ok(result)
 }
 
 /// The task's external reference (LightGBM for ltr) on every seed's split, run one seed at a

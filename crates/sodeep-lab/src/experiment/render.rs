@@ -16,13 +16,9 @@ pub fn ensure_writable(dir: &Path) -> Result<()> {
 }
 
 /// Whether a result row is a loss through a ranker (SoDeep's side of the comparison).
-fn is_rank_loss(name: &str) -> bool {
+pub(crate) fn is_rank_loss(name: &str) -> bool {
     name.starts_with("sodeep:") || name.starts_with("handcrafted") || name.starts_with("ndcg:")
 }
-
-/// The ltr baselines the required target compares with (the pointwise, pairwise and
-/// list-wise losses; LambdaRank and LightGBM are the goal's).
-const LTR_REQUIRED_BASELINES: [&str; 4] = ["mse", "ranknet", "listnet", "listmle"];
 
 impl ExperimentResult {
     /// The best baseline loss (by mean) and its mean.
@@ -37,44 +33,18 @@ impl ExperimentResult {
     /// A markdown table: one row per loss, then the linear baseline, then the verdict.
     pub fn table(&self) -> String {
         let mut s = String::new();
-        let (head, cells): (&str, fn(&LossResult) -> String) = match self.task.as_str() {
-            "retrieval" => (
-                "| loss | R@1 (mean ± sd) | R@5 | R@10 | median rank |",
-                |r| {
-                    let g = |k: &str| r.extra.get(k).copied().unwrap_or(f64::NAN);
-                    format!(
-                        " {:.4} ± {:.4} | {:.4} | {:.4} | {:.1} |",
-                        r.mean,
-                        r.sd,
-                        g("r5"),
-                        g("r10"),
-                        g("median_rank")
-                    )
-                },
-            ),
-            "ltr" => (
-                "| loss | NDCG@10 (mean ± sd) | NDCG@1 | NDCG@3 | NDCG@5 | MAP | MRR | NDCG@10 linear gains |",
-                |r| {
-                    let g = |k: &str| r.extra.get(k).copied().unwrap_or(f64::NAN);
-                    format!(
-                        " {:.4} ± {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} |",
-                        r.mean,
-                        r.sd,
-                        g("ndcg1"),
-                        g("ndcg3"),
-                        g("ndcg5"),
-                        g("map"),
-                        g("mrr"),
-                        g("ndcg10_linear")
-                    )
-                },
-            ),
-            _ => ("", |r| format!(" {:.4} ± {:.4} |", r.mean, r.sd)),
-        };
-        let head = if head.is_empty() {
-            format!("| loss | test {} (mean ± sd) |", self.metric)
-        } else {
-            head.to_string()
+        let layout = &self.layout;
+        let mut head = format!("| loss | {} (mean ± sd) |", layout.metric_head);
+        for c in layout.columns {
+            head.push_str(&format!(" {} |", c.head));
+        }
+        let cells = |r: &LossResult| {
+            let mut s = format!(" {:.4} ± {:.4} |", r.mean, r.sd);
+            for c in layout.columns {
+                let v = r.extra.get(c.key).copied().unwrap_or(f64::NAN);
+                s.push_str(&format!(" {v:.prec$} |", prec = c.decimals));
+            }
+            s
         };
         let columns = head.matches('|').count() + 3;
         s.push_str(&head);
@@ -105,11 +75,13 @@ impl ExperimentResult {
         s
     }
 
-    /// One line per rank loss: does it reach the best baseline? (ltr: the targets.)
+    /// The task's goal lines (see [`super::Task::goal_lines`]).
     pub fn goal_lines(&self) -> Vec<String> {
-        if self.task == "ltr" {
-            return self.ltr_goal_lines();
-        }
+        self.layout.goals.clone()
+    }
+
+    /// One line per rank loss: does it reach the best baseline?
+    pub fn baseline_goal_lines(&self) -> Vec<String> {
         let Some((base, base_mean)) = self.best_baseline() else {
             return Vec::new();
         };
@@ -125,54 +97,6 @@ impl ExperimentResult {
                 )
             })
             .collect()
-    }
-
-    /// The ltr targets: the best NDCG loss through a ranker against the best of mse, ranknet,
-    /// listnet and listmle (required: not below it by more than its sd), then against
-    /// lambdarank and lightgbm (goal: at or above).
-    fn ltr_goal_lines(&self) -> Vec<String> {
-        let best = |keep: &dyn Fn(&str) -> bool| {
-            self.results
-                .iter()
-                .filter(|(n, _)| keep(n))
-                .max_by(|a, b| a.1.mean.total_cmp(&b.1.mean))
-        };
-        let Some((ours, r)) = best(&|n| n.starts_with("ndcg:")) else {
-            return Vec::new();
-        };
-        let mut lines = Vec::new();
-        if let Some((base, b)) = best(&|n| LTR_REQUIRED_BASELINES.contains(&n)) {
-            let met = r.mean >= b.mean - b.sd;
-            lines.push(format!(
-                "- required: the best NDCG loss through a ranker ({ours}: {:.4} ± {:.4}) against the best of {} ({base}: {:.4} ± {:.4}): difference {:+.4}, {}",
-                r.mean,
-                r.sd,
-                LTR_REQUIRED_BASELINES.join(", "),
-                b.mean,
-                b.sd,
-                r.mean - b.mean,
-                if met { "met (not below by more than the baseline's sd)" } else { "NOT met (below by more than the baseline's sd)" }
-            ));
-        }
-        for goal in ["lambdarank", "lightgbm"] {
-            if let Some(g) = self.results.get(goal) {
-                let within = (r.mean - g.mean).abs() <= r.sd.max(g.sd);
-                lines.push(format!(
-                    "- goal: {ours} ({:.4}) ≥ {goal} ({:.4} ± {:.4}): difference {:+.4}, {}{}",
-                    r.mean,
-                    g.mean,
-                    g.sd,
-                    r.mean - g.mean,
-                    if r.mean >= g.mean { "met" } else { "NOT met" },
-                    if within {
-                        ", but the difference is inside the larger sd"
-                    } else {
-                        ""
-                    }
-                ));
-            }
-        }
-        lines
     }
 
     /// The goal lines, then the warnings, one per line.

@@ -1,13 +1,10 @@
 //! What an experiment measured: each run's outcome, and the means and spreads over seeds.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::Serialize;
 
-use super::config::{ExperimentConfig, LossKind};
 use super::model;
-use super::ridge::RidgePlan;
 use crate::error::{Error, Result};
 
 /// One training run's outcome.
@@ -23,31 +20,6 @@ pub struct RunOutcome {
     pub test: f64,
     /// Secondary test figures (retrieval: r5, r10, median_rank).
     pub extra: BTreeMap<String, f64>,
-}
-
-/// One seed's data, ready to train any loss on.
-pub trait SeedData: Sync {
-    /// Trains the task's model with `loss` at `lr` and tests the best validation epoch.
-    fn run(
-        &self,
-        loss: &LossKind,
-        lr: f64,
-        cfg: &ExperimentConfig,
-        seed: u64,
-    ) -> Result<RunOutcome>;
-    /// The linear baseline: its name, the learning rate (or ridge λ) validation chose, and
-    /// its outcome.
-    fn linear(&self, cfg: &ExperimentConfig, seed: u64) -> Result<(String, f64, RunOutcome)>;
-    /// How the linear baseline will be solved, for a ridge baseline (checked when the data was
-    /// prepared); `None` for the others.
-    fn linear_plan(&self) -> Option<RidgePlan> {
-        None
-    }
-    /// An external reference trained on the same split by `python` (ltr: LightGBM), with its
-    /// name; `None` for tasks without one.
-    fn reference(&self, _python: &Path, _seed: u64) -> Result<Option<(String, RunOutcome)>> {
-        Ok(None)
-    }
 }
 
 impl RunOutcome {
@@ -134,6 +106,32 @@ pub struct ExperimentResult {
     pub settings: serde_json::Value,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// How the task lays out its table, with its goal lines.
+    #[serde(skip)]
+    pub layout: Layout,
+}
+
+/// How a task lays out its results: the metric's header, the secondary columns, and the goal
+/// lines it drew from the figures.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    /// The header of the metric's column (`test spearman`, `R@1`).
+    pub metric_head: String,
+    /// Secondary figures beside the metric.
+    pub columns: &'static [Column],
+    /// One line per target: reached or not.
+    pub goals: Vec<String>,
+}
+
+/// A secondary figure of the table: `extra[key]` under `head`, with `decimals`.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    /// Its key in a result's `extra`.
+    pub key: &'static str,
+    /// Its header.
+    pub head: &'static str,
+    /// Digits after the point.
+    pub decimals: usize,
 }
 
 pub(crate) fn mean_sd(v: &[f64]) -> (f64, f64) {
@@ -195,67 +193,4 @@ pub fn best_over_lrs(
         }
     }
     best.ok_or_else(|| Error::InvalidArgument("no learning rate to try".into()))
-}
-
-/// A task's data, split per seed.
-pub struct Prepared {
-    /// Dataset name.
-    pub name: String,
-    /// One entry per seed.
-    pub seeds: Vec<Box<dyn SeedData>>,
-    /// Warnings for the report.
-    pub warnings: Vec<String>,
-}
-
-/// Fewest rows in a training, validation or test part: below it, a learning rate or epoch
-/// picked on validation, or a test figure, is noise (3 rows give Spearman 0 or ±1).
-pub const MIN_PART_ROWS: usize = 10;
-
-/// Refuses splits whose parts are too small to measure anything, saying which part and what
-/// to change.
-pub fn check_parts(data: &str, train: usize, val: usize, test: usize) -> Result<()> {
-    for (part, rows, fix) in [
-        ("training", train, "use more data"),
-        (
-            "validation",
-            val,
-            "use more data or a larger --val-fraction",
-        ),
-        ("test", test, "use more data or a larger --test file"),
-    ] {
-        if rows < MIN_PART_ROWS {
-            return Err(crate::error::Error::Data(format!(
-                "{data}: the {part} part has {rows} rows, fewer than {MIN_PART_ROWS}: the figures \
-                 would be noise ({fix})"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Refuses a feature matrix whose every column is constant: no model can order its rows, and
-/// every loss would tie at 0.
-pub fn check_features(data: &str, x: &crate::data::Matrix) -> Result<()> {
-    let varies = (0..x.cols).any(|c| {
-        let first = x.row(0)[c];
-        (1..x.rows).any(|r| x.row(r)[c] != first)
-    });
-    if x.rows > 0 && !varies {
-        return Err(crate::error::Error::Data(format!(
-            "{data}: every feature column is constant, so no model can rank the rows"
-        )));
-    }
-    Ok(())
-}
-
-/// Splits `0..n` into (first, second) with `fraction` of the items in the second part, after
-/// a seeded shuffle.
-pub fn split(n: usize, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    use rand::seq::SliceRandom;
-    use rand::SeedableRng;
-    let mut idx: Vec<usize> = (0..n).collect();
-    idx.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
-    let second = ((n as f64 * fraction).round() as usize).clamp(1, n.saturating_sub(1).max(1));
-    let rest = idx.split_off(n - second);
-    (idx, rest)
 }

@@ -11,17 +11,86 @@ use candle_core::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::config::{DataSource, ExperimentConfig, LossKind, RunRanker};
+use super::config::{DataSource, LossKind, RunRanker};
 use super::model::{batch_index, column_stats, fit, linear_predict, standardized, Mlp};
-use super::results::{check_features, check_parts, split, Prepared, RunOutcome, SeedData};
+use super::parts::{check_features, check_parts, split};
+use super::results::RunOutcome;
 use super::ridge::{ridge_on_validation, RidgePlan};
+use super::task::{DataFiles, ExperimentConfig, Prepared, Sanity, SeedData, Task};
 use crate::data::{builtin, csv, Matrix, Regression};
 use crate::error::{Error, Result};
 use sodeep::loss::{AuxKind, AuxTerm, SpearmanConfig, SpearmanLoss};
 use sodeep::metrics::spearman;
 
+/// Regression scored by Spearman's correlation (the paper's memorability experiment).
+#[derive(Debug, Clone, Copy)]
+pub struct Spearman;
+
+impl Task for Spearman {
+    fn name(&self) -> &'static str {
+        "spearman"
+    }
+
+    fn metric(&self) -> &'static str {
+        "spearman"
+    }
+
+    fn default_data(&self) -> &'static str {
+        "winequality"
+    }
+
+    fn baselines(&self) -> &'static [&'static str] {
+        &["mse", "l1"]
+    }
+
+    fn configure(&self, cfg: &mut ExperimentConfig) {
+        cfg.epochs = 40;
+        cfg.lrs = vec![1e-3, 3e-3];
+        cfg.hidden = 64;
+        cfg.sorters = sodeep::registry::list()
+            .into_iter()
+            .map(|l| l.name.to_string())
+            .collect();
+        // the paper's protocol: L1 on the predictions during the first epoch
+        cfg.remedies.l1_warmup_epochs = 1;
+    }
+
+    fn quick(&self, cfg: &mut ExperimentConfig) {
+        cfg.epochs = 25;
+        cfg.lrs = vec![3e-3];
+    }
+
+    fn prepare(&self, cfg: &ExperimentConfig) -> Result<Prepared> {
+        prepare(cfg)
+    }
+
+    fn data_from_files(&self, files: &DataFiles) -> Result<DataSource> {
+        files.csv_tables(
+            self.name(),
+            files.target.as_ref(),
+            "--train needs --target COL: the column to predict",
+        )
+    }
+
+    fn default_losses(&self, sorters: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = self.baselines().iter().map(|s| s.to_string()).collect();
+        out.extend(sorters.iter().map(|s| self.rank_loss_name(s)));
+        out.push("handcrafted".into());
+        out
+    }
+
+    fn sanity(&self) -> Option<Sanity> {
+        Some(Sanity {
+            loss: "mse",
+            key: None,
+            floor: 0.45,
+            label: "test Spearman",
+        })
+    }
+}
+
 /// Loads the data and splits it for every seed.
-pub fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
+fn prepare(cfg: &ExperimentConfig) -> Result<Prepared> {
     let (target, (train, test)) = match &cfg.data {
         DataSource::Builtin(name) => (format!("the target of {name}"), (
             match name.as_str() {
@@ -206,7 +275,7 @@ impl SeedData for SpearmanSeed {
     ) -> Result<RunOutcome> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let model = Mlp::new(&[self.train.raw.cols, cfg.hidden, 1], &mut rng)?;
-        let ranker = RunRanker::for_loss(cfg.task, loss, cfg.remedies, seed)?;
+        let ranker = RunRanker::for_loss(loss, cfg.remedies, seed)?;
         let rank_loss = ranker.as_ref().map(|r| {
             let aux = (cfg.remedies.l1_warmup_epochs > 0).then_some(AuxTerm {
                 kind: AuxKind::L1,

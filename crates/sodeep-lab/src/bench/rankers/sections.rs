@@ -190,8 +190,8 @@ pub(super) fn downstream_section(
     out: &mut RankerBenchResult,
     log: &mut (impl FnMut(&str) + Send),
 ) -> Result<()> {
-    use crate::experiment::{run, ExperimentConfig, Task};
-    let mut ecfg = ExperimentConfig::new(Task::Spearman);
+    use crate::experiment::{run, spearman::Spearman, ExperimentConfig};
+    let mut ecfg = ExperimentConfig::new(&Spearman);
     ecfg.seeds = cfg.downstream_seeds;
     let mut losses: Vec<String> = cfg.rankers.iter().map(|r| format!("sodeep:{r}")).collect();
     losses.push("mse".into());

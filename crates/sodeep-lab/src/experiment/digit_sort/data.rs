@@ -68,7 +68,7 @@ pub fn split_pools(images: usize, test_fraction: f64, seed: u64) -> Result<Digit
             "the test fraction must lie in (0, 1), got {test_fraction}"
         )));
     }
-    let (train, test) = crate::experiment::results::split(images, test_fraction, seed);
+    let (train, test) = crate::experiment::parts::split(images, test_fraction, seed);
     let to_u32 = |v: Vec<usize>| v.into_iter().map(|i| i as u32).collect();
     Ok(DigitPools {
         train: to_u32(train),
