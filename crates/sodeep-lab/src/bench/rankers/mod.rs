@@ -54,6 +54,7 @@ pub fn bench_rankers(
         softrank_scaling: None,
         skipped: BTreeMap::new(),
         mnist: BTreeMap::new(),
+        mnist_settings: None,
         mnist_table: None,
         downstream: BTreeMap::new(),
         downstream_sd: BTreeMap::new(),
@@ -103,8 +104,10 @@ pub fn bench_rankers(
                     );
                 }
                 let m = &cfg.mnist;
+                out.mnist_settings = Some(result.settings.clone());
                 out.mnist_table = Some(format!(
-                    "Protocol: {} training steps of {} sets each, {} seed(s), {} test sets per n.\n\n{}",
+                    "Protocol: {} ({} training steps of {} sets each, {} seed(s), {} test sets per n).\n\n{}",
+                    m.protocol.name(),
                     m.steps,
                     m.sets_per_step,
                     m.seeds,

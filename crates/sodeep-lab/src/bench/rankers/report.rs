@@ -45,6 +45,9 @@ pub struct RankerBenchResult {
     /// Ranker → n → MNIST sorting accuracies (`exact_match`, `elementwise`, their sd and
     /// per-seed values).
     pub mnist: BTreeMap<String, BTreeMap<String, DigitSortCell>>,
+    /// The settings of the mnist section (its `protocol`, `steps` cap, sets per step, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mnist_settings: Option<serde_json::Value>,
     /// The MNIST table, for the report.
     #[serde(skip)]
     pub mnist_table: Option<String>,

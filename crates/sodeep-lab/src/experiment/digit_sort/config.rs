@@ -2,8 +2,53 @@
 
 use std::path::PathBuf;
 
+use serde::Serialize;
+
 use super::model::CnnConfig;
 use crate::error::{Error, Result};
+
+/// Steps of a published-protocol job when `--steps` is not given: about an hour per job on
+/// one core at n = 5 (see `docs/NOTES.md`).
+pub const PUBLISHED_DEFAULT_STEPS: usize = 170;
+
+/// The most training steps of one job (the published run takes 27,400).
+pub const MAX_STEPS: usize = 1_000_000;
+
+/// Which protocol a run follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// The project's short protocol: n = 3 and 5, 2,000 steps (see [`DigitSortConfig::quick`]).
+    Quick,
+    /// The project's own full protocol (see [`DigitSortConfig::full`]).
+    Full,
+    /// NeuralSort's published protocol with a step cap (see
+    /// [`DigitSortConfig::published`]).
+    Published,
+}
+
+impl Protocol {
+    /// Parses `quick`, `full` or `published`.
+    pub fn from_name(name: &str) -> Result<Self> {
+        match name {
+            "quick" => Ok(Protocol::Quick),
+            "full" => Ok(Protocol::Full),
+            "published" => Ok(Protocol::Published),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown MNIST protocol '{other}': use quick, full or published"
+            ))),
+        }
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Quick => "quick",
+            Protocol::Full => "full",
+            Protocol::Published => "published",
+        }
+    }
+}
 
 /// Settings of the benchmark.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,8 +73,12 @@ pub struct DigitSortConfig {
     pub cnn: CnnConfig,
     /// Where MNIST is cached (`None`: `SODEEP_DATA_DIR` or `~/.cache/sodeep/data`).
     pub data_dir: Option<PathBuf>,
-    /// Whether these are the quick settings (recorded in the result).
-    pub quick: bool,
+    /// The protocol these settings follow (recorded in the result).
+    pub protocol: Protocol,
+    /// Published protocol: validate every this many steps (and at the last).
+    pub eval_every: usize,
+    /// Published protocol: validation sets per n.
+    pub val_sets: usize,
 }
 
 impl DigitSortConfig {
@@ -48,7 +97,9 @@ impl DigitSortConfig {
             test_fraction: 0.2,
             cnn: CnnConfig::default(),
             data_dir: None,
-            quick: false,
+            protocol: Protocol::Full,
+            eval_every: 0,
+            val_sets: 0,
         }
     }
 
@@ -59,8 +110,41 @@ impl DigitSortConfig {
             ns: vec![3, 5],
             steps: 2000,
             test_sets: 500,
-            quick: true,
+            protocol: Protocol::Quick,
             ..Self::full()
+        }
+    }
+
+    /// NeuralSort's published protocol (Grover et al. 2019 and its public code) with a step
+    /// cap: the full MNIST split (55,000 / 5,000 / 10,000 digits), numbers drawn by value, the
+    /// published CNN, Adam at 1e-4, 100 sets per step, validation every 137 steps (one
+    /// published epoch) on 1,200 sets picking the weights tested on 2,500 sets; n ∈ {3, 5, 7,
+    /// 9, 15}, 3 seeds. The published run takes 27,400 steps; the default cap,
+    /// [`PUBLISHED_DEFAULT_STEPS`], fits about an hour per job on one core.
+    pub fn published() -> Self {
+        Self {
+            ns: vec![3, 5, 7, 9, 15],
+            steps: PUBLISHED_DEFAULT_STEPS,
+            sets_per_step: 100,
+            test_sets: 2500,
+            seeds: 3,
+            lr: 1e-4,
+            weight_decay: 0.0,
+            test_fraction: 0.2,
+            cnn: CnnConfig::default(),
+            data_dir: None,
+            protocol: Protocol::Published,
+            eval_every: 137,
+            val_sets: 1200,
+        }
+    }
+
+    /// The settings of `protocol`.
+    pub fn of(protocol: Protocol) -> Self {
+        match protocol {
+            Protocol::Quick => Self::quick(),
+            Protocol::Full => Self::full(),
+            Protocol::Published => Self::published(),
         }
     }
 
@@ -92,6 +176,19 @@ impl DigitSortConfig {
         ] {
             if v == 0 {
                 return bad(format!("digit sort: {name} must be at least 1, got 0"));
+            }
+        }
+        if self.steps > MAX_STEPS {
+            return bad(format!(
+                "digit sort: steps must be between 1 and {MAX_STEPS}, got {}",
+                self.steps
+            ));
+        }
+        if self.protocol == Protocol::Published {
+            for (name, v) in [("eval_every", self.eval_every), ("val_sets", self.val_sets)] {
+                if v == 0 {
+                    return bad(format!("digit sort: {name} must be at least 1, got 0"));
+                }
             }
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
@@ -131,7 +228,9 @@ impl DigitSortConfig {
                 "feature": self.cnn.feature,
                 "hidden": self.cnn.hidden,
             },
-            "quick": self.quick,
+            "protocol": self.protocol,
+            "eval_every": self.eval_every,
+            "val_sets": self.val_sets,
             "threads": rayon::current_num_threads(),
         })
     }

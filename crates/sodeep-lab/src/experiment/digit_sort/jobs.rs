@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use super::config::DigitSortConfig;
 use super::data::{accuracy, sample_numbers, values_of, DigitPools};
 use super::model::DigitCnn;
+use super::published::{CurvePoint, PublishedOutcome, TimeSplit};
 use super::table::DigitSortCell;
 use crate::data::Matrix;
 use crate::error::Result;
@@ -35,6 +36,21 @@ pub(super) struct JobOutcome {
     pub(super) final_loss: f64,
     pub(super) train_seconds: f64,
     pub(super) eval_seconds: f64,
+    /// Published protocol: the learning curve, the step validation picked and the time split.
+    pub(super) published: Option<(Vec<CurvePoint>, usize, TimeSplit)>,
+}
+
+impl From<PublishedOutcome> for JobOutcome {
+    fn from(o: PublishedOutcome) -> Self {
+        Self {
+            exact: o.exact,
+            elementwise: o.elementwise,
+            final_loss: o.final_loss,
+            train_seconds: o.train_seconds,
+            eval_seconds: o.eval_seconds,
+            published: Some((o.curve, o.best_step, o.split)),
+        }
+    }
 }
 
 /// Seeds of the streams a job reads, all derived from the seed and n alone so that every
@@ -117,6 +133,7 @@ pub(super) fn run_job(
         final_loss: recent.iter().sum::<f64>() / recent.len().max(1) as f64,
         train_seconds,
         eval_seconds: start.elapsed().as_secs_f64(),
+        published: None,
     })
 }
 
@@ -205,6 +222,18 @@ pub(super) fn cell(runs: &[&Result<JobOutcome>]) -> DigitSortCell {
         final_loss_per_seed: pick(|o| o.final_loss),
         train_seconds_per_seed: pick(|o| o.train_seconds),
         eval_seconds_per_seed: pick(|o| o.eval_seconds),
+        curve_per_seed: ok
+            .iter()
+            .filter_map(|o| o.published.as_ref().map(|p| p.0.clone()))
+            .collect(),
+        best_step_per_seed: ok
+            .iter()
+            .filter_map(|o| o.published.as_ref().map(|p| p.1))
+            .collect(),
+        time_split_per_seed: ok
+            .iter()
+            .filter_map(|o| o.published.as_ref().map(|p| p.2.clone()))
+            .collect(),
         errors: runs
             .iter()
             .filter_map(|r| r.as_ref().err().map(|e| e.to_string()))

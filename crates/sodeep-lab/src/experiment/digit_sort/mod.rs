@@ -36,14 +36,18 @@ mod config;
 mod data;
 mod jobs;
 mod model;
+mod published;
+mod published_model;
 mod table;
 
-pub use config::DigitSortConfig;
+pub use config::{DigitSortConfig, Protocol, PUBLISHED_DEFAULT_STEPS};
 pub use data::{
     accuracy, compose_number, number_value, sample_numbers, set_metrics, split_pools, DigitPools,
     Number, DIGITS, SIDE, WIDTH,
 };
 pub use model::{CnnConfig, DigitCnn};
+pub use published::{permutation_loss, sample_by_value, CurvePoint, TimeSplit};
+pub use published_model::{PublishedCnn, HEIGHT, MACS_PER_NUMBER};
 pub use table::{DigitSortCell, DigitSortResult};
 
 use std::collections::BTreeMap;
@@ -55,6 +59,15 @@ use crate::data::mnist;
 use crate::error::{Error, Result};
 use crate::jobs::run_jobs;
 use jobs::{cell, cnn_seconds_per_number, pool_seed, rank_seconds, run_job, JobOutcome, Shared};
+use published::{run_published_job, PublishedData};
+
+/// The digits the jobs draw their numbers from.
+enum Data {
+    /// The quick and full protocols: per-seed pools of one MNIST set.
+    Pools(Shared),
+    /// The published protocol: the standard split.
+    Published(Box<PublishedData>),
+}
 use sodeep::ranker::Ranker;
 
 /// Runs the benchmark: every ranker at every n for every seed, each job training a fresh CNN
@@ -83,34 +96,53 @@ pub fn run_digit_sort(
         )));
     }
     let start = Instant::now();
-    let (images, labels) = mnist::load_mnist(cfg.data_dir.as_deref())?;
-    let pools = (0..cfg.seeds)
-        .map(|s| split_pools(images.rows, cfg.test_fraction, pool_seed(s)))
-        .collect::<Result<_>>()?;
-    let data = Shared {
-        images,
-        labels,
-        pools,
-    };
-    // Longest jobs first, so that no long job starts last while the other cores idle (a
-    // learned sorter's job is several times a softrank job, whatever n). The estimate
-    // times one step's CNN pass and one rank call per (ranker, n); it only orders the jobs.
-    let cnn_cost = cnn_seconds_per_number(cfg, &data)?;
-    let mut jobs: Vec<(f64, (usize, usize, usize))> = Vec::new();
-    for &n in &cfg.ns {
-        for (r, (_, ranker)) in rankers.iter().enumerate() {
-            let per_step = cnn_cost * (cfg.sets_per_step * n) as f64
-                + rank_seconds(ranker.as_ref(), n, cfg.sets_per_step);
-            jobs.extend((0..cfg.seeds).map(|s| (per_step, (r, n, s))));
+    let (data, jobs) = if cfg.protocol == Protocol::Published {
+        let data = PublishedData::new(crate::data::mnist_full::load(cfg.data_dir.as_deref())?)?;
+        // a job's cost grows with n (numbers per step) whatever the ranker: largest n first
+        let mut jobs: Vec<(usize, usize, usize)> = Vec::new();
+        for &n in &cfg.ns {
+            for r in 0..rankers.len() {
+                jobs.extend((0..cfg.seeds).map(|s| (r, n, s)));
+            }
         }
-    }
-    jobs.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let jobs: Vec<(usize, usize, usize)> = jobs.into_iter().map(|(_, j)| j).collect();
+        jobs.sort_by_key(|&(_, n, _)| std::cmp::Reverse(n));
+        (Data::Published(Box::new(data)), jobs)
+    } else {
+        let (images, labels) = mnist::load_mnist(cfg.data_dir.as_deref())?;
+        let pools = (0..cfg.seeds)
+            .map(|s| split_pools(images.rows, cfg.test_fraction, pool_seed(s)))
+            .collect::<Result<_>>()?;
+        let data = Shared {
+            images,
+            labels,
+            pools,
+        };
+        // Longest jobs first, so that no long job starts last while the other cores idle (a
+        // learned sorter's job is several times a softrank job, whatever n). The estimate
+        // times one step's CNN pass and one rank call per (ranker, n); it only orders the jobs.
+        let cnn_cost = cnn_seconds_per_number(cfg, &data)?;
+        let mut jobs: Vec<(f64, (usize, usize, usize))> = Vec::new();
+        for &n in &cfg.ns {
+            for (r, (_, ranker)) in rankers.iter().enumerate() {
+                let per_step = cnn_cost * (cfg.sets_per_step * n) as f64
+                    + rank_seconds(ranker.as_ref(), n, cfg.sets_per_step);
+                jobs.extend((0..cfg.seeds).map(|s| (per_step, (r, n, s))));
+            }
+        }
+        jobs.sort_by(|a, b| b.0.total_cmp(&a.0));
+        (
+            Data::Pools(data),
+            jobs.into_iter().map(|(_, j)| j).collect(),
+        )
+    };
     let total = jobs.len();
     let done = AtomicUsize::new(0);
     let outcomes = run_jobs(&jobs, |&(r, n, s)| {
         let (name, ranker) = &rankers[r];
-        let out = run_job(cfg, &data, ranker, n, s);
+        let out = match &data {
+            Data::Pools(d) => run_job(cfg, d, ranker, n, s),
+            Data::Published(d) => run_published_job(cfg, d, ranker, n, s).map(JobOutcome::from),
+        };
         let k = done.fetch_add(1, Ordering::Relaxed) + 1;
         progress(&match &out {
             Ok(o) => format!(
@@ -324,6 +356,9 @@ mod tests {
             final_loss_per_seed: vec![0.01],
             train_seconds_per_seed: vec![1.0],
             eval_seconds_per_seed: vec![0.1],
+            curve_per_seed: vec![],
+            best_step_per_seed: vec![],
+            time_split_per_seed: vec![],
             errors: vec![],
         };
         let mut per_n = BTreeMap::new();
@@ -348,6 +383,59 @@ mod tests {
             table.find("n = 3").unwrap() < table.find("n = 15").unwrap(),
             "{table}"
         );
+    }
+
+    /// The published protocol end to end on a few steps of real MNIST (the full split, fetched
+    /// when missing): a validation point per step, the step it picked, the time split, and the
+    /// protocol in the settings.
+    #[test]
+    fn the_published_protocol_runs_end_to_end_and_keeps_its_curve() {
+        let cfg = DigitSortConfig {
+            ns: vec![3],
+            steps: 2,
+            sets_per_step: 4,
+            eval_every: 1,
+            val_sets: 6,
+            test_sets: 6,
+            seeds: 1,
+            ..DigitSortConfig::published()
+        };
+        let ranker: Arc<dyn Ranker> = sodeep::spec::parse("neuralsort").unwrap();
+        let soft: Arc<dyn Ranker> = sodeep::spec::parse("softrank").unwrap();
+        let r = run_digit_sort(
+            &cfg,
+            &[("neuralsort".into(), ranker), ("softrank".into(), soft)],
+            &|_| {},
+        )
+        .unwrap();
+        for name in ["neuralsort", "softrank"] {
+            let cell = &r.rankers[name][&3];
+            assert!(cell.errors.is_empty(), "{name}: {:?}", cell.errors);
+            let curve = &cell.curve_per_seed[0];
+            assert_eq!(curve.iter().map(|c| c.step).collect::<Vec<_>>(), vec![1, 2]);
+            assert_eq!(curve[1].sets_seen, 8);
+            assert!(curve.iter().all(|c| c.train_loss.is_finite()));
+            assert!([1, 2].contains(&cell.best_step_per_seed[0]));
+            let split = &cell.time_split_per_seed[0];
+            assert!(split.cnn_forward > 0.0 && split.backward_and_step > 0.0);
+            assert!((0.0..=1.0).contains(&cell.exact_match_per_seed[0]));
+        }
+        assert_eq!(r.settings["protocol"], "published");
+        assert_eq!(r.settings["steps"], 2);
+        let bad = DigitSortConfig {
+            eval_every: 0,
+            ..cfg.clone()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("eval_every"));
+        let long = DigitSortConfig {
+            steps: config::MAX_STEPS + 1,
+            ..cfg
+        };
+        assert!(long.validate().unwrap_err().to_string().contains("steps"));
     }
 
     /// A few dozen steps on real MNIST beat chance (1/3) on element-wise accuracy at n = 3.

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::published::{CurvePoint, TimeSplit};
+
 /// The figures of one ranker at one n, over the seeds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DigitSortCell {
@@ -25,6 +27,15 @@ pub struct DigitSortCell {
     pub train_seconds_per_seed: Vec<f64>,
     /// Evaluation wall-clock seconds per seed.
     pub eval_seconds_per_seed: Vec<f64>,
+    /// Published protocol: each seed's learning curve (validation figures against sets seen).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub curve_per_seed: Vec<Vec<CurvePoint>>,
+    /// Published protocol: the step whose weights validation picked, per seed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub best_step_per_seed: Vec<usize>,
+    /// Published protocol: where each seed's training time went.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub time_split_per_seed: Vec<TimeSplit>,
     /// Why seeds failed (a ranker that cannot rank, a loss that diverged), one line each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
