@@ -108,6 +108,22 @@ pub fn bench_rankers(a: &BenchRankersArgs, threads: usize) -> Result<()> {
     if let Some(steps) = a.steps {
         cfg.mnist.steps = steps;
     }
+    if let Some(seeds) = a.seeds {
+        cfg.mnist.seeds = seeds;
+    }
+    if let Some(list) = &a.ns {
+        cfg.mnist.ns = list
+            .split(',')
+            .map(|v| {
+                v.trim().parse::<usize>().map_err(|_| {
+                    Error::InvalidArgument(format!(
+                        "--ns: '{}' is not a set size (write e.g. 3,5,15)",
+                        v.trim()
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?;
+    }
     cfg.mnist.validate()?;
     if let Some(list) = sections {
         cfg.sections = list
@@ -302,6 +318,12 @@ pub struct BenchRankersArgs {
     /// 27,400 published).
     #[arg(long)]
     pub steps: Option<usize>,
+    /// Set sizes n of the mnist section, comma-separated (default: the protocol's).
+    #[arg(long, value_name = "LIST")]
+    pub ns: Option<String>,
+    /// Seeds of each mnist job (default: the protocol's; published: 3).
+    #[arg(long)]
+    pub seeds: Option<usize>,
 }
 
 impl BenchRankersArgs {

@@ -11,6 +11,9 @@ use crate::error::{Error, Result};
 /// one core at n = 5 (see `docs/NOTES.md`).
 pub const PUBLISHED_DEFAULT_STEPS: usize = 170;
 
+/// The largest set size n: every step holds `sets_per_step · n` numbers.
+pub const MAX_N: usize = 1000;
+
 /// The most training steps of one job (the published run takes 27,400).
 pub const MAX_STEPS: usize = 1_000_000;
 
@@ -159,6 +162,11 @@ impl DigitSortConfig {
                 "digit sort: set size n = {n}: a set needs at least 2 numbers to have an order"
             ));
         }
+        if let Some(n) = self.ns.iter().find(|&&n| n > MAX_N) {
+            return bad(format!(
+                "digit sort: set size n = {n} is more than {MAX_N}, the largest this benchmark runs"
+            ));
+        }
         let mut seen = self.ns.clone();
         seen.sort_unstable();
         seen.dedup();
@@ -177,6 +185,13 @@ impl DigitSortConfig {
             if v == 0 {
                 return bad(format!("digit sort: {name} must be at least 1, got 0"));
             }
+        }
+        if self.seeds > crate::experiment::MAX_SEEDS {
+            return bad(format!(
+                "digit sort: seeds must be between 1 and {}, got {}",
+                crate::experiment::MAX_SEEDS,
+                self.seeds
+            ));
         }
         if self.steps > MAX_STEPS {
             return bad(format!(
