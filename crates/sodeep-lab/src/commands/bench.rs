@@ -314,7 +314,7 @@ pub struct BenchRankersArgs {
     /// seeds, capped by --steps). Default: quick with --quick, full otherwise.
     #[arg(long)]
     pub protocol: Option<String>,
-    /// Training steps of each mnist job (default: the protocol's; published: 170 of the
+    /// Training steps of each mnist job (default: the protocol's; published: 300 of the
     /// 27,400 published).
     #[arg(long)]
     pub steps: Option<usize>,

@@ -141,6 +141,50 @@ impl Trainer {
         self.opt.backward_step(loss)?;
         Ok(value)
     }
+
+    /// One step on the sum of several losses, each backpropagated on its own so that only
+    /// one part's activations are alive at a time (gradient accumulation); `parts` yields the
+    /// losses, already weighted so that they add up to the step's loss. Returns the sum.
+    pub fn step_accumulated(
+        &mut self,
+        vars: &[Var],
+        parts: impl IntoIterator<Item = Result<Tensor>>,
+        at: impl Fn() -> String,
+    ) -> Result<f64> {
+        let mut total = 0.0;
+        let mut sum: Option<candle_core::backprop::GradStore> = None;
+        for part in parts {
+            let loss = part?;
+            let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            if !value.is_finite() {
+                return Err(Error::InvalidArgument(format!(
+                    "the loss became {value} {} (learning rate {}): lower the learning rate",
+                    at(),
+                    self.lr
+                )));
+            }
+            total += value;
+            let grads = loss.backward()?;
+            match &mut sum {
+                None => sum = Some(grads),
+                Some(acc) => {
+                    for v in vars {
+                        if let Some(g) = grads.get(v.as_tensor()) {
+                            let merged = match acc.remove(v.as_tensor()) {
+                                Some(a) => (a + g)?,
+                                None => g.clone(),
+                            };
+                            acc.insert(v.as_tensor(), merged);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(grads) = sum {
+            self.opt.step(&grads)?;
+        }
+        Ok(total)
+    }
 }
 
 /// Trains `vars` with AdamW: each epoch shuffles `0..n_train` into batches and calls
@@ -251,6 +295,45 @@ pub fn linear_predict(x: &Matrix, w: &[f64], intercept: f64) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_accumulated_step_equals_one_step_on_the_summed_loss() {
+        let start = Tensor::new(&[1f32, -2.0, 0.5], &Device::Cpu).unwrap();
+        let x = Tensor::new(&[[1f32, 2.0, 3.0], [-1.0, 0.5, 2.0]], &Device::Cpu).unwrap();
+        let loss_of = |w: &Var, rows: std::ops::Range<usize>| -> Result<Tensor> {
+            let part = x.narrow(0, rows.start, rows.len())?;
+            Ok(part.broadcast_mul(w.as_tensor())?.sqr()?.sum_all()?)
+        };
+        let (a, b) = (
+            Var::from_tensor(&start).unwrap(),
+            Var::from_tensor(&start).unwrap(),
+        );
+        let mut one = Trainer::new(std::slice::from_ref(&a), 0.1, 0.0).unwrap();
+        let mut acc = Trainer::new(std::slice::from_ref(&b), 0.1, 0.0).unwrap();
+        for _ in 0..3 {
+            let whole = loss_of(&a, 0..2).unwrap();
+            let v1 = one.step(&whole, String::new).unwrap();
+            let parts = [loss_of(&b, 0..1), loss_of(&b, 1..2)];
+            let v2 = acc
+                .step_accumulated(std::slice::from_ref(&b), parts, String::new)
+                .unwrap();
+            assert!((v1 - v2).abs() < 1e-5, "{v1} vs {v2}");
+        }
+        let (wa, wb) = (
+            a.as_tensor().to_vec1::<f32>().unwrap(),
+            b.as_tensor().to_vec1::<f32>().unwrap(),
+        );
+        for (p, q) in wa.iter().zip(&wb) {
+            assert!((p - q).abs() < 1e-6, "{wa:?} vs {wb:?}");
+        }
+        assert_ne!(wa, start.to_vec1::<f32>().unwrap());
+        let nan = [Ok((b.as_tensor().sum_all().unwrap() * f64::NAN).unwrap())];
+        assert!(acc
+            .step_accumulated(std::slice::from_ref(&b), nan, String::new)
+            .unwrap_err()
+            .to_string()
+            .contains("lower the learning rate"));
+    }
 
     #[test]
     fn a_loss_that_is_not_finite_stops_training_without_touching_the_weights() {

@@ -7,9 +7,9 @@ use serde::Serialize;
 use super::model::CnnConfig;
 use crate::error::{Error, Result};
 
-/// Steps of a published-protocol job when `--steps` is not given: about an hour per job on
-/// one core at n = 5 (see `docs/NOTES.md`).
-pub const PUBLISHED_DEFAULT_STEPS: usize = 170;
+/// Steps of a published-protocol job when `--steps` is not given: about an hour for a job at
+/// n = 15 on one core, less at smaller n (see `docs/NOTES.md`).
+pub const PUBLISHED_DEFAULT_STEPS: usize = 300;
 
 /// The largest set size n: every step holds `sets_per_step · n` numbers.
 pub const MAX_N: usize = 1000;

@@ -97,6 +97,20 @@ pub fn run_digit_sort(
     }
     let start = Instant::now();
     let (data, jobs) = if cfg.protocol == Protocol::Published {
+        // every job holds one chunk's activations and gradients (whole sets, about
+        // CHUNK_NUMBERS numbers); the largest n sets the size
+        let n_max = cfg.ns.iter().max().copied().unwrap_or(0);
+        let numbers = (published::CHUNK_NUMBERS / n_max.max(1)).clamp(1, cfg.sets_per_step) * n_max;
+        let side_by_side = rayon::current_num_threads().clamp(1, cfg.ns.len() * cfg.seeds);
+        sodeep::memory::check(
+            &format!(
+                "{side_by_side} digit-sort job(s) of the published protocol, each training on \
+                 {numbers} numbers at a time"
+            ),
+            (numbers as u64)
+                .saturating_mul(published_model::BYTES_PER_NUMBER)
+                .saturating_mul(side_by_side as u64),
+        )?;
         let data = PublishedData::new(crate::data::mnist_full::load(cfg.data_dir.as_deref())?)?;
         // a job's cost grows with n (numbers per step) whatever the ranker: largest n first
         let mut jobs: Vec<(usize, usize, usize)> = Vec::new();

@@ -190,24 +190,39 @@ pub(super) fn run_published_job(
         let t = Instant::now();
         let (numbers, values) = sample_by_value(&data.train, m, &mut rng);
         split.data += t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let scores = model.scores(train_images, &numbers)?;
-        split.cnn_forward += t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let loss = match ranker.permutation(&scores.reshape((cfg.sets_per_step, n))?)? {
-            Some(p) => permutation_loss(&p, &values, n)?,
-            None => {
-                let target: Vec<f32> = values.iter().map(|&v| v as f32).collect();
-                let target = Tensor::from_vec(target, m, &Device::Cpu)?;
-                spearman.forward_lists(&scores, &target, &lists)?
-            }
-        };
-        split.ranker_and_loss += t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        losses.push(trainer.step(&loss, || {
+        // the step's loss is the mean over its sets: each chunk of sets adds its share, and
+        // only one chunk's activations are alive at a time
+        let sets_per_chunk = (CHUNK_NUMBERS / n).clamp(1, cfg.sets_per_step);
+        let vars = model.vars();
+        let (t, forward_before) = (Instant::now(), split.cnn_forward + split.ranker_and_loss);
+        let parts = numbers
+            .chunks(sets_per_chunk * n)
+            .zip(values.chunks(sets_per_chunk * n))
+            .map(|(nums, vals)| -> Result<Tensor> {
+                let sets = nums.len() / n;
+                let t = Instant::now();
+                let scores = model.scores(train_images, nums)?;
+                split.cnn_forward += t.elapsed().as_secs_f64();
+                let t = Instant::now();
+                let loss = match ranker.permutation(&scores.reshape((sets, n))?)? {
+                    Some(p) => permutation_loss(&p, vals, n)?,
+                    None => {
+                        let target: Vec<f32> = vals.iter().map(|&v| v as f32).collect();
+                        let target = Tensor::from_vec(target, nums.len(), &Device::Cpu)?;
+                        spearman.forward_lists(&scores, &target, &lists[..nums.len()])?
+                    }
+                };
+                let loss = (loss * (sets as f64 / cfg.sets_per_step as f64))?;
+                split.ranker_and_loss += t.elapsed().as_secs_f64();
+                Ok(loss)
+            });
+        let value = trainer.step_accumulated(&vars, parts, || {
             format!("in digit sort, {} at n = {n}, step {step}", ranker.name())
-        })?);
-        split.backward_and_step += t.elapsed().as_secs_f64();
+        })?;
+        losses.push(value);
+        // the chunks' forward passes ran inside; what is left is backward and Adam
+        let forward = split.cnn_forward + split.ranker_and_loss - forward_before;
+        split.backward_and_step += t.elapsed().as_secs_f64() - forward;
         if step % cfg.eval_every == 0 || step == cfg.steps {
             let t = Instant::now();
             let (exact, elementwise) = evaluate(
@@ -265,9 +280,13 @@ pub(super) fn run_published_job(
     })
 }
 
-/// Numbers per forward pass of an evaluation, to bound its memory (a number's activations
-/// take about 0.5 MB).
+/// Numbers per forward pass of an evaluation, to bound its memory.
 const EVAL_CHUNK_NUMBERS: usize = 200;
+
+/// Numbers per forward and backward pass of a training step: a step of 100 sets runs in
+/// chunks of whole sets, about this many numbers each ([`PublishedCnn`]'s activations and
+/// gradients take [`super::published_model::BYTES_PER_NUMBER`] a number).
+pub(super) const CHUNK_NUMBERS: usize = 100;
 
 /// Exact match and element-wise accuracy of the CNN's hard order on `sets` sets of n drawn
 /// from `part` with the stream `seed` (the same sets for every ranker).

@@ -52,6 +52,11 @@ const W2: usize = W1 / 2;
 pub const MACS_PER_NUMBER: usize =
     HEIGHT * SIDE * K * K * C1 + H1 * W1 * K * K * C1 * C2 + H2 * W2 * C2 * HIDDEN + HIDDEN;
 
+/// Peak memory of a training step per number scored: the second convolution's patches (2.5 MB
+/// a number) twice over, forward and backward, with the activations and their gradients. The
+/// peak resident set of a one-thread job at 500 numbers a step, divided by 500, rounded up.
+pub const BYTES_PER_NUMBER: u64 = 12 << 20;
+
 /// The published scoring CNN; see the module docs.
 #[derive(Debug, Clone)]
 pub struct PublishedCnn {
