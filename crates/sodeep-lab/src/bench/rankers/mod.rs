@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::experiment::digit_sort::run_digit_sort;
+use crate::experiment::digit_sort::{reference, run_digit_sort, Protocol};
 use sections::{build_all, downstream_section, speed_section};
 
 /// Runs the sections of `cfg`; `log` receives one line per measurement.
@@ -95,7 +95,19 @@ pub fn bench_rankers(
                         l(&format!("mnist: {m}"))
                     }
                 })?;
-                for (name, by_n) in &result.rankers {
+                let mut rows = result.rankers.clone();
+                if let (Protocol::Published, Some(python)) = (mcfg.protocol, &cfg.python) {
+                    let folder = crate::data::mnist::data_dir(mcfg.data_dir.as_deref())?
+                        .join(crate::data::mnist_full::FOLDER);
+                    let reference =
+                        reference::run_reference(&mcfg, python, &folder, &|m: &str| {
+                            if let Ok(mut l) = log_m.lock() {
+                                l(&format!("mnist: {m}"))
+                            }
+                        })?;
+                    rows.insert(reference::NAME.to_string(), reference);
+                }
+                for (name, by_n) in &rows {
                     out.mnist.insert(
                         name.clone(),
                         by_n.iter()

@@ -38,6 +38,7 @@ mod jobs;
 mod model;
 mod published;
 mod published_model;
+pub mod reference;
 mod table;
 
 pub use config::{DigitSortConfig, Protocol, PUBLISHED_DEFAULT_STEPS};

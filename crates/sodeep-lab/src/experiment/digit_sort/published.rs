@@ -47,6 +47,7 @@ pub struct CurvePoint {
 
 /// Where a job's training time went, in seconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TimeSplit {
     /// Drawing the numbers and their values.
     pub data: f64,
