@@ -186,10 +186,10 @@ impl DigitSortConfig {
                 return bad(format!("digit sort: {name} must be at least 1, got 0"));
             }
         }
-        if self.seeds > crate::experiment::MAX_SEEDS {
+        if self.seeds > crate::experiment::config::MAX_SEEDS {
             return bad(format!(
                 "digit sort: seeds must be between 1 and {}, got {}",
-                crate::experiment::MAX_SEEDS,
+                crate::experiment::config::MAX_SEEDS,
                 self.seeds
             ));
         }
