@@ -203,11 +203,22 @@ impl RankerBenchResult {
             s.push_str("\n![scaling](speed.png)\n\n");
         }
         if let Some(t) = &self.mnist_table {
-            s.push_str(
+            let published = self
+                .mnist_settings
+                .as_ref()
+                .is_some_and(|m| m["protocol"] == "published");
+            s.push_str(if published {
+                "## Multi-digit MNIST sorting\n\nNeuralSort's published protocol: sets of n four-digit \
+                 numbers drawn by value from MNIST's training, validation and test digits; the published \
+                 CNN scores each number and is trained through each ranker (the permutation \
+                 cross-entropy where the ranker has a permutation, else the Spearman loss), and \
+                 validation picks the weights tested (same CNN, steps and seeds for every ranker).\n\n"
+            } else {
                 "## Multi-digit MNIST sorting\n\nSets of n four-digit numbers made of real MNIST digits \
                  (disjoint train and test digit images); a small CNN scores each number and is trained \
                  through each ranker with a rank loss against the true order (same CNN, steps and seeds \
-                 for every ranker).\n\n",
+                 for every ranker).\n\n"
+            },
             );
             s.push_str(t);
             s.push('\n');
