@@ -130,6 +130,13 @@ impl Trainer {
     /// One step on `loss`; returns its value. A loss that is not finite is an error that says
     /// where (`at`, e.g. "at epoch 3") and to lower the learning rate.
     pub fn step(&mut self, loss: &Tensor, at: impl FnOnce() -> String) -> Result<f64> {
+        let value = self.finite(loss, at)?;
+        self.opt.backward_step(loss)?;
+        Ok(value)
+    }
+
+    /// The loss's value, or an error that says where (`at`) when it is not finite.
+    fn finite(&self, loss: &Tensor, at: impl FnOnce() -> String) -> Result<f64> {
         let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         if !value.is_finite() {
             return Err(Error::InvalidArgument(format!(
@@ -138,7 +145,6 @@ impl Trainer {
                 self.lr
             )));
         }
-        self.opt.backward_step(loss)?;
         Ok(value)
     }
 
@@ -155,15 +161,7 @@ impl Trainer {
         let mut sum: Option<candle_core::backprop::GradStore> = None;
         for part in parts {
             let loss = part?;
-            let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-            if !value.is_finite() {
-                return Err(Error::InvalidArgument(format!(
-                    "the loss became {value} {} (learning rate {}): lower the learning rate",
-                    at(),
-                    self.lr
-                )));
-            }
-            total += value;
+            total += self.finite(&loss, &at)?;
             let grads = loss.backward()?;
             match &mut sum {
                 None => sum = Some(grads),

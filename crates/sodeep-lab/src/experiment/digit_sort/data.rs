@@ -90,6 +90,32 @@ pub fn sample_numbers(pool: &[u32], count: usize, rng: &mut impl Rng) -> Result<
         .collect())
 }
 
+/// Refuses an empty list of numbers, images that are not MNIST's 784 pixels, and numbers whose
+/// digits index past the images: what a scoring CNN checks before it reads them.
+pub(super) fn check_numbers(images: &Matrix, numbers: &[Number]) -> Result<()> {
+    if numbers.is_empty() {
+        return Err(Error::Empty("digit sort: no number to score".into()));
+    }
+    if images.cols != SIDE * SIDE {
+        return Err(Error::InvalidArgument(format!(
+            "digit images must have {} pixels, got {}",
+            SIDE * SIDE,
+            images.cols
+        )));
+    }
+    if let Some(bad) = numbers
+        .iter()
+        .flatten()
+        .find(|&&i| i as usize >= images.rows)
+    {
+        return Err(Error::InvalidArgument(format!(
+            "digit image {bad} out of range for {} images",
+            images.rows
+        )));
+    }
+    Ok(())
+}
+
 /// The values of `numbers` given each image's digit.
 pub(super) fn values_of(numbers: &[Number], labels: &[u8]) -> Vec<u32> {
     numbers

@@ -6,7 +6,7 @@ use candle_core::{Device, Tensor, Var};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::data::{Number, DIGITS, SIDE};
+use super::data::{check_numbers, Number, DIGITS, SIDE};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use sodeep::kernels::dense::{dense, Gather};
@@ -142,26 +142,7 @@ impl DigitCnn {
     /// One score per number; `images` holds the digit images (rows of 784 pixels in [0, 1])
     /// that `numbers` index.
     pub fn scores(&self, images: &Matrix, numbers: &[Number]) -> Result<Tensor> {
-        if numbers.is_empty() {
-            return Err(Error::Empty("digit sort: no number to score".into()));
-        }
-        if images.cols != SIDE * SIDE {
-            return Err(Error::InvalidArgument(format!(
-                "digit images must have {} pixels, got {}",
-                SIDE * SIDE,
-                images.cols
-            )));
-        }
-        if let Some(bad) = numbers
-            .iter()
-            .flatten()
-            .find(|&&i| i as usize >= images.rows)
-        {
-            return Err(Error::InvalidArgument(format!(
-                "digit image {bad} out of range for {} images",
-                images.rows
-            )));
-        }
+        check_numbers(images, numbers)?;
         let count = numbers.len() * DIGITS;
         // conv1 patches, (count·144) × 25, of centred pixels
         let mut patches = Vec::with_capacity(count * C1_OUT * C1_OUT * K1 * K1);

@@ -25,9 +25,9 @@ use candle_core::{Device, Tensor, Var};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::data::{Number, DIGITS, SIDE};
+use super::data::{check_numbers, Number, DIGITS, SIDE};
 use crate::data::Matrix;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use sodeep::kernels::dense::{dense, Gather};
 
 /// Height of a number image: the digits stacked top to bottom.
@@ -99,26 +99,7 @@ impl PublishedCnn {
     /// that `numbers` index, most significant digit first.
     pub fn scores(&self, images: &Matrix, numbers: &[Number]) -> Result<Tensor> {
         let count = numbers.len();
-        if count == 0 {
-            return Err(Error::Empty("digit sort: no number to score".into()));
-        }
-        if images.cols != SIDE * SIDE {
-            return Err(Error::InvalidArgument(format!(
-                "digit images must have {} pixels, got {}",
-                SIDE * SIDE,
-                images.cols
-            )));
-        }
-        if let Some(bad) = numbers
-            .iter()
-            .flatten()
-            .find(|&&i| i as usize >= images.rows)
-        {
-            return Err(Error::InvalidArgument(format!(
-                "digit image {bad} out of range for {} images",
-                images.rows
-            )));
-        }
+        check_numbers(images, numbers)?;
         let patches = pixel_patches(images, numbers);
         let patches = Tensor::from_vec(patches, (count * HEIGHT * SIDE, K * K), &Device::Cpu)?;
         let h1 = self.dense(0, &patches, true, None)?; // (count·112·28) × 32
