@@ -48,6 +48,9 @@ def train(rank, world):
             r = lambda v: v.argsort().argsort().double()
             rho = torch.corrcoef(torch.stack([r(model(x).squeeze(1)), r(y)]))[0, 1]
         print(f"Spearman correlation: {rho:.3f}")
+    # every process waits for the others before tearing down: a process that leaves while
+    # another still talks to it can abort in gloo's teardown
+    dist.barrier()
     dist.destroy_process_group()
 
 

@@ -117,6 +117,8 @@ def _worker(rank, out):
     except ValueError as e:
         results["mismatch"] = str(e)
     torch.save(results, os.path.join(out, f"rank{rank}.pt"))
+    # no process tears down while another still talks to it (gloo can abort in teardown)
+    torch.distributed.barrier()
     torch.distributed.destroy_process_group()
 
 
