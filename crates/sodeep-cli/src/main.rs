@@ -7,7 +7,7 @@ mod alloc;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sodeep_lab::commands::{bench, experiments, rank, sorters};
+use sodeep_lab::commands::{bench, experiments, meta, rank, sorters};
 use sodeep_lab::reproduce::ReproduceConfig;
 
 #[derive(Parser)]
@@ -34,6 +34,9 @@ enum Command {
     EvalShipped(sorters::EvalShippedArgs),
     /// Train a sorter on synthetic data.
     TrainSorter(sorters::TrainSorterArgs),
+    /// Meta-train a pairwise sorter for its job in a loss: students trained through it on
+    /// synthetic tasks, its parameters moved to raise their true Spearman correlation.
+    MetaTrainSorter(meta::MetaTrainSorterArgs),
     /// Evaluate a sorter: L1 to the exact ranks, per distribution, and Spearman.
     EvalSorter(sorters::EvalSorterArgs),
     /// List the shipped sorters with their model cards.
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
     let result = match command {
         Command::EvalShipped(a) => a.run(),
         Command::TrainSorter(a) => a.run(threads),
+        Command::MetaTrainSorter(a) => a.run(),
         Command::EvalSorter(a) => a.run(),
         Command::ListSorters(a) => a.run(),
         Command::Rank(a) => a.run(),

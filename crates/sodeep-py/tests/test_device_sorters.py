@@ -33,7 +33,7 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 # every shipped sorter (the rankers without a "[:knobs]" form), checked against the list so
 # that a new shipped sorter cannot go untested
-LENGTHS = {"any": [3, 40], "any-sharp": [2, 17], "best-100": [100],
+LENGTHS = {"any": [3, 40], "any-meta": [5, 23], "any-sharp": [2, 17], "best-100": [100],
            "cnn-100": [100], "gru-100": [100], "lstm-100": [100]}
 
 

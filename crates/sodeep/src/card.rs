@@ -294,9 +294,84 @@ impl SorterConfig {
     }
 }
 
-/// How a sorter was trained (written by `train-sorter`, kept by the model cards).
+/// What a sorter was trained to do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Objective {
+    /// L1 against the exact ranks of synthetic vectors (the paper's target; `train-sorter`).
+    #[default]
+    L1,
+    /// The true Spearman correlation reached by students trained through the sorter on
+    /// synthetic downstream tasks (meta-training; `meta-train-sorter`).
+    DownstreamSpearman,
+}
+
+impl Objective {
+    /// The name written in cards.
+    pub fn name(self) -> &'static str {
+        match self {
+            Objective::L1 => "l1",
+            Objective::DownstreamSpearman => "downstream-spearman",
+        }
+    }
+}
+
+/// A meta-training run (`training.meta` of a card whose objective is downstream-spearman):
+/// the method, its settings, and the fitness it reached on synthetic tasks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetaRecord {
+    /// The optimiser of the sorter's parameters.
+    pub method: String,
+    /// The sorter the run started from.
+    pub init: String,
+    /// Iterations run.
+    pub iterations: usize,
+    /// Antithetic pairs of candidates per iteration.
+    pub population: usize,
+    /// Synthetic tasks per candidate and iteration.
+    pub tasks: usize,
+    /// Validation tasks (a fixed set, seeded apart from the training tasks).
+    pub val_tasks: usize,
+    /// Perturbation scale of the parameters.
+    pub sigma: f64,
+    /// Adam step of the parameters.
+    pub lr: f64,
+    /// Student training steps per task.
+    pub inner_steps: usize,
+    /// The students' Adam learning rate.
+    pub student_lr: f64,
+    /// Rows per student step (sets of the task's length).
+    pub rows_per_step: usize,
+    /// Hidden ReLU units of the students (0: linear).
+    #[serde(default)]
+    pub student_hidden: usize,
+    /// Feature counts of the tasks, `[lo, hi]`.
+    pub features: [usize; 2],
+    /// Set lengths of the tasks, `[lo, hi]`.
+    pub set_len: [usize; 2],
+    /// `(iteration, wall seconds, mean training fitness, validation fitness when measured)`.
+    pub curve: Vec<(usize, f64, f64, Option<f64>)>,
+    /// Validation fitness of the initial sorter.
+    pub init_val_fitness: f64,
+    /// Best validation fitness, the one of the saved parameters.
+    pub best_val_fitness: f64,
+    /// Iteration of the best validation fitness.
+    pub best_iteration: usize,
+    /// Validation fitness of reference rankers on the same tasks, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub references: BTreeMap<String, f64>,
+}
+
+/// How a sorter was trained (written by `train-sorter` and `meta-train-sorter`, kept by the
+/// model cards).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainingRecord {
+    /// What the sorter was trained for (cards without the field: `l1`).
+    #[serde(default)]
+    pub objective: Objective,
+    /// The meta-training run, for the downstream objective.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<MetaRecord>,
     /// Steps done.
     pub step: usize,
     /// Mean L1 on the validation set at this step.

@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod experiments;
+pub mod meta;
 mod output;
 pub mod progress;
 pub mod rank;

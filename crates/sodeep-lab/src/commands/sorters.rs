@@ -190,7 +190,11 @@ pub fn list_sorters(json: bool) -> Result<()> {
                     "name": l.name,
                     "aliases": l.aliases,
                     "bytes": l.weight_bytes,
-                    "card": serde_json::from_str::<serde_json::Value>(l.card_json).unwrap_or(serde_json::Value::Null),
+                    // the parsed card, so that fields with defaults (the objective) show on
+                    // every card; the raw text when it does not parse
+                    "card": l.card.as_ref().and_then(|c| serde_json::to_value(c).ok())
+                        .or_else(|| serde_json::from_str(l.card_json).ok())
+                        .unwrap_or(serde_json::Value::Null),
                 })
             })
             .collect();
@@ -220,6 +224,13 @@ pub fn list_sorters(json: bool) -> Result<()> {
                     l.weight_bytes as f64 / 1e6
                 );
                 if let Some(t) = &c.training {
+                    println!("  objective {}", t.objective.name());
+                    if let Some(m) = &t.meta {
+                        println!(
+                            "  meta-trained from {}: {} iterations, validation fitness {:.4} → {:.4} on {} synthetic tasks",
+                            m.init, m.iterations, m.init_val_fitness, m.best_val_fitness, m.val_tasks
+                        );
+                    }
                     println!(
                         "  trained {} steps, batch {}, lr {} (halved every {}), {:.0} s on {}, {:.0} vectors/s",
                         t.step, t.batch, t.lr, t.lr_halve_every, t.wall_seconds, t.machine, t.vectors_per_second

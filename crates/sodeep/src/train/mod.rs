@@ -49,6 +49,7 @@ use crate::sorter::{init_sorter, parameter_count, read_loss, Arch, SorterConfig,
 use crate::synthetic::{generate, Batch, Distribution};
 
 mod fine_tune;
+pub mod meta;
 mod step;
 
 pub use fine_tune::FineTuned;
