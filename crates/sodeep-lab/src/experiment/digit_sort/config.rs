@@ -237,11 +237,14 @@ impl DigitSortConfig {
             "lr": self.lr,
             "weight_decay": self.weight_decay,
             "test_fraction": self.test_fraction,
-            "cnn": {
-                "conv1": self.cnn.conv1,
-                "conv2": self.cnn.conv2,
-                "feature": self.cnn.feature,
-                "hidden": self.cnn.hidden,
+            "cnn": match self.protocol {
+                Protocol::Published => super::published_model::shape(),
+                _ => serde_json::json!({
+                    "conv1": self.cnn.conv1,
+                    "conv2": self.cnn.conv2,
+                    "feature": self.cnn.feature,
+                    "hidden": self.cnn.hidden,
+                }),
             },
             "protocol": self.protocol,
             "eval_every": self.eval_every,

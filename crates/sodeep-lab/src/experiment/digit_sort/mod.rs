@@ -437,6 +437,10 @@ mod tests {
         }
         assert_eq!(r.settings["protocol"], "published");
         assert_eq!(r.settings["steps"], 2);
+        assert_eq!(
+            r.settings["cnn"]["conv2"], 64,
+            "the published CNN, not the quick one"
+        );
         let bad = DigitSortConfig {
             eval_every: 0,
             ..cfg.clone()

@@ -57,6 +57,17 @@ pub const MACS_PER_NUMBER: usize =
 /// peak resident set of a one-thread job at 500 numbers a step, divided by 500, rounded up.
 pub const BYTES_PER_NUMBER: u64 = 12 << 20;
 
+/// The published CNN's shape, as results record it.
+pub fn shape() -> serde_json::Value {
+    serde_json::json!({
+        "name": "published",
+        "kernel": K,
+        "conv1": C1,
+        "conv2": C2,
+        "hidden": HIDDEN,
+    })
+}
+
 /// The published scoring CNN; see the module docs.
 #[derive(Debug, Clone)]
 pub struct PublishedCnn {

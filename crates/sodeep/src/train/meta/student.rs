@@ -15,7 +15,7 @@
 //! let cfg = StudentConfig { steps: 40, ..Default::default() };
 //! let trained = student_spearman(ranker.clone(), &task, &cfg)?;
 //! let untrained = student_spearman(ranker, &task, &StudentConfig { steps: 0, ..cfg })?;
-//! assert!(trained > untrained && trained > 0.5, "{untrained} → {trained}");
+//! assert!(trained > untrained + 0.3, "{untrained} → {trained}");
 //! # Ok::<(), sodeep::Error>(())
 //! ```
 
