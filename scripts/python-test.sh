@@ -27,6 +27,8 @@ rm -rf target/wheels
 "$venv/bin/maturin" build --release --quiet -m crates/sodeep-py/Cargo.toml --out target/wheels
 wheel=$(ls target/wheels/sodeep-*.whl)
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
-# from outside the source tree, so the installed wheel is what gets imported
+# from outside the source tree, so the installed wheel is what gets imported; SODEEP_VENV may be
+# relative to the repository root or absolute
+python_bin=$(cd "$venv/bin" && pwd)/python
 cd crates/sodeep-py/tests
-"../../../$venv/bin/python" -m pytest -q -p no:cacheprovider .
+"$python_bin" -m pytest -q -p no:cacheprovider .
