@@ -7,7 +7,7 @@ use sodeep::train::meta::{meta_train, MetaConfig, StudentConfig, TaskRanges};
 use sodeep::Sorter;
 
 use super::progress;
-use super::sorters::parse_len_range;
+use super::sorters::parse_range;
 use crate::error::{Error, Result};
 
 /// Meta-train a pairwise sorter on synthetic downstream tasks: students trained through it
@@ -116,10 +116,8 @@ impl MetaTrainSorterArgs {
         cfg.seed = self.seed;
         cfg.references = references;
         cfg.ranges = TaskRanges {
-            set_len: parse_len_range(&self.set_len)
-                .map_err(|_| range_error("--set-len", &self.set_len))?,
-            features: parse_len_range(&self.features)
-                .map_err(|_| range_error("--features", &self.features))?,
+            set_len: parse_range("--set-len", "3..128", &self.set_len)?,
+            features: parse_range("--features", "2..16", &self.features)?,
             ..TaskRanges::default()
         };
         let pb = progress::bar(self.iterations as u64);
@@ -157,10 +155,4 @@ impl MetaTrainSorterArgs {
         println!("saved: {}", summary.out.display());
         Ok(())
     }
-}
-
-fn range_error(flag: &str, value: &str) -> Error {
-    Error::InvalidArgument(format!(
-        "cannot read {flag} '{value}': write MIN..MAX with 1 ≤ MIN ≤ MAX, e.g. 3..128"
-    ))
 }

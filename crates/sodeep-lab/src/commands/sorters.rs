@@ -307,11 +307,17 @@ pub fn import_torch(
 /// The training lengths of a sorter of any length when `--len-range` is not given.
 pub const DEFAULT_LEN_RANGE: [usize; 2] = [2, 512];
 
-/// `MIN..MAX` (or `MIN..=MAX`: both ends are included either way).
+/// `--len-range MIN..MAX` (or `MIN..=MAX`: both ends are included either way).
 pub fn parse_len_range(s: &str) -> Result<[usize; 2]> {
+    parse_range("--len-range", "2..512", s)
+}
+
+/// The value `s` of the range option `flag` (`MIN..MAX` or `MIN..=MAX`, `1 ≤ MIN ≤ MAX`); the
+/// error names the flag and shows `example`.
+pub fn parse_range(flag: &str, example: &str, s: &str) -> Result<[usize; 2]> {
     let bad = || {
         Error::InvalidArgument(format!(
-            "cannot read --len-range '{s}': write MIN..MAX with 1 ≤ MIN ≤ MAX, e.g. 2..512"
+            "cannot read {flag} '{s}': write MIN..MAX with 1 ≤ MIN ≤ MAX, e.g. {example}"
         ))
     };
     let (lo, hi) = s.split_once("..").ok_or_else(bad)?;

@@ -47,8 +47,9 @@ use crate::card::{MetaRecord, Objective, SorterCard, TrainingRecord};
 use crate::checkpoint::{save_sorter_dir, SorterFiles};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate_lengths, EvalConfig};
+use crate::optim::AdamConfig;
 use crate::ranker::Ranker;
-use crate::sorter::{Arch, Sorter};
+use crate::sorter::{parameter_count, Arch, Sorter};
 use crate::synthetic::Distribution;
 
 /// The method, as cards name it.
@@ -215,7 +216,7 @@ impl MetaConfig {
         let per_task = (r.train_rows + r.test_rows) as u64 * (r.features[1] as u64 + 1) * 4;
         let tasks = (self.tasks as u64).saturating_add(self.val_tasks as u64);
         let n = r.set_len[1] as u64;
-        let k0 = self.init.weights().get("mix").map_or(1, |t| t.elem_count());
+        let k0 = self.init.card().config.hidden;
         let k = self.comparators.unwrap_or(k0).max(k0) as u64;
         let rows = (self.student.rows_per_step as u64).max(n);
         let width = r.features[1] as u64 + 1 + self.student.hidden as u64;
@@ -313,20 +314,16 @@ fn with_comparators(theta: &[f64], k: usize) -> Vec<f64> {
     if k <= k0 {
         return theta.to_vec();
     }
-    let s: Vec<f64> = (0..k)
-        .map(|j| {
-            let extra = j.saturating_sub(k0 - 1) as f64;
-            let shift = if j < k0 {
-                0.0
-            } else if (j - k0).is_multiple_of(2) {
-                extra.div_euclid(2.0) + 1.0
-            } else {
-                -(extra.div_euclid(2.0))
-            };
-            theta[j % k0] + shift
+    let mut out: Vec<f64> = (0..k)
+        .map(|j| match j.checked_sub(k0) {
+            None => theta[j],
+            // the i-th added comparator: +1, −1, +2, −2, …
+            Some(i) => {
+                let shift = (i / 2 + 1) as f64;
+                theta[j % k0] + if i.is_multiple_of(2) { shift } else { -shift }
+            }
         })
         .collect();
-    let mut out = s;
     out.extend(std::iter::repeat_n(0.0, k));
     out.extend_from_slice(&theta[2 * k0..]);
     out
@@ -422,14 +419,14 @@ pub fn meta_train(
             .collect::<Result<Vec<f64>>>()?;
         let (plus, minus) = f.split_at(cfg.population);
         let g = es_gradient(plus, minus, &eps, cfg.sigma);
-        // Adam, ascending
-        let (b1, b2) = (0.9f64, 0.999f64);
+        // Adam, ascending, in f64 on a plain vector: `optim::Adam` updates candle variables from
+        // a backward pass's gradients, and this gradient comes from the ES estimate instead
+        let AdamConfig { beta1, beta2, eps } = AdamConfig::default();
+        let (bc1, bc2) = (1.0 - beta1.powi(it as i32), 1.0 - beta2.powi(it as i32));
         for j in 0..dim {
-            m[j] = b1 * m[j] + (1.0 - b1) * g[j];
-            v[j] = b2 * v[j] + (1.0 - b2) * g[j] * g[j];
-            let mh = m[j] / (1.0 - b1.powi(it as i32));
-            let vh = v[j] / (1.0 - b2.powi(it as i32));
-            theta[j] += cfg.lr * mh / (vh.sqrt() + 1e-8);
+            m[j] = beta1 * m[j] + (1.0 - beta1) * g[j];
+            v[j] = beta2 * v[j] + (1.0 - beta2) * g[j] * g[j];
+            theta[j] += cfg.lr * (m[j] / bc1) / ((v[j] / bc2).sqrt() + eps);
         }
         let mean = f.iter().sum::<f64>() / f.len() as f64;
         let val = (it.is_multiple_of(cfg.validate_every) || it == cfg.iterations)
@@ -505,7 +502,7 @@ pub fn meta_train(
         ..Default::default()
     };
     let mut card = sorter.card().clone();
-    card.parameters = dim - 1;
+    card.parameters = parameter_count(sorter.weights());
     card.crate_version = env!("CARGO_PKG_VERSION").into();
     card.training = Some(record);
     card.source = None;

@@ -80,7 +80,7 @@ impl DownstreamTask {
             .exp()
             .round()
             .clamp(lo, hi) as usize;
-        // feature scales spread over two decades: the student's raw scores are not standardised
+        // feature scales spread over two decades, as real features' are (students standardise)
         let scales: Vec<f64> = (0..p)
             .map(|_| 10f64.powf(rng.random_range(-1.0..1.0)))
             .collect();
