@@ -26,6 +26,7 @@ pub mod gru;
 pub(crate) mod linalg;
 pub mod lstm;
 pub mod pairwise;
+pub mod pool;
 pub(crate) mod simd;
 pub(crate) mod storage;
 

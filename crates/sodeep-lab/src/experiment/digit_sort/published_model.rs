@@ -15,7 +15,7 @@
 //! pooled first layer plus one zero row that stands for the padding, so each layer is one GEMM
 //! forward and two backward; candle's own `conv2d` is many times slower on the CPU, most of all
 //! in the input gradient of the second convolution (see `docs/NOTES.md`).
-//! Max-pooling is a reshape and two `max` reductions on the row layout (pixel rows, channel
+//! Max-pooling is [`sodeep::kernels::pool::max_pool_2x2`] on the row layout (pixel rows, channel
 //! columns). The test compares every output and gradient with candle's `conv2d` and
 //! `max_pool2d` on the same weights.
 
@@ -29,6 +29,7 @@ use super::data::{check_numbers, Number, DIGITS, SIDE};
 use crate::data::Matrix;
 use crate::error::Result;
 use sodeep::kernels::dense::{dense, Gather};
+use sodeep::kernels::pool::max_pool_2x2;
 
 /// Height of a number image: the digits stacked top to bottom.
 pub const HEIGHT: usize = DIGITS * SIDE;
@@ -149,27 +150,22 @@ fn truncated_normal(rng: &mut ChaCha8Rng) -> f32 {
     }
 }
 
-/// The pixel of number `digits` at row `y` (0..112) and column `x`, or 0 outside the image.
-fn pixel(images: &Matrix, digits: &Number, y: isize, x: isize) -> f32 {
-    if y < 0 || x < 0 || y >= HEIGHT as isize || x >= SIDE as isize {
-        return 0.0;
-    }
-    let (y, x) = (y as usize, x as usize);
-    images.row(digits[y / SIDE] as usize)[(y % SIDE) * SIDE + x]
-}
-
 /// The first convolution's patches: one row of 25 pixels per output pixel, image after image,
-/// row-major, zero outside the image.
+/// row-major, zero outside the image. Each image is first copied into a zero border of `PAD`
+/// pixels, so that every patch row is a run of `K` pixels of the bordered image.
 fn pixel_patches(images: &Matrix, numbers: &[Number]) -> Vec<f32> {
+    const WIDE: usize = SIDE + 2 * PAD;
     let mut out = Vec::with_capacity(numbers.len() * HEIGHT * SIDE * K * K);
+    let mut bordered = vec![0f32; (HEIGHT + 2 * PAD) * WIDE];
     for digits in numbers {
-        for y in 0..HEIGHT as isize {
-            for x in 0..SIDE as isize {
-                for ky in 0..K as isize {
-                    for kx in 0..K as isize {
-                        let (py, px) = (y + ky - PAD as isize, x + kx - PAD as isize);
-                        out.push(pixel(images, digits, py, px));
-                    }
+        for y in 0..HEIGHT {
+            let src = &images.row(digits[y / SIDE] as usize)[(y % SIDE) * SIDE..][..SIDE];
+            bordered[(y + PAD) * WIDE + PAD..][..SIDE].copy_from_slice(src);
+        }
+        for y in 0..HEIGHT {
+            for x in 0..SIDE {
+                for ky in 0..K {
+                    out.extend_from_slice(&bordered[(y + ky) * WIDE + x..][..K]);
                 }
             }
         }
@@ -203,12 +199,9 @@ fn conv2_index(count: usize) -> Vec<u32> {
 }
 
 /// 2×2 max-pooling of `(count·h·w) × c` rows (pixel rows, row-major per image) into
-/// `(count·h/2·w/2) × c`: pixel `(2Y + a, 2X + b)` is element `[Y][a][X][b]` of a reshape.
+/// `(count·h/2·w/2) × c`, the rows being a channels-last image batch.
 fn pool(x: &Tensor, count: usize, h: usize, w: usize, c: usize) -> Result<Tensor> {
-    Ok(x.reshape((count, h / 2, 2, w / 2, 2, c))?
-        .max(4)?
-        .max(2)?
-        .reshape((count * (h / 2) * (w / 2), c))?)
+    Ok(max_pool_2x2(&x.reshape((count, h, w, c))?)?.reshape((count * (h / 2) * (w / 2), c))?)
 }
 
 #[cfg(test)]
@@ -216,6 +209,15 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     use super::*;
+
+    /// The pixel of number `digits` at row `y` (0..112) and column `x`, or 0 outside the image.
+    fn pixel(images: &Matrix, digits: &Number, y: isize, x: isize) -> f32 {
+        if y < 0 || x < 0 || y >= HEIGHT as isize || x >= SIDE as isize {
+            return 0.0;
+        }
+        let (y, x) = (y as usize, x as usize);
+        images.row(digits[y / SIDE] as usize)[(y % SIDE) * SIDE + x]
+    }
 
     /// 2×2 max-pooling of `n × c × h × w` by reshapes and `max`: candle's `max_pool2d` has a
     /// backward pass that scales the gradient down (by 4 per layer here, checked against finite
