@@ -16,8 +16,8 @@
 //! forward and two backward; candle's own `conv2d` is many times slower on the CPU, most of all
 //! in the input gradient of the second convolution (see `docs/NOTES.md`).
 //! Max-pooling is [`sodeep::kernels::pool::max_pool_2x2`] on the row layout (pixel rows, channel
-//! columns). The test compares every output and gradient with candle's `conv2d` and
-//! `max_pool2d` on the same weights.
+//! columns). The test compares every output and gradient with candle's `conv2d` and a
+//! reshape-and-`max` pooling on the same weights.
 
 use std::sync::Arc;
 
