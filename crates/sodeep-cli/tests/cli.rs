@@ -242,3 +242,30 @@ fn errors_are_one_clean_line() {
         .unwrap();
     fails_with(&o, &["PyTorch checkpoint"]);
 }
+
+/// A shipped sorter's name means the shipped sorter even where the working directory holds a
+/// folder of that name (an earlier run's `--out any-meta`); `./any-meta` means the folder.
+#[test]
+fn a_shipped_name_wins_over_a_folder_of_that_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("any-meta")).unwrap();
+    let rank = |spec: &str| {
+        let mut child = bin()
+            .current_dir(dir.path())
+            .args(["rank", "--ranker", spec])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // a command that fails before reading its input closes the pipe early
+        if let Err(e) = child.stdin.take().unwrap().write_all(b"3,1,2\n") {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+        }
+        child.wait_with_output().unwrap()
+    };
+    let shipped = rank("any-meta");
+    assert!(shipped.status.success(), "{}", stderr(&shipped));
+    assert_eq!(String::from_utf8_lossy(&shipped.stdout).lines().count(), 1);
+    fails_with(&rank("./any-meta"), &["sorter.json"]);
+}

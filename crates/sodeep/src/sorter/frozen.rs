@@ -105,7 +105,11 @@ impl Sorter {
         Self::from_tensors(&dir.display().to_string(), card, tensors, dir)
     }
 
-    /// Loads a sorter by spec: `handcrafted[:LAMBDA]`, a folder, or a shipped name.
+    /// Loads a sorter by spec: `handcrafted[:LAMBDA]`, a shipped name, or a folder.
+    ///
+    /// A shipped name wins over a folder of the same name in the working directory (an output
+    /// folder called `any-meta` must not turn `--ranker any-meta` into a load error); write
+    /// `./any-meta` for the folder.
     pub fn load(spec: &str) -> Result<Self> {
         if let Some(rest) = spec.strip_prefix("handcrafted") {
             let lambda = match rest.strip_prefix(':') {
@@ -119,10 +123,6 @@ impl Sorter {
             };
             return Self::handcrafted(lambda);
         }
-        let path = Path::new(spec);
-        if path.is_dir() {
-            return Self::load_dir(path);
-        }
         if let Some(shipped) = crate::registry::find(spec) {
             let tensors = candle_core::safetensors::load_buffer(shipped.weights, &Device::Cpu)
                 .map_err(|e| Error::BadWeights {
@@ -135,6 +135,10 @@ impl Sorter {
                     reason: format!("bad model card: {e}"),
                 })?;
             return Self::from_tensors(shipped.name, card, tensors, Path::new(shipped.name));
+        }
+        let path = Path::new(spec);
+        if path.is_dir() {
+            return Self::load_dir(path);
         }
         if path.exists() {
             return Err(Error::BadWeights {
