@@ -13,8 +13,14 @@ fn bin() -> Command {
 
 /// Runs `sodeep` with the whitespace-separated arguments of `args` (test paths have no spaces).
 fn run(args: &str, stdin: Option<&str>) -> Output {
-    let mut child = bin()
-        .args(args.split_whitespace())
+    let mut cmd = bin();
+    cmd.args(args.split_whitespace());
+    feed(cmd, stdin)
+}
+
+/// Runs `cmd` with `stdin` on its standard input and collects its output.
+fn feed(mut cmd: Command, stdin: Option<&str>) -> Output {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -250,19 +256,9 @@ fn a_shipped_name_wins_over_a_folder_of_that_name() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("any-meta")).unwrap();
     let rank = |spec: &str| {
-        let mut child = bin()
-            .current_dir(dir.path())
-            .args(["rank", "--ranker", spec])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // a command that fails before reading its input closes the pipe early
-        if let Err(e) = child.stdin.take().unwrap().write_all(b"3,1,2\n") {
-            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
-        }
-        child.wait_with_output().unwrap()
+        let mut cmd = bin();
+        cmd.current_dir(dir.path()).args(["rank", "--ranker", spec]);
+        feed(cmd, Some("3,1,2\n"))
     };
     let shipped = rank("any-meta");
     assert!(shipped.status.success(), "{}", stderr(&shipped));
