@@ -82,6 +82,9 @@ pub fn bench_sorters(
     Ok(())
 }
 
+/// The folder under `--out` where `bench rankers` keeps each finished MNIST job.
+pub const MNIST_JOBS: &str = "mnist-jobs";
+
 /// `sodeep bench rankers`: every ranker on the same work → `out/report.md`, `results.json`,
 /// `speed.png`.
 pub fn bench_rankers(a: &BenchRankersArgs, threads: usize) -> Result<()> {
@@ -125,6 +128,8 @@ pub fn bench_rankers(a: &BenchRankersArgs, threads: usize) -> Result<()> {
             .collect::<Result<_>>()?;
     }
     cfg.mnist.validate()?;
+    // each finished MNIST job is kept, so that a rerun into the same folder resumes
+    cfg.mnist.job_dir = Some(out.join(MNIST_JOBS));
     if let Some(list) = sections {
         cfg.sections = list
             .split(',')

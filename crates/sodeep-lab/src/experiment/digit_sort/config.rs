@@ -76,6 +76,10 @@ pub struct DigitSortConfig {
     pub cnn: CnnConfig,
     /// Where MNIST is cached (`None`: `SODEEP_DATA_DIR` or `~/.cache/sodeep/data`).
     pub data_dir: Option<PathBuf>,
+    /// Where each finished job is kept (`None`: nowhere). A rerun with the same settings reads
+    /// a kept job instead of training it again, so an interrupted run loses only the jobs in
+    /// flight; see `kept.rs` for what must match.
+    pub job_dir: Option<PathBuf>,
     /// The protocol these settings follow (recorded in the result).
     pub protocol: Protocol,
     /// Published protocol: validate every this many steps (and at the last).
@@ -100,6 +104,7 @@ impl DigitSortConfig {
             test_fraction: 0.2,
             cnn: CnnConfig::default(),
             data_dir: None,
+            job_dir: None,
             protocol: Protocol::Full,
             eval_every: 0,
             val_sets: 0,
@@ -136,6 +141,7 @@ impl DigitSortConfig {
             test_fraction: 0.2,
             cnn: CnnConfig::default(),
             data_dir: None,
+            job_dir: None,
             protocol: Protocol::Published,
             eval_every: 137,
             val_sets: 1200,

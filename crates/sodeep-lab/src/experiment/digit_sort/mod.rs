@@ -26,15 +26,18 @@
 //!
 //! Jobs (ranker × n × seed) are independent and run side by side like the other experiments
 //! (one job per rayon thread, single-threaded inside: call [`crate::jobs::set_job_threads`] first),
-//! longest first. The same seeds give the same numbers on the same build and machine; training
-//! is chaotic, though, so float-level differences (another build, another CPU) move a result by
-//! a few points, about as much as another seed does.
+//! longest first. With [`DigitSortConfig::job_dir`] set, each finished job is kept there and a
+//! rerun with the same settings reads it back instead of training it again, so an interrupted
+//! run loses only the jobs in flight (`kept.rs`). The same seeds give the same numbers on the
+//! same build and machine; training is chaotic, though, so float-level differences (another
+//! build, another CPU) move a result by a few points, about as much as another seed does.
 //!
 //! Its cost and the figures it gave are in `docs/NOTES.md`.
 
 mod config;
 mod data;
 mod jobs;
+mod kept;
 mod model;
 mod published;
 mod published_model;
@@ -150,22 +153,59 @@ pub fn run_digit_sort(
             jobs.into_iter().map(|(_, j)| j).collect(),
         )
     };
+    // Kept jobs are read before any training, so that a file of other settings stops the run
+    // before it spends an hour on a job it could not keep.
+    let mut kept: Vec<Option<JobOutcome>> = Vec::with_capacity(jobs.len());
+    for &(r, n, s) in &jobs {
+        kept.push(match &cfg.job_dir {
+            Some(dir) => kept::read(dir, cfg, &rankers[r].0, n, s)?,
+            None => None,
+        });
+    }
     let total = jobs.len();
     let done = AtomicUsize::new(0);
-    let outcomes = run_jobs(&jobs, |&(r, n, s)| {
+    let indexed: Vec<usize> = (0..jobs.len()).collect();
+    let outcomes = run_jobs(&indexed, |&i| {
+        let (r, n, s) = jobs[i];
         let (name, ranker) = &rankers[r];
+        let k = || done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(o) = &kept[i] {
+            progress(&format!(
+                "[{}/{total}] digit sort {name} n={n} seed {s}: kept from an earlier run: exact \
+                 {:.3}, element-wise {:.3}",
+                k(),
+                o.exact,
+                o.elementwise
+            ));
+            return Ok(Ok(o.clone()));
+        }
         let out = match &data {
             Data::Pools(d) => run_job(cfg, d, ranker, n, s),
             Data::Published(d) => run_published_job(cfg, d, ranker, n, s).map(JobOutcome::from),
         };
-        let k = done.fetch_add(1, Ordering::Relaxed) + 1;
+        // a job that cannot be kept still counts: its figures are in this run's result
+        let not_kept = match (&out, &cfg.job_dir) {
+            (Ok(o), Some(dir)) => kept::write(dir, cfg, name, n, s, o)
+                .err()
+                .map(|e| format!(" (not kept: {e})")),
+            _ => None,
+        }
+        .unwrap_or_default();
         progress(&match &out {
             Ok(o) => format!(
-                "[{k}/{total}] digit sort {name} n={n} seed {s}: exact {:.3}, element-wise {:.3}, \
-                 loss {:.4} (train {:.0} s, test {:.0} s)",
-                o.exact, o.elementwise, o.final_loss, o.train_seconds, o.eval_seconds
+                "[{}/{total}] digit sort {name} n={n} seed {s}: exact {:.3}, element-wise {:.3}, \
+                 loss {:.4} (train {:.0} s, test {:.0} s){not_kept}",
+                k(),
+                o.exact,
+                o.elementwise,
+                o.final_loss,
+                o.train_seconds,
+                o.eval_seconds
             ),
-            Err(e) => format!("[{k}/{total}] digit sort {name} n={n} seed {s}: failed: {e}"),
+            Err(e) => format!(
+                "[{}/{total}] digit sort {name} n={n} seed {s}: failed: {e}",
+                k()
+            ),
         });
         Ok(out)
     })?;
@@ -455,6 +495,70 @@ mod tests {
             ..cfg
         };
         assert!(long.validate().unwrap_err().to_string().contains("steps"));
+    }
+
+    /// A rerun into the same job folder reads the finished jobs back instead of training them
+    /// again, and a run of other settings stops before any training, leaving the files as they
+    /// were.
+    #[test]
+    fn a_rerun_resumes_from_the_kept_jobs_and_never_replaces_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = DigitSortConfig {
+            ns: vec![3],
+            steps: 2,
+            sets_per_step: 4,
+            eval_every: 1,
+            val_sets: 6,
+            test_sets: 6,
+            seeds: 2,
+            job_dir: Some(dir.path().join("jobs")),
+            ..DigitSortConfig::published()
+        };
+        let ranker: Arc<dyn Ranker> = sodeep::spec::parse("neuralsort").unwrap();
+        let rankers = [("neuralsort".to_string(), ranker)];
+        let lines = std::sync::Mutex::new(Vec::<String>::new());
+        let log = |m: &str| lines.lock().unwrap().push(m.to_string());
+        let first = run_digit_sort(&cfg, &rankers, &log).unwrap();
+        let files = ["neuralsort-n3-seed0.json", "neuralsort-n3-seed1.json"]
+            .map(|f| dir.path().join("jobs").join(f));
+        let written: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+        assert!(lines.lock().unwrap().iter().all(|l| !l.contains("kept")));
+        lines.lock().unwrap().clear();
+        let second = run_digit_sort(&cfg, &rankers, &log).unwrap();
+        // the training seconds are the first run's: nothing was trained again
+        assert_eq!(second.rankers, first.rankers);
+        let said = lines.lock().unwrap().clone();
+        assert_eq!(said.len(), 2, "{said:?}");
+        assert!(
+            said.iter().all(|l| l.contains("kept from an earlier run")),
+            "{said:?}"
+        );
+        // one seed more trains only the new job
+        lines.lock().unwrap().clear();
+        let wider = DigitSortConfig {
+            seeds: 3,
+            ..cfg.clone()
+        };
+        let third = run_digit_sort(&wider, &rankers, &log).unwrap();
+        assert_eq!(
+            third.rankers["neuralsort"][&3].exact_match_per_seed.len(),
+            3
+        );
+        let said = lines.lock().unwrap().clone();
+        assert_eq!(
+            said.iter().filter(|l| l.contains("kept")).count(),
+            2,
+            "{said:?}"
+        );
+        // other settings: an error before training, and the kept files stay as they were
+        let longer = DigitSortConfig { steps: 3, ..cfg };
+        let err = run_digit_sort(&longer, &rankers, &|_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("other settings"), "{err}");
+        for (f, bytes) in files.iter().zip(&written) {
+            assert_eq!(&std::fs::read(f).unwrap(), bytes, "{}", f.display());
+        }
     }
 
     /// A few dozen steps on real MNIST beat chance (1/3) on element-wise accuracy at n = 3.
