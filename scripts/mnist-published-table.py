@@ -3,7 +3,11 @@
 files: for each (n, ranker, cap) the mean ± sd over seeds of exact match and element-wise accuracy, the
 step each seed's validation chose, and the training seconds per job, with the folder it came from.
 
-Usage: scripts/mnist-published-table.py RESULTS.json...   (e.g. results/mnist-published/*/results.json)
+Usage: scripts/mnist-published-table.py [--pivot CAP] RESULTS.json...
+       (e.g. results/mnist-published/*/results.json)
+
+--pivot CAP prints instead one row per ranker and one column per n, "exact / element-wise" (means over
+seeds) of the runs at that cap, under NeuralSort's published row (Grover et al. 2019, Table 1).
 
 A file whose `mnist_settings.protocol` is not "published" is an error, so quick-protocol figures never
 land in this table.
@@ -35,6 +39,8 @@ def rows(path, root):
                 "cap": settings["steps"],
                 "seeds": seeds,
                 "exact": fmt(cell["exact_match"], cell["exact_match_sd"]),
+                "exact_mean": cell["exact_match"],
+                "elem_mean": cell["elementwise"],
                 "elem": fmt(cell["elementwise"], cell["elementwise_sd"]),
                 "steps": ", ".join(str(s) for s in steps) or "–",
                 "train": f"{min(train):,.0f}–{max(train):,.0f}" if train else "–",
@@ -42,7 +48,32 @@ def rows(path, root):
             }
 
 
+# NeuralSort, deterministic, Grover et al. (ICLR 2019) Table 1: exact match; element-wise accuracy at
+# n = 3 and 5 only (the figures this project has checked).
+PUBLISHED = {3: "0.930 / 0.951", 5: "0.837 / 0.927", 7: "0.738 / –", 9: "0.649 / –", 15: "0.386 / –"}
+
+
+def pivot(table, cap):
+    table = [r for r in table if r["cap"] == cap]
+    ns = sorted({r["n"] for r in table} | set(PUBLISHED))
+    print("| ranker | " + " | ".join(f"n = {n}" for n in ns) + " |")
+    print("|---|" + "---|" * len(ns))
+    print("| NeuralSort, published | " + " | ".join(PUBLISHED.get(n, "–") for n in ns) + " |")
+    rankers = sorted({r["ranker"] for r in table}, key=lambda k: (k.startswith("reference:"), k))
+    for name in rankers:
+        cells = []
+        for n in ns:
+            hit = [r for r in table if r["ranker"] == name and r["n"] == n]
+            if len(hit) > 1:
+                sys.exit(f"{name} at n = {n}, cap {cap}: in {len(hit)} files ({[h['folder'] for h in hit]})")
+            cells.append(f"{hit[0]['exact_mean']:.3f} / {hit[0]['elem_mean']:.3f}" if hit else "not run")
+        print(f"| `{name}` | " + " | ".join(cells) + " |")
+
+
 def main(argv):
+    cap = None
+    if len(argv) > 2 and argv[1] == "--pivot":
+        cap, argv = int(argv[2]), argv[:1] + argv[3:]
     if len(argv) < 2:
         sys.exit(__doc__)
     # Folders are named relative to the deepest folder that holds every file given.
@@ -51,6 +82,8 @@ def main(argv):
         root = os.path.dirname(root)
     table = sorted((r for path in argv[1:] for r in rows(path, root)),
                    key=lambda r: (r["n"], r["cap"], r["ranker"].startswith("reference:"), r["ranker"]))
+    if cap is not None:
+        return pivot(table, cap)
     print("| n | ranker | cap (steps) | seeds | exact match | element-wise | chosen step per seed "
           "| train s per job | folder |")
     print("|---|---|---|---|---|---|---|---|---|")
