@@ -83,7 +83,7 @@ pub fn bench_sorters(
 }
 
 /// The folder under `--out` where `bench rankers` keeps each finished MNIST job.
-pub const MNIST_JOBS: &str = "mnist-jobs";
+const MNIST_JOBS: &str = "mnist-jobs";
 
 /// `sodeep bench rankers`: every ranker on the same work → `out/report.md`, `results.json`,
 /// `speed.png`.

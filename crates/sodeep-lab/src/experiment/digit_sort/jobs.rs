@@ -29,7 +29,7 @@ pub(super) struct Shared {
 }
 
 /// What one (ranker, n, seed) job measured.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct JobOutcome {
     pub(super) exact: f64,
     pub(super) elementwise: f64,
@@ -37,6 +37,7 @@ pub(super) struct JobOutcome {
     pub(super) train_seconds: f64,
     pub(super) eval_seconds: f64,
     /// Published protocol: the learning curve, the step validation picked and the time split.
+    #[serde(default)]
     pub(super) published: Option<(Vec<CurvePoint>, usize, TimeSplit)>,
 }
 

@@ -16,27 +16,17 @@ use serde::{Deserialize, Serialize};
 
 use super::config::DigitSortConfig;
 use super::jobs::JobOutcome;
-use super::published::{CurvePoint, TimeSplit};
 use crate::error::{Error, Result};
 
-/// What a kept file holds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What a kept file holds: the job, the settings it ran with, and its outcome.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct KeptJob {
     ranker: String,
     n: usize,
     seed: usize,
     settings: serde_json::Value,
-    exact: f64,
-    elementwise: f64,
-    final_loss: f64,
-    train_seconds: f64,
-    eval_seconds: f64,
-    #[serde(default)]
-    curve: Vec<CurvePoint>,
-    #[serde(default)]
-    best_step: Option<usize>,
-    #[serde(default)]
-    time_split: Option<TimeSplit>,
+    #[serde(flatten)]
+    outcome: JobOutcome,
 }
 
 /// The settings that decide a job's outcome (see the module docs).
@@ -108,18 +98,7 @@ pub(super) fn read(
             differences(&kept.settings, &want)
         ));
     }
-    let published = match (kept.best_step, kept.time_split) {
-        (Some(step), Some(split)) => Some((kept.curve, step, split)),
-        _ => None,
-    };
-    Ok(Some(JobOutcome {
-        exact: kept.exact,
-        elementwise: kept.elementwise,
-        final_loss: kept.final_loss,
-        train_seconds: kept.train_seconds,
-        eval_seconds: kept.eval_seconds,
-        published,
-    }))
+    Ok(Some(kept.outcome))
 }
 
 /// The settings that differ between a kept job (`there`) and this run (`here`), as
@@ -156,23 +135,12 @@ pub(super) fn write(
 ) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::io("cannot create the folder of kept jobs", dir, e))?;
-    let (curve, best_step, time_split) = match &outcome.published {
-        Some((c, s, t)) => (c.clone(), Some(*s), Some(t.clone())),
-        None => (Vec::new(), None, None),
-    };
     let kept = KeptJob {
         ranker: ranker.to_string(),
         n,
         seed,
         settings: job_settings(cfg),
-        exact: outcome.exact,
-        elementwise: outcome.elementwise,
-        final_loss: outcome.final_loss,
-        train_seconds: outcome.train_seconds,
-        eval_seconds: outcome.eval_seconds,
-        curve,
-        best_step,
-        time_split,
+        outcome: outcome.clone(),
     };
     let file = path(dir, ranker, n, seed);
     let text = serde_json::to_string_pretty(&kept).map_err(|source| Error::Json {
@@ -186,6 +154,7 @@ pub(super) fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiment::digit_sort::published::{CurvePoint, TimeSplit};
 
     fn outcome() -> JobOutcome {
         JobOutcome {
